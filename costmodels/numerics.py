@@ -1,0 +1,93 @@
+"""The two numerics the one cost model runs with: exact and relaxed.
+
+The cost model (``costmodels.model``) calls every rounding and reduction
+primitive through a numerics object. ``EXACT`` gives integer semantics and
+hard maxima (the numbers reported to users); ``Relaxed(temperature)`` gives
+smooth, differentiable stand-ins (the numbers gradients are taken of). At
+legal integer points and low temperature the two agree; ``tests`` prove it.
+
+The relaxations follow the options in the project's relaxation notes
+(``shared/reference/relaxation-ideas.md``):
+
+* ``smax``: ``T * logsumexp(log(x_i) / T)`` in log space, scale-free across
+  layers of very different sizes; T -> 0 recovers the hard max.
+* ``ceil``: the identity, floored smoothly at 1 (a transfer takes at least one
+  beat). Exact at integers >= 1; at a non-integer x it is below ceil(x) by
+  less than one unit. Its gradient (1) is what the explorer needs to size
+  NoC widths and link counts; a staircase would give zero gradient.
+* ``is_nontrivial(f)``: whether a loop factor f > 1 (decides reuse); relaxed
+  as ``clip(f - 1, 0, 1)``, which is exact at every integer f >= 1.
+* ``excess(x, scale)``: ``max(x, 0)`` for capacity and fan-out violations;
+  relaxed as a softplus of width ``T * scale`` (a smooth penalty).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from flax import struct
+
+_CEIL_RTOL = 1e-5
+"""Relative slack for ceil in float32: a ratio that is mathematically an
+integer n may be computed as n * (1 + 1e-7); ceil must still return n."""
+
+
+@struct.dataclass(frozen=True)
+class Exact:
+    """Integer semantics and hard max: the numbers users see."""
+
+    relaxed: bool = struct.field(pytree_node=False, default=False)
+
+    def ceil(self, x):
+        return jnp.ceil(x - _CEIL_RTOL * jnp.abs(x))
+
+    def smax(self, xs, axis=-1):
+        return jnp.max(xs, axis=axis)
+
+    def is_nontrivial(self, f):
+        return (f > 1.0 + _CEIL_RTOL).astype(f.dtype)
+
+    def excess(self, x, scale):
+        del scale
+        return jnp.maximum(x, 0.0)
+
+
+@struct.dataclass(frozen=True)
+class Relaxed:
+    """Smooth, differentiable primitives with a temperature.
+
+    Attributes:
+        temperature: Smoothing width. For ``smax`` it is in log units (0.05
+            means terms within ~5% of the largest still share the max); for
+            ``excess`` it is a fraction of the capacity.
+    """
+
+    temperature: float = 0.05
+    relaxed: bool = struct.field(pytree_node=False, default=True)
+
+    def ceil(self, x):
+        # Smooth max(x, 1) in log space: exact for integers >= 1 as T -> 0.
+        return self.smax(jnp.stack([x, jnp.ones_like(x)], axis=-1))
+
+    def smax(self, xs, axis=-1):
+        t = self.temperature
+        logs = jnp.log(jnp.maximum(xs, 1e-30))
+        return jnp.exp(t * _logsumexp(logs / t, axis))
+
+    def is_nontrivial(self, f):
+        return jnp.clip(f - 1.0, 0.0, 1.0)
+
+    def excess(self, x, scale):
+        w = self.temperature * scale
+        return w * jnp.logaddexp(x / w, 0.0)
+
+
+def _logsumexp(x, axis):
+    m = jnp.max(x, axis=axis, keepdims=True)
+    m = jnp.where(jnp.isfinite(m), m, 0.0)
+    return jnp.squeeze(m, axis) + jnp.log(jnp.sum(jnp.exp(x - m), axis=axis))
+
+
+EXACT = Exact()
+"""The exact numerics singleton."""
+
+Numerics = Exact | Relaxed

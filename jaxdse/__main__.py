@@ -1,0 +1,5 @@
+import sys
+
+from jaxdse.cli import main
+
+sys.exit(main())

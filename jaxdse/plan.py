@@ -1,0 +1,207 @@
+"""A network mapped onto one design, with exact costs: ``Plan``.
+
+``evaluate(network, arch, mappings=None)`` evaluates every unique layer with
+one compiled, vmapped call of the exact cost model and returns a ``Plan``
+that prints as a per-layer table, serialises to JSON and explains each
+layer's bottleneck.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from costmodels import (
+    ENERGY_COMPONENTS,
+    STREAMS,
+    TERMS,
+    Arch,
+    Mapping,
+    NetworkCosts,
+    analyse,
+    bottleneck_tree,
+    evaluate_network_jit,
+    get_arch,
+    stack_layers,
+    validate_mapping,
+)
+from workloads import Network
+
+from jaxdse.heuristic import default_mapping
+
+
+def _index(tree: Any, i: int) -> Any:
+    return jax.tree_util.tree_map(lambda x: x[i], tree)
+
+
+def stack_mappings(mappings: list[Mapping]) -> Mapping:
+    return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *mappings)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Mappings of every unique layer of a network on one design, and their exact costs.
+
+    Attributes:
+        network: The workload.
+        arch: The design.
+        mappings: One mapping per unique layer.
+        costs: ``NetworkCosts`` from the exact model.
+        method: How the mappings were obtained (e.g. "default heuristic").
+    """
+
+    network: Network
+    arch: Arch
+    mappings: tuple[Mapping, ...]
+    costs: NetworkCosts
+    method: str
+
+    # ----------------------------------------------------------- per layer
+    def layer_costs(self, i: int):
+        return _index(self.costs.layers, i)
+
+    def bottleneck(self, i: int):
+        return analyse(bottleneck_tree(self.layer_costs(i)))
+
+    def layer_dict(self, i: int) -> dict:
+        layer, count = self.network.layers[i], self.network.counts[i]
+        c = self.layer_costs(i)
+        b = self.bottleneck(i)
+        pes = float(np.asarray(self.arch.num_pes))
+        return {
+            "name": layer.name,
+            "count": count,
+            "shape": layer.describe(),
+            "macs": layer.macs,
+            "mapping": self.mappings[i].to_dict(),
+            "loop_nest": self.mappings[i].describe(),
+            "latency_cycles": float(c.latency_cycles),
+            "latency_s": float(c.latency_s),
+            "energy_j": float(c.energy_total_pj) * 1e-12,
+            "utilisation": layer.macs / (float(c.latency_cycles) * pes),
+            "bottleneck": b.term.name,
+            "bottleneck_scaling": float(b.scaling) if np.isfinite(b.scaling) else None,
+            "bottleneck_leaf": b.leaf.name,
+            "terms_cycles": dict(zip(TERMS, np.asarray(c.terms_cycles).tolist())),
+            "energy_pj": dict(zip(ENERGY_COMPONENTS, np.asarray(c.energy_pj).tolist())),
+            "legal": bool(c.legal > 0),
+            "violations": {
+                "l1_excess_bytes": float(c.l1_excess_bytes),
+                "l2_excess_bytes": float(c.l2_excess_bytes),
+                "pe_excess": float(c.pe_excess),
+                "noc_excess": dict(zip(STREAMS, np.asarray(c.noc_excess).tolist())),
+            },
+        }
+
+    # --------------------------------------------------------------- totals
+    def dominant_term(self) -> tuple[str, float]:
+        """The latency term that bounds most of the network's latency, and its share."""
+        lat = np.asarray(self.costs.layers.latency_cycles) * np.asarray(self.costs.counts)
+        terms = np.asarray(self.costs.layers.terms_cycles)
+        by_term = np.zeros(len(TERMS))
+        for li in range(len(lat)):
+            by_term[int(np.argmax(terms[li]))] += lat[li]
+        k = int(np.argmax(by_term))
+        return TERMS[k], float(by_term[k] / max(lat.sum(), 1e-30))
+
+    def total(self) -> dict:
+        c = self.costs
+        pes = float(np.asarray(self.arch.num_pes))
+        term, share = self.dominant_term()
+        lat_s = float(c.latency_s)
+        energy_j = float(c.energy_pj) * 1e-12
+        return {
+            "latency_s": lat_s,
+            "latency_cycles": float(c.latency_cycles),
+            "energy_j": energy_j,
+            "area_mm2": float(c.area_mm2),
+            "power_w": float(c.peak_power_w),
+            "avg_power_w": energy_j / lat_s,
+            "macs": int(round(float(np.asarray(self.network.macs)))),
+            "utilisation": float(self.network.macs) / (float(c.latency_cycles) * pes),
+            "throughput_per_s": float(c.throughput_per_s),
+            "bottleneck": term,
+            "bottleneck_share": share,
+            "legal": bool(c.legal > 0),
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "network": self.network.name,
+            "arch": self.arch.to_dict(),
+            "mapping_method": self.method,
+            "layers": [self.layer_dict(i) for i in range(len(self.network.layers))],
+            "total": self.total(),
+        }
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), **kw)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``plan.json`` into a folder (created if needed)."""
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / "plan.json"
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(self.to_json(indent=2))
+        tmp.replace(target)
+        return target
+
+    def table(self) -> str:
+        """Per-layer table and totals, as text."""
+        rows = [self.layer_dict(i) for i in range(len(self.network.layers))]
+        w = max(12, *(len(r["name"]) for r in rows))
+        head = f"{'layer':<{w}} {'x':>3} {'MMACs':>9} {'latency_ms':>11} {'energy_uJ':>10} {'util':>6}  bottleneck"
+        lines = [head, "-" * len(head)]
+        for r in rows:
+            s = r["bottleneck_scaling"]
+            bound = f"{r['bottleneck']}" + (f" ({s:.2f}x next)" if s is not None else "")
+            flag = "" if r["legal"] else "  ILLEGAL"
+            lines.append(
+                f"{r['name']:<{w}} {r['count']:>3} {r['macs'] / 1e6:>9.2f} {r['latency_s'] * 1e3:>11.4f} "
+                f"{r['energy_j'] * 1e6:>10.2f} {r['utilisation']:>6.1%}  {bound}{flag}"
+            )
+        t = self.total()
+        lines.append("-" * len(head))
+        lines.append(
+            f"total: latency {t['latency_s'] * 1e3:.3f} ms ({t['throughput_per_s']:.1f}/s), "
+            f"energy {t['energy_j'] * 1e3:.3f} mJ, area {t['area_mm2']:.2f} mm^2, peak power {t['power_w']:.3f} W, "
+            f"{t['macs'] / 1e9:.3f} GMACs, utilisation {t['utilisation']:.1%}, "
+            f"mostly {t['bottleneck']}-bound ({t['bottleneck_share']:.0%} of latency)"
+        )
+        lines.append(f"mappings: {self.method}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def evaluate(network: Network, arch: Arch | str = "explainable_default", mappings: list[Mapping] | None = None) -> Plan:
+    """Exact costs of a network on a design.
+
+    Args:
+        network: The workload (``workloads.get(...)`` or ``workloads.load(...)``).
+        arch: An ``Arch``, a preset name or an arch file path.
+        mappings: One mapping per unique layer; default: the greedy default
+            mapping of ``jaxdse.heuristic`` (documented there).
+    """
+    arch = get_arch(arch)
+    method = "given"
+    if mappings is None:
+        mappings = [default_mapping(layer, arch) for layer in network.layers]
+        method = "default heuristic (greedy, no search; see jaxdse.heuristic)"
+    if len(mappings) != len(network.layers):
+        raise ValueError(
+            f"evaluate: field 'mappings' expected {len(network.layers)} mappings (one per unique layer), "
+            f"found {len(mappings)}"
+        )
+    for layer, m in zip(network.layers, mappings):
+        validate_mapping(layer, m)
+    costs = evaluate_network_jit(
+        arch, stack_layers(list(network.layers)), stack_mappings(list(mappings)), np.asarray(network.counts, np.float32)
+    )
+    return Plan(network=network, arch=arch, mappings=tuple(mappings), costs=costs, method=method)

@@ -1,7 +1,10 @@
 """What is computed: layers as loop nests, networks, the model zoo, loaders."""
 
+from workloads.errors import WorkloadError
 from workloads.layer import DIMS, KINDS, OPERANDS, RELEVANT, Layer, conv2d, depthwise, halo_extent, linear, matmul, raw
+from workloads.loader import dump, from_dict, load
 from workloads.network import Network
+from workloads.zoo import get, names, register
 
 __all__ = [
     "DIMS",
@@ -10,10 +13,17 @@ __all__ = [
     "RELEVANT",
     "Layer",
     "Network",
+    "WorkloadError",
     "conv2d",
     "depthwise",
+    "dump",
+    "from_dict",
+    "get",
     "halo_extent",
     "linear",
+    "load",
     "matmul",
+    "names",
     "raw",
+    "register",
 ]

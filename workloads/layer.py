@@ -91,7 +91,7 @@ class Layer:
             raise ValueError(
                 f"{owner}: field 'sizes' expected a tuple of {len(DIMS)} ints {DIMS}, found {self.sizes!r}"
             )
-        for d, v in zip(DIMS, self.sizes):
+        for d, v in zip(DIMS, self.sizes, strict=True):
             _positive_int(f"sizes.{d}", v, owner)
         for fname, n in (("stride", 2), ("dilation", 2), ("bits", 3)):
             val = getattr(self, fname)
@@ -130,7 +130,7 @@ class Layer:
     def operand_bytes(self) -> dict[str, int]:
         """Bytes of each operand at its precision (rounded up to whole bytes)."""
         elems = self.operand_elems()
-        return {op: math.ceil(elems[op] * b / 8) for op, b in zip(OPERANDS, self.bits)}
+        return {op: math.ceil(elems[op] * b / 8) for op, b in zip(OPERANDS, self.bits, strict=True)}
 
     def shape_key(self) -> tuple:
         """Everything but the name: layers with equal keys cost the same."""
@@ -140,7 +140,7 @@ class Layer:
         return self.replace(name=name)
 
     def describe(self) -> str:
-        dims = " ".join(f"{d}={v}" for d, v in zip(DIMS, self.sizes) if v != 1)
+        dims = " ".join(f"{d}={v}" for d, v in zip(DIMS, self.sizes, strict=True) if v != 1)
         extra = ""
         if self.stride != (1, 1):
             extra += f" stride={self.stride[0]}x{self.stride[1]}"
@@ -154,7 +154,7 @@ class Layer:
             "name": self.name,
             "type": "raw",
             "kind": self.kind,
-            "sizes": dict(zip(DIMS, self.sizes)),
+            "sizes": dict(zip(DIMS, self.sizes, strict=True)),
             "stride": list(self.stride),
             "dilation": list(self.dilation),
             "bits": list(self.bits),
@@ -173,8 +173,10 @@ def _pair(field: str, v: Any, owner: str) -> tuple[int, int]:
 def _nonneg_pair(field: str, v: Any, owner: str) -> tuple[int, int]:
     if isinstance(v, int) and not isinstance(v, bool):
         v = (v, v)
-    if not isinstance(v, (tuple, list)) or len(v) != 2 or any(
-        isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in v
+    if (
+        not isinstance(v, (tuple, list))
+        or len(v) != 2
+        or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in v)
     ):
         raise ValueError(f"{owner}: field '{field}' expected a non-negative int or pair, found {v!r}")
     return (v[0], v[1])
@@ -223,7 +225,10 @@ def conv2d(
     p = conv_out_extent(hw[0], kr, st[0], pd[0], dl[0])
     q = conv_out_extent(hw[1], ks, st[1], pd[1], dl[1])
     if p < 1 or q < 1:
-        raise ValueError(f"{owner}: field 'in_hw' {hw} is too small for kernel {(kr, ks)}; output would be {p}x{q}")
+        raise ValueError(
+            f"{owner}: field 'in_hw' expected at least the dilated kernel extent {(kr - 1) * dl[0] + 1}x"
+            f"{(ks - 1) * dl[1] + 1} minus padding, found {hw} (output would be {p}x{q})"
+        )
     kind = "depthwise" if groups > 1 and groups == in_channels and out_channels == groups else "conv2d"
     return Layer(
         name=name,
@@ -266,7 +271,9 @@ def linear(
     owner = f"linear '{name}'"
     for f, v in (("in_features", in_features), ("out_features", out_features), ("tokens", tokens), ("batch", batch)):
         _positive_int(f, v, owner)
-    return Layer(name=name, sizes=(batch, 1, out_features, in_features, tokens, 1, 1, 1), bits=tuple(bits), kind="linear")
+    return Layer(
+        name=name, sizes=(batch, 1, out_features, in_features, tokens, 1, 1, 1), bits=tuple(bits), kind="linear"
+    )
 
 
 def matmul(

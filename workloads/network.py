@@ -39,7 +39,7 @@ class Network:
             )
         if not self.layers:
             raise ValueError(f"Network '{self.name}': field 'layers' expected at least one layer, found none")
-        for i, (layer, c) in enumerate(zip(self.layers, self.counts)):
+        for i, (layer, c) in enumerate(zip(self.layers, self.counts, strict=True)):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Network '{self.name}': field 'layers[{i}]' expected a Layer, found {layer!r}")
             if isinstance(c, bool) or not isinstance(c, int) or c < 1:
@@ -69,7 +69,7 @@ class Network:
     @property
     def macs(self) -> int:
         """Total multiply-accumulates of one inference."""
-        return sum(layer.macs * c for layer, c in zip(self.layers, self.counts))
+        return sum(layer.macs * c for layer, c in zip(self.layers, self.counts, strict=True))
 
     @property
     def num_layers(self) -> int:
@@ -81,13 +81,10 @@ class Network:
         return len(self.layers)
 
     def items(self) -> list[tuple[Layer, int]]:
-        return list(zip(self.layers, self.counts))
+        return list(zip(self.layers, self.counts, strict=True))
 
     def summary(self) -> str:
-        return (
-            f"{self.name}: {self.num_unique} unique layers, {self.num_layers} in all, "
-            f"{self.macs / 1e9:.3f} GMACs"
-        )
+        return f"{self.name}: {self.num_unique} unique layers, {self.num_layers} in all, {self.macs / 1e9:.3f} GMACs"
 
     def to_dict(self) -> dict:
         """Plain-data form, loadable by ``workloads.load``."""

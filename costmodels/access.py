@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+
 from workloads import DIMS, OPERANDS, RELEVANT
 
 REL = np.array([[d in RELEVANT[op] for d in DIMS] for op in OPERANDS], dtype=np.float32)

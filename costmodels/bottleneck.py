@@ -92,8 +92,24 @@ def bottleneck_tree(costs: Costs) -> Node:
         ("num_pes",),
         ("spatial", "temporal"),
         (
-            Node("padded_macs", "leaf", float(np.asarray(tr.padded_macs)), float(terms[0]) / root, (), ("padding",), unit="MACs"),
-            Node("active_pes", "leaf", float(np.asarray(tr.active_pes)), float(terms[0]) / root, ("num_pes",), ("spatial",), unit="PEs"),
+            Node(
+                "padded_macs",
+                "leaf",
+                float(np.asarray(tr.padded_macs)),
+                float(terms[0]) / root,
+                (),
+                ("padding",),
+                unit="MACs",
+            ),
+            Node(
+                "active_pes",
+                "leaf",
+                float(np.asarray(tr.active_pes)),
+                float(terms[0]) / root,
+                ("num_pes",),
+                ("spatial",),
+                unit="PEs",
+            ),
         ),
     )
     nocs = []
@@ -109,9 +125,33 @@ def bottleneck_tree(costs: Costs) -> Node:
                 (f"noc_links[{i}]", f"noc_width_bits[{i}]", f"noc_virtual[{i}]", "l1_bytes"),
                 ("temporal.l1", "spatial", "order"),
                 (
-                    Node(f"noc_{stream}_requests", "leaf", float(np.asarray(tr.noc_requests)[i]), share, ("l1_bytes",), ("temporal.l1", "order"), unit="requests"),
-                    Node(f"noc_{stream}_rounds", "leaf", float(c["noc_rounds"][i]), share, (f"noc_links[{i}]",), ("spatial",), unit="rounds"),
-                    Node(f"noc_{stream}_beats", "leaf", float(c["noc_beats"][i]), share, (f"noc_width_bits[{i}]",), ("temporal.l1",), unit="beats"),
+                    Node(
+                        f"noc_{stream}_requests",
+                        "leaf",
+                        float(np.asarray(tr.noc_requests)[i]),
+                        share,
+                        ("l1_bytes",),
+                        ("temporal.l1", "order"),
+                        unit="requests",
+                    ),
+                    Node(
+                        f"noc_{stream}_rounds",
+                        "leaf",
+                        float(c["noc_rounds"][i]),
+                        share,
+                        (f"noc_links[{i}]",),
+                        ("spatial",),
+                        unit="rounds",
+                    ),
+                    Node(
+                        f"noc_{stream}_beats",
+                        "leaf",
+                        float(c["noc_beats"][i]),
+                        share,
+                        (f"noc_width_bits[{i}]",),
+                        ("temporal.l1",),
+                        unit="beats",
+                    ),
                 ),
             )
         )
@@ -128,12 +168,27 @@ def bottleneck_tree(costs: Costs) -> Node:
                 ("dram_mb_per_s", "l2_kib"),
                 ("temporal.dram", "temporal.l2", "order.dram"),
                 (
-                    Node(f"dma_{stream}_transfer", "leaf", tv, tv / root, ("dram_mb_per_s", "l2_kib"), ("temporal.l2", "order.dram")),
+                    Node(
+                        f"dma_{stream}_transfer",
+                        "leaf",
+                        tv,
+                        tv / root,
+                        ("dram_mb_per_s", "l2_kib"),
+                        ("temporal.l2", "order.dram"),
+                    ),
                     Node(f"dma_{stream}_setup", "leaf", sv, sv / root, ("l2_kib",), ("temporal.l2", "order.dram")),
                 ),
             )
         )
-    dma = Node("dma", "add", dma_total, dma_total / root, ("dram_mb_per_s", "l2_kib"), ("temporal.dram", "temporal.l2"), tuple(dma_children))
+    dma = Node(
+        "dma",
+        "add",
+        dma_total,
+        dma_total / root,
+        ("dram_mb_per_s", "l2_kib"),
+        ("temporal.dram", "temporal.l2"),
+        tuple(dma_children),
+    )
     return Node("latency", "max", float(c["latency_cycles"]), 1.0, (), (), (compute, *nocs, dma))
 
 

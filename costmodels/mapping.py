@@ -22,6 +22,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
 from workloads import DIMS, Layer
 
 LEVELS: tuple[str, ...] = ("dram", "l2", "l1")

@@ -29,15 +29,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
-from workloads import Layer
 
 from costmodels import technology as tech
 from costmodels.access import REL, fills, operand_elems
 from costmodels.arch import Arch
 from costmodels.mapping import Mapping
 from costmodels.numerics import EXACT
+from workloads import Layer
 
 TERMS: tuple[str, ...] = ("compute", "noc_inputs", "noc_weights", "noc_psum_reads", "noc_output_writes", "dma")
 """Latency terms in the order of ``Costs.terms_cycles``."""
@@ -163,8 +162,9 @@ def traffic(layer: LayerArrays, mapping: Mapping, nums=EXACT) -> Traffic:
     compute_cycles = jnp.prod(t[0] * t[1] * t[2])
 
     # Outputs: updates go up once per residency; reads skip the first touch.
-    psum_l1 = nums.excess(vol_union[2] - out_total, out_total)
-    psum_dram = nums.excess(vol_l2[2] - out_total, out_total)
+    # (>= 0 by construction; the max only guards float round-off)
+    psum_l1 = jnp.maximum(vol_union[2] - out_total, 0.0)
+    psum_dram = jnp.maximum(vol_l2[2] - out_total, 0.0)
     psum_frac_l1 = psum_l1 / jnp.maximum(vol_union[2], 1.0)
     psum_frac_dram = psum_dram / jnp.maximum(vol_l2[2], 1.0)
 

@@ -15,12 +15,14 @@ a dim's bound so factors multiply exactly to the bound:
 4. DRAM: whatever remains.
 
 Loop orders are N G K P Q C R S (outermost first) at every level: output
-stationary, so partial sums are never written back and re-read. No search: it is a reasonable, legal point, not an optimum.
+stationary, so partial sums are never written back and re-read. No search:
+it is a reasonable, legal point, not an optimum.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
 from costmodels import Arch, Mapping
 from costmodels.access import REL, operand_elems
 from costmodels.model import L1_BUFFERS, L2_BUFFERS

@@ -9,6 +9,7 @@ exact factorisation is reachable), vectorised over a batch in NumPy.
 from __future__ import annotations
 
 import numpy as np
+
 from costmodels import Mapping
 from workloads import Layer
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import numpy as np
+
 from costmodels import (
     ENERGY_COMPONENTS,
     STREAMS,
@@ -29,9 +30,8 @@ from costmodels import (
     stack_layers,
     validate_mapping,
 )
-from workloads import Network
-
 from jaxdse.heuristic import default_mapping
+from workloads import Network
 
 
 def _index(tree: Any, i: int) -> Any:

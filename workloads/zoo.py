@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from workloads.errors import WorkloadError
 from workloads.layer import Layer, conv2d, conv_out_extent, linear, matmul
 from workloads.network import Network
 
@@ -360,9 +361,9 @@ def get(name: str, batch: int = 1) -> Network:
         TypeError: A registered builder did not return a Network.
     """
     if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"zoo.get: field 'name' expected one of {names()}, found {name!r}")
+        raise WorkloadError(f"zoo.get: field 'name' expected one of {names()}, found {name!r}")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"zoo.get: field 'batch' expected a positive int, found {batch!r}")
+        raise WorkloadError(f"zoo.get: field 'batch' expected a positive int, found {batch!r}")
     net = _REGISTRY[name](batch)
     if not isinstance(net, Network):
         raise TypeError(f"zoo.get: builder for {name!r} expected to return a Network, found {type(net).__name__}")

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 import workloads as w
 from costmodels import layer_arrays, make_mapping, traffic
 

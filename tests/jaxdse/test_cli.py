@@ -1,0 +1,54 @@
+"""The command line: evaluate, JSON keys, errors naming the field."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jaxdse.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "workloads" / "examples" / "tiny_cnn.yaml"
+
+
+def test_evaluate_json_keys(capsys):
+    assert main(["evaluate", "--model", "resnet18", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("latency_s", "energy_j", "area_mm2", "power_w", "macs", "utilisation", "bottleneck"):
+        assert key in out["total"], key
+    assert out["total"]["macs"] == 1814073344 or abs(out["total"]["macs"] / 1.814e9 - 1) < 0.01
+    assert len(out["layers"]) >= 10
+    for layer in out["layers"]:
+        for key in ("latency_s", "energy_j", "macs", "utilisation", "bottleneck", "mapping", "count"):
+            assert key in layer
+        assert layer["legal"], layer["name"]
+    assert out["total"]["latency_s"] > 0 and out["total"]["legal"]
+
+
+def test_evaluate_workload_file_table_and_out(tmp_path, capsys):
+    assert main(["evaluate", "--workload", str(EXAMPLE), "--arch", "eyeriss_like", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "total: latency" in text and "bottleneck" in text
+    assert json.loads((tmp_path / "plan.json").read_text())["total"]["legal"]
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["evaluate", "--model", "resnet5"], "resnet5"),
+        (["evaluate", "--model", "resnet18", "--arch", "huge"], "huge"),
+        (["evaluate"], "--model"),
+        (["evaluate", "--workload", "/nonexistent.yaml"], "nonexistent"),
+    ],
+)
+def test_errors_name_the_field(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and needle in err
+    assert "Traceback" not in err
+
+
+def test_console_entry_point_runs():
+    r = subprocess.run([sys.executable, "-m", "jaxdse", "list"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "resnet50" in r.stdout and "explainable_default" in r.stdout

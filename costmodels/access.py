@@ -66,10 +66,62 @@ def operand_elems(tile, stride, dilation):
     return xp.stack([inputs, weights, outputs], axis=-1)
 
 
+def growth(tile, stride, dilation):
+    """Relative growth of each operand per unit of extra factor on each dim.
+
+    Multiplying dim d's extent by f multiplies operand o's elements by
+    ``1 + (f - 1) * growth[..., o, d]``. For weights and outputs this is
+    ``REL`` (elements are proportional to each relevant extent). For inputs
+    the window rows are ``h = (p - 1) * stride + (r - 1) * dilation + 1``, so
+    enlarging p adds ``p * (f - 1) * stride`` rows: growth ``p * stride / h``;
+    likewise ``r * dilation / h`` for R, and the columns for Q and S.
+
+    Args:
+        tile: f32[B, 8] extents. stride, dilation: f32[2].
+
+    Returns:
+        f32[B, 3, 8].
+    """
+    t = [tile[..., i] for i in range(8)]
+    h = (t[_P] - 1.0) * stride[0] + (t[_R] - 1.0) * dilation[0] + 1.0
+    w = (t[_Q] - 1.0) * stride[1] + (t[_S] - 1.0) * dilation[1] + 1.0
+    one, zero = jnp.ones_like(h), jnp.zeros_like(h)
+    inputs = jnp.stack(
+        [
+            one,
+            one,
+            zero,
+            one,
+            t[_P] * stride[0] / h,
+            t[_Q] * stride[1] / w,
+            t[_R] * dilation[0] / h,
+            t[_S] * dilation[1] / w,
+        ],
+        axis=-1,
+    )
+    rest = jnp.broadcast_to(jnp.asarray(REL[1:]), inputs.shape[:-1] + (2, 8))
+    return jnp.concatenate([inputs[..., None, :], rest], axis=-2)
+
+
+def _exclusive_cumprod(x, reverse=False):
+    """out[..., j] = prod_{i < j} x[..., i] (or i > j with ``reverse``).
+
+    Unrolled over the short last axis (at most 16 loops): XLA fuses the
+    products, where ``jnp.cumprod`` lowers to a slower windowed reduction.
+    """
+    n = x.shape[-1]
+    idx = range(n - 1, -1, -1) if reverse else range(n)
+    acc = jnp.ones_like(x[..., 0])
+    out = [None] * n
+    for j in idx:
+        out[j] = acc
+        acc = acc * x[..., j]
+    return jnp.stack(out, axis=-1)
+
+
 def _rev_exclusive_cumprod(x):
     """out[..., j] = prod_{i > j} x[..., i] along the last axis."""
-    inc = jnp.cumprod(x[..., ::-1], axis=-1)[..., ::-1]
-    return jnp.concatenate([inc[..., 1:], jnp.ones_like(inc[..., :1])], axis=-1)
+    return _exclusive_cumprod(x, reverse=True)
 
 
 def fills(nums, loop_factors, loop_dims, tiles, stride, dilation):
@@ -94,20 +146,22 @@ def fills(nums, loop_factors, loop_dims, tiles, stride, dilation):
     g = nums.is_nontrivial(f)  # [L]
     # Irrelevant loop j re-fills iff a non-trivial relevant loop is inside it.
     keep = _rev_exclusive_cumprod(1.0 - rel * g[None, :])  # [3, L]
-    expo = rel + (1.0 - rel) * (1.0 - keep)  # [3, L], exponent of f_j
-    logf = jnp.log(f)
-    outer = jnp.cumsum(expo * logf[None, :], axis=-1) - expo * logf[None, :]  # exclusive, [3, L]
+    expo = rel + (1.0 - rel) * (1.0 - keep)  # [3, L], 1 if loop j re-fills
+    # Each loop multiplies the fills by f_j if it re-fills, else by 1. Written
+    # as 1 + expo * (f - 1): exact for expo in {0, 1}, smooth in between, and
+    # free of logs/exps (the model's hot path).
+    step = 1.0 + expo * (f[None, :] - 1.0)  # [3, L]
+    mult = _exclusive_cumprod(step)  # product over the loops outside each loop, [3, L]
     # w_k = 1 for the innermost non-trivial loop k, else 0.
-    inner_trivial = _rev_exclusive_cumprod(1.0 - g)  # [L]
-    w = g * inner_trivial
+    w = g * _rev_exclusive_cumprod(1.0 - g)  # [L]
     w_none = jnp.prod(1.0 - g)
-    # Tile enlarged along loop k's dim by its factor: [B, L, 8].
-    onehot = jnp.asarray(np.eye(8, dtype=np.float32))[loop_dims]  # [L, 8]
-    enlarged = tiles[:, None, :] * (1.0 + (f[:, None] - 1.0) * onehot)[None]
-    size_k = operand_elems(enlarged, stride, dilation)  # [B, L, 3]
+    # Enlarging the tile along loop k's dim by f_k grows each operand by the
+    # factor 1 + (f_k - 1) * growth (exact: sizes are affine in one extent).
+    coef = growth(tiles, stride, dilation)[:, :, loop_dims]  # [B, 3, L]
     size_0 = operand_elems(tiles, stride, dilation)  # [B, 3]
-    mult = jnp.exp(outer).T  # [L, 3]
-    volume = jnp.sum(w[None, :, None] * size_k * mult[None], axis=1) + w_none * size_0
-    req_k = jnp.exp(rel * logf[None, :]).T  # [L, 3], f_k if relevant else 1
-    requests = jnp.sum(w[:, None] * req_k * mult, axis=0) + w_none
+    wm = w[None, :] * mult  # [3, L]
+    enlarge = jnp.sum(wm[None] * (1.0 + (f[None, None, :] - 1.0) * coef), axis=-1)  # [B, 3]
+    volume = size_0 * (enlarge + w_none)
+    req_k = 1.0 + rel * (f[None, :] - 1.0)  # [3, L], f_k if relevant else 1
+    requests = jnp.sum(wm * req_k, axis=-1) + w_none
     return volume, requests

@@ -1,0 +1,101 @@
+"""Cost-model throughput: exact evaluations/s and relaxed value+gradient/s.
+
+Batches of random exact factorisations (with random loop orders) of one
+ResNet-50 layer (conv3_x 3x3, 128 -> 128 channels, 28x28) on the
+``explainable_default`` design. An "exact evaluation" returns latency,
+energy and the legality flag of one mapping (the numbers a search needs);
+a "relaxed value+gradient" is log(latency) + log(energy) + penalty of the
+relaxed model and its gradient w.r.t. the mapping's factors.
+
+Also times the same evaluation one mapping at a time from Python (the way a
+black-box search loop would call a model) as the in-process baseline, and
+prints the ratio.
+
+    python benchmarks/model_speed.py [--quick] [--csv FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import costmodels as cm
+import workloads as w
+from jaxdse.mapspace import random_mappings
+
+
+def _time(fn, *args, reps: int = 3) -> float:
+    jax.block_until_ready(fn(*args))  # compile + warm up
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small batches only (CI smoke run)")
+    ap.add_argument("--csv", help="also write the table as CSV")
+    args = ap.parse_args()
+
+    layer = w.conv2d("resnet50.conv3_x.conv2", 128, 128, 28, 3)
+    arch = cm.preset("explainable_default")
+    la = cm.layer_arrays(layer)
+    rng = np.random.default_rng(0)
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
+
+    @jax.jit
+    def exact(m):
+        c = cm.evaluate_batch(arch, la, m)
+        return c.latency_cycles, c.energy_total_pj, c.legal
+
+    def relaxed_obj(temporal, spatial, order):
+        c = cm.evaluate(arch, la, cm.Mapping(temporal, spatial, order), cm.Relaxed(0.05))
+        return jnp.log(c.latency_cycles) + jnp.log(c.energy_total_pj) + c.penalty
+
+    @jax.jit
+    def relaxed(m):
+        vg = jax.value_and_grad(relaxed_obj, argnums=(0, 1))
+        return jax.lax.map(lambda x: vg(*x), (m.temporal, m.spatial, m.order), batch_size=cm.model.BATCH_CHUNK)
+
+    # Baseline: one mapping per Python call of the jitted single evaluation.
+    one = jax.jit(lambda m: (lambda c: (c.latency_cycles, c.energy_total_pj, c.legal))(cm.evaluate(arch, la, m)))
+    m1 = random_mappings(layer, 200, rng, max_spatial=256)
+    singles = [jax.tree_util.tree_map(lambda x, i=i: jnp.asarray(x[i]), m1) for i in range(200)]
+    jax.block_until_ready(one(singles[0]))
+    t = time.perf_counter()
+    for s in singles:
+        jax.block_until_ready(one(s))
+    loop_rate = len(singles) / (time.perf_counter() - t)
+
+    rows = []
+    for n in sizes:
+        m = jax.device_put(random_mappings(layer, n, rng, max_spatial=256))
+        t_exact = _time(exact, m)
+        t_rel = _time(relaxed, m, reps=1 if n >= 1_000_000 else 3)
+        rows.append((n, n / t_exact, n / t_rel, (n / t_exact) / loop_rate))
+
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}")
+    print(f"layer: {layer.describe()}  design: explainable_default")
+    print(f"baseline: one mapping per Python call: {loop_rate:,.0f} exact evals/s")
+    print(f"{'batch':>10} {'exact evals/s':>15} {'relaxed val+grad/s':>20} {'exact vs baseline':>18}")
+    for n, e, r, ratio in rows:
+        print(f"{n:>10,} {e:>15,.0f} {r:>20,.0f} {ratio:>17.0f}x")
+    if args.csv:
+        with open(args.csv, "w", newline="") as fh:
+            wr = csv.writer(fh)
+            wr.writerow(["batch", "exact_evals_per_s", "relaxed_value_grad_per_s", "exact_vs_python_loop"])
+            wr.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,18 @@
-"""How to search: evaluation of mapped networks, mappers, explorers, CLI."""
+"""How to search: mappers, evaluation of mapped networks, explorers, CLI."""
 
 from jaxdse.heuristic import default_mapping, divisors
+from jaxdse.mapper import METHODS, OBJECTIVES, LayerMapping, map_layer, map_network
 from jaxdse.plan import Plan, evaluate, stack_mappings
 
-__all__ = ["Plan", "default_mapping", "divisors", "evaluate", "stack_mappings"]
+__all__ = [
+    "METHODS",
+    "OBJECTIVES",
+    "LayerMapping",
+    "Plan",
+    "default_mapping",
+    "divisors",
+    "evaluate",
+    "map_layer",
+    "map_network",
+    "stack_mappings",
+]

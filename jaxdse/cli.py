@@ -1,4 +1,4 @@
-"""Command-line interface: ``jaxdse evaluate | list``.
+"""Command-line interface: ``jaxdse evaluate | map | list``.
 
 Errors in user input (unknown model or preset, malformed workload or arch
 file) print one line naming the field, what was expected and what was
@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 from costmodels import ArchError, MappingError, get_arch, preset_names
+from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import WorkloadError, get, load, names
 
-USER_ERRORS = (WorkloadError, ArchError, MappingError)
+USER_ERRORS = (WorkloadError, ArchError, MappingError, MapperError)
 
 
 def _network(args: argparse.Namespace):
@@ -38,24 +39,53 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from jaxdse.plan import evaluate
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
-    net = _network(args)
-    arch = get_arch(args.arch)
-    plan = evaluate(net, arch)
+
+def _emit(plan, args, header: str) -> None:
     if args.out:
         path = plan.save(args.out)
         print(f"wrote {path}", file=sys.stderr)
     if args.json:
         print(plan.to_json(indent=2))
-    else:
-        print(f"{net.summary()} on arch '{args.arch}'")
-        print(plan.table())
-        print(
-            "note: mappings come from the greedy default mapper (no search); "
-            "per-layer latency is max(compute, 4 NoCs, DMA) of the exact model."
-        )
+        return
+    print(header)
+    print(plan.table())
+    if getattr(args, "nests", False):
+        print("\nloop nests (outermost first; spatial = across PEs):")
+        print(plan.nests())
+
+
+def _map(args: argparse.Namespace):
+    from jaxdse.mapper.api import map_network
+    from jaxdse.plan import evaluate
+
+    net = _network(args)
+    arch = get_arch(args.arch)
+    if args.method == "default":
+        return net, evaluate(net, arch, "default")
+    return net, map_network(
+        net,
+        arch,
+        objective=args.objective,
+        method=args.method,
+        budget=args.budget,
+        seed=args.seed,
+        progress=None if args.json else _progress,
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    net, plan = _map(args)
+    _emit(plan, args, f"{net.summary()} on arch '{args.arch}'")
+    return 0
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    args.nests = True
+    net, plan = _map(args)
+    _emit(plan, args, f"{net.summary()} mapped on arch '{args.arch}'")
     return 0
 
 
@@ -70,11 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxdse", description="Explainable codesign of DNN accelerators in JAX")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("evaluate", help="exact latency/energy/area of a network on one design")
-    _add_workload_args(p)
-    p.add_argument("--json", action="store_true", help="print JSON (keys: layers, total) instead of a table")
-    p.add_argument("--out", type=Path, help="also write DIR/plan.json")
-    p.set_defaults(func=cmd_evaluate)
+    for name, func, text in (
+        ("evaluate", cmd_evaluate, "exact latency/energy/area of a network on one design (mapped by the mapper)"),
+        ("map", cmd_map, "best mapping of every layer on one design, with loop nests"),
+    ):
+        p = sub.add_parser(name, help=text)
+        _add_workload_args(p)
+        p.add_argument(
+            "--method",
+            default="gradient",
+            choices=list(METHODS) + ["default"],
+            help="mapping method; 'default' = greedy heuristic, no search [gradient]",
+        )
+        p.add_argument("--objective", default="latency", choices=list(OBJECTIVES), help="[latency]")
+        p.add_argument("--budget", type=int, help="per-layer search size (see jaxdse.mapper.api)")
+        p.add_argument("--seed", type=int, default=0, help="[0]")
+        p.add_argument("--json", action="store_true", help="print JSON (keys: layers, total) instead of a table")
+        p.add_argument("--out", type=Path, help="also write DIR/plan.json")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("list", help="built-in models and arch presets")
     p.set_defaults(func=cmd_list)

@@ -22,6 +22,7 @@ from costmodels import (
     TERMS,
     Arch,
     Mapping,
+    MappingError,
     NetworkCosts,
     analyse,
     bottleneck_tree,
@@ -51,7 +52,9 @@ class Plan:
         arch: The design.
         mappings: One mapping per unique layer.
         costs: ``NetworkCosts`` from the exact model.
-        method: How the mappings were obtained (e.g. "default heuristic").
+        method: How the mappings were obtained (e.g. "gradient mapper").
+        exact_evaluations: Exact cost-model evaluations the mapping search spent.
+        wall_s: Wall time of the mapping search in seconds.
     """
 
     network: Network
@@ -59,6 +62,8 @@ class Plan:
     mappings: tuple[Mapping, ...]
     costs: NetworkCosts
     method: str
+    exact_evaluations: int = 0
+    wall_s: float = 0.0
 
     # ----------------------------------------------------------- per layer
     def layer_costs(self, i: int):
@@ -72,6 +77,7 @@ class Plan:
         c = self.layer_costs(i)
         b = self.bottleneck(i)
         pes = float(np.asarray(self.arch.num_pes))
+        roofline = self.roofline_cycles(i)
         return {
             "name": layer.name,
             "count": count,
@@ -83,6 +89,8 @@ class Plan:
             "latency_s": float(c.latency_s),
             "energy_j": float(c.energy_total_pj) * 1e-12,
             "utilisation": layer.macs / (float(c.latency_cycles) * pes),
+            "roofline_cycles": roofline,
+            "roofline_ratio": float(c.latency_cycles) / roofline,
             "bottleneck": b.term.name,
             "bottleneck_scaling": float(b.scaling) if np.isfinite(b.scaling) else None,
             "bottleneck_leaf": b.leaf.name,
@@ -96,6 +104,14 @@ class Plan:
                 "noc_excess": dict(zip(STREAMS, np.asarray(c.noc_excess).tolist())),
             },
         }
+
+    def roofline_cycles(self, i: int) -> float:
+        """Lower bound of a layer's latency on this design: max(MACs / PEs,
+        compulsory off-chip bytes / DRAM bytes per cycle)."""
+        layer = self.network.layers[i]
+        pes = float(np.asarray(self.arch.num_pes))
+        bw = float(np.asarray(self.arch.dram_bytes_per_cycle))
+        return max(layer.macs / pes, sum(layer.operand_bytes().values()) / bw)
 
     # --------------------------------------------------------------- totals
     def dominant_term(self) -> tuple[str, float]:
@@ -127,6 +143,8 @@ class Plan:
             "bottleneck": term,
             "bottleneck_share": share,
             "legal": bool(c.legal > 0),
+            "exact_evaluations": int(self.exact_evaluations),
+            "search_wall_s": float(self.wall_s),
         }
 
     def to_dict(self) -> dict:
@@ -155,7 +173,10 @@ class Plan:
         """Per-layer table and totals, as text."""
         rows = [self.layer_dict(i) for i in range(len(self.network.layers))]
         w = max(12, *(len(r["name"]) for r in rows))
-        head = f"{'layer':<{w}} {'x':>3} {'MMACs':>9} {'latency_ms':>11} {'energy_uJ':>10} {'util':>6}  bottleneck"
+        head = (
+            f"{'layer':<{w}} {'x':>3} {'MMACs':>9} {'latency_ms':>11} {'energy_uJ':>10} {'util':>6} "
+            f"{'/roofline':>9}  bottleneck"
+        )
         lines = [head, "-" * len(head)]
         for r in rows:
             s = r["bottleneck_scaling"]
@@ -163,7 +184,7 @@ class Plan:
             flag = "" if r["legal"] else "  ILLEGAL"
             lines.append(
                 f"{r['name']:<{w}} {r['count']:>3} {r['macs'] / 1e6:>9.2f} {r['latency_s'] * 1e3:>11.4f} "
-                f"{r['energy_j'] * 1e6:>10.2f} {r['utilisation']:>6.1%}  {bound}{flag}"
+                f"{r['energy_j'] * 1e6:>10.2f} {r['utilisation']:>6.1%} {r['roofline_ratio']:>8.2f}x  {bound}{flag}"
             )
         t = self.total()
         lines.append("-" * len(head))
@@ -173,29 +194,48 @@ class Plan:
             f"{t['macs'] / 1e9:.3f} GMACs, utilisation {t['utilisation']:.1%}, "
             f"mostly {t['bottleneck']}-bound ({t['bottleneck_share']:.0%} of latency)"
         )
-        lines.append(f"mappings: {self.method}")
+        lines.append(f"mappings: {self.method}; {self.exact_evaluations:,} exact evaluations, {self.wall_s:.2f} s")
         return "\n".join(lines)
+
+    def nests(self) -> str:
+        """Each layer's loop nest per level, one line per layer."""
+        w = max(len(layer.name) for layer in self.network.layers)
+        return "\n".join(f"{layer.name:<{w}}  {m.describe()}" for layer, m in zip(self.network.layers, self.mappings))
 
     def __str__(self) -> str:
         return self.table()
 
 
-def evaluate(network: Network, arch: Arch | str = "explainable_default", mappings: list[Mapping] | None = None) -> Plan:
+def evaluate(
+    network: Network,
+    arch: Arch | str = "explainable_default",
+    mappings: list[Mapping] | str | None = None,
+    method: str = "given",
+    exact_evaluations: int = 0,
+    wall_s: float = 0.0,
+) -> Plan:
     """Exact costs of a network on a design.
 
     Args:
         network: The workload (``workloads.get(...)`` or ``workloads.load(...)``).
         arch: An ``Arch``, a preset name or an arch file path.
-        mappings: One mapping per unique layer; default: the greedy default
-            mapping of ``jaxdse.heuristic`` (documented there).
+        mappings: One mapping per unique layer; ``None`` maps the network with
+            the gradient mapper (``jaxdse.map_network``); ``"default"`` uses
+            the greedy default mapping of ``jaxdse.heuristic`` (no search).
+        method, exact_evaluations, wall_s: Provenance recorded in the Plan.
     """
     arch = get_arch(arch)
-    method = "given"
     if mappings is None:
+        from jaxdse.mapper.api import map_network
+
+        return map_network(network, arch)
+    if isinstance(mappings, str):
+        if mappings != "default":
+            raise MappingError(f"evaluate: field 'mappings' expected a list, None or 'default', found {mappings!r}")
         mappings = [default_mapping(layer, arch) for layer in network.layers]
         method = "default heuristic (greedy, no search; see jaxdse.heuristic)"
     if len(mappings) != len(network.layers):
-        raise ValueError(
+        raise MappingError(
             f"evaluate: field 'mappings' expected {len(network.layers)} mappings (one per unique layer), "
             f"found {len(mappings)}"
         )
@@ -204,4 +244,12 @@ def evaluate(network: Network, arch: Arch | str = "explainable_default", mapping
     costs = evaluate_network_jit(
         arch, stack_layers(list(network.layers)), stack_mappings(list(mappings)), np.asarray(network.counts, np.float32)
     )
-    return Plan(network=network, arch=arch, mappings=tuple(mappings), costs=costs, method=method)
+    return Plan(
+        network=network,
+        arch=arch,
+        mappings=tuple(mappings),
+        costs=costs,
+        method=method,
+        exact_evaluations=exact_evaluations,
+        wall_s=wall_s,
+    )

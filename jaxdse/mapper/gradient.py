@@ -1,0 +1,300 @@
+"""The gradient mapper: Adam on the relaxed model, snapping, exact validation.
+
+All unique layers of a network are optimised together in one compiled,
+vmapped program (layers x starts), which is why one compiled function
+serves every network of the same padded size.
+
+Parameterisation (the project's relaxation notes; DOSA derives the DRAM
+factor from the others to the same end): per layer, start and dim d the log
+factors of the four levels (DRAM, L2, spatial, L1) are
+``log(D_d) * softmax(theta[:, d])``, so their product is exactly D_d for any
+theta and no coverage constraint is needed.
+
+Loop orders have no gradient. Each step evaluates the relaxed cost under
+all 9 candidate (DRAM, L2) order pairs (``space.ALL_ORDERS``) as a batch and
+takes the minimum: the gradient flows through the best order, and the
+order "choice" is exact (DOSA tried 3 fixed orders at each rounding step).
+
+Loss: log(objective) of the relaxed model plus ``penalty_weight`` times its
+smooth capacity / fan-out penalty (log space keeps the scale the same across
+layers of very different sizes).
+
+Every ``snap_every`` steps each start is snapped: the nearest exact splits
+per dim in log space (``snap.nearest_splits``, top 3), ``neighbours`` random
+combinations of them (the all-nearest one first), repaired to fit
+(``snap.repair``), crossed with the 9 order pairs and scored by the exact
+model in one batch. The start then continues from its best snapped point
+(DOSA rounds and continues likewise). The greedy default mapping is scored
+too, so a legal result always exists. Finally a few rounds of exact
+steepest descent over single prime-factor moves between levels and order
+changes polish each layer's best mapping (all layers as one batch).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from costmodels import Arch, Mapping, Relaxed, evaluate, evaluate_batch, stack_layers
+from jaxdse.heuristic import default_mapping
+from jaxdse.mapper.snap import nearest_splits, repair
+from jaxdse.mapspace import prime_factors
+from jaxdse.mapper.space import ALL_ORDERS, Candidates, objective_value
+from workloads import Layer
+
+EPS = 1e-3
+
+
+def _factors(theta, log_bounds):
+    """theta f[4, 8] -> factors f[4, 8] (DRAM, L2, spatial, L1) with exact products."""
+    return jnp.exp(jax.nn.softmax(theta, axis=0) * log_bounds[None, :])
+
+
+def _theta_from_factors(factors: np.ndarray, log_bounds: np.ndarray) -> np.ndarray:
+    """Inverse of ``_factors`` (up to softmax's shift), for warm starts."""
+    share = np.log(factors.astype(np.float64)) / np.maximum(log_bounds[..., None, :], 1e-9)
+    return np.log(np.maximum(share, EPS)).astype(np.float32)
+
+
+def _mapping(factors, order):
+    return Mapping(temporal=jnp.stack([factors[0], factors[1], factors[3]]), spatial=factors[2], order=order)
+
+
+def _loss(theta, log_bounds, layer, arch, objective, temperature, penalty_weight):
+    f = _factors(theta, log_bounds)
+    orders = jnp.asarray(ALL_ORDERS)
+
+    def one(order):
+        c = evaluate(arch, layer, _mapping(f, order), Relaxed(temperature))
+        if objective == "latency":
+            obj = jnp.log(c.latency_cycles)
+        elif objective == "energy":
+            obj = jnp.log(c.energy_total_pj)
+        else:
+            obj = jnp.log(c.latency_cycles) + jnp.log(c.energy_total_pj)
+        return obj + penalty_weight * c.penalty
+
+    return jnp.min(jax.vmap(one)(orders))
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "steps", "lr"))
+def _optimise(theta, opt_state, log_bounds, layers, arch, objective, steps, lr, temperature, penalty_weight):
+    """``steps`` Adam steps for every (layer, start); theta f[L, S, 4, 8]."""
+    opt = optax.adam(lr)
+    loss = jax.vmap(
+        jax.vmap(_loss, in_axes=(0, None, None, None, None, None, None)), in_axes=(0, 0, 0, None, None, None, None)
+    )
+
+    def total(th):
+        return jnp.sum(loss(th, log_bounds, layers, arch, objective, temperature, penalty_weight))
+
+    def step(carry, _):
+        th, st = carry
+        g = jax.grad(total)(th)
+        upd, st = opt.update(g, st, th)
+        return (optax.apply_updates(th, upd), st), None
+
+    (theta, opt_state), _ = jax.lax.scan(step, (theta, opt_state), None, length=steps)
+    return theta, opt_state
+
+
+@functools.partial(jax.jit, static_argnames=("objective",))
+def _score_layers(arch, layers, mappings, objective):
+    """Exact objective of mappings f[L, M, ...] of layers [L]: f[L, M]."""
+    c = jax.vmap(evaluate_batch, in_axes=(None, 0, 0))(arch, layers, mappings)
+    return objective_value(c, objective)
+
+
+def _order_index(order: np.ndarray) -> int:
+    return int(np.flatnonzero((ALL_ORDERS == order[None]).all(axis=(1, 2)))[0])
+
+
+_SRC_DST = [(a, b) for a in range(4) for b in range(4) if a != b]
+
+
+def _neighbourhood(factors: np.ndarray, order_idx: np.ndarray, bounds: np.ndarray):
+    """Single moves around each layer's current mapping, fixed count per layer.
+
+    For every dim and every ordered pair of levels, move the smallest and
+    the largest prime factor of the source level's factor to the other
+    level (a no-op when the factor is 1); plus the current factors under
+    every order pair. Returns i64[nb, M, 4, 8] factors and i32[nb, M] orders.
+    """
+    nb = factors.shape[0]
+    moves = []
+    for d in range(8):
+        for src, dst in _SRC_DST:
+            for pick in (min, max):
+                f = factors.copy()
+                for li in range(nb):
+                    v = int(f[li, src, d])
+                    if v > 1:
+                        p = pick(prime_factors(v))
+                        f[li, src, d] //= p
+                        f[li, dst, d] *= p
+                moves.append(f)
+    moved = np.stack(moves, axis=1)  # [nb, 192, 4, 8]
+    orders = np.repeat(order_idx[:, None], moved.shape[1], axis=1)
+    n_orders = ALL_ORDERS.shape[0]
+    same = np.repeat(factors[:, None], n_orders, axis=1)
+    all_f = np.concatenate([moved, same], axis=1)
+    all_o = np.concatenate([orders, np.tile(np.arange(n_orders), (nb, 1))], axis=1)
+    return all_f, all_o
+
+
+def _bucket(n: int) -> int:
+    """Pad the layer batch to a power of two: networks of similar size share a compile."""
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def gradient_map(
+    layers: list[Layer],
+    arch: Arch,
+    objective: str = "latency",
+    seed: int = 0,
+    starts: int = 8,
+    steps: int = 120,
+    snap_every: int = 40,
+    neighbours: int = 8,
+    lr: float = 0.15,
+    temperature: float = 0.05,
+    penalty_weight: float = 4.0,
+    polish_iters: int = 3,
+    progress=None,
+) -> list[Candidates]:
+    """Map every layer with the gradient mapper; one ``Candidates`` per layer.
+
+    Args:
+        layers: Unique layers (a network's ``layers``).
+        arch: One design.
+        objective: ``latency``, ``energy`` or ``edp``.
+        seed: Determinism: same seed, same mappings.
+        starts: Random starts per layer (start 0 is the default mapping).
+        steps: Adam steps in all.
+        snap_every: Steps between snapping rounds (snaps also at the end).
+        neighbours: Snapped combinations per start per round.
+        lr, temperature, penalty_weight: Optimiser and relaxation settings.
+        polish_iters: Rounds of exact steepest descent over single prime-factor
+            moves and order changes around each layer's best snapped mapping.
+        progress: Optional callable(str) for progress lines.
+
+    Returns:
+        Per layer, every exactly scored candidate and the evaluations spent.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(layers)
+    nb = _bucket(n)
+    padded = list(layers) + [layers[0]] * (nb - n)
+    la = stack_layers(padded)
+    bounds = np.array([lay.sizes for lay in padded], dtype=np.float64)
+    log_bounds = np.log(bounds)
+    n_orders = ALL_ORDERS.shape[0]
+
+    # Start 0: the greedy default mapping; others: random logits.
+    defaults = [default_mapping(lay, arch) for lay in padded]
+    def_factors = np.stack([np.stack([m.temporal[0], m.temporal[1], m.spatial, m.temporal[2]]) for m in defaults])
+    theta = rng.normal(0.0, 1.0, size=(nb, starts, 4, 8)).astype(np.float32)
+    theta[:, 0] = _theta_from_factors(def_factors, log_bounds)
+    theta = jnp.asarray(theta)
+    opt_state = optax.adam(lr).init(theta)
+
+    kept_f: list[list[np.ndarray]] = [[] for _ in range(n)]
+    kept_o: list[list[np.ndarray]] = [[] for _ in range(n)]
+    kept_v: list[list[np.ndarray]] = [[] for _ in range(n)]
+    evaluations = 0
+
+    def score_and_keep(factors, orders_idx):
+        """factors i64[nb, M, 4, 8], orders_idx i32[nb, M]; returns f[nb, M]."""
+        nonlocal evaluations
+        orders = ALL_ORDERS[orders_idx]
+        m = Mapping(
+            temporal=factors[:, :, [0, 1, 3]].astype(np.float32),
+            spatial=factors[:, :, 2].astype(np.float32),
+            order=orders.astype(np.int32),
+        )
+        v = np.asarray(_score_layers(arch, la, m, objective))
+        evaluations += n * factors.shape[1]
+        for i in range(n):
+            kept_f[i].append(factors[i])
+            kept_o[i].append(orders[i])
+            kept_v[i].append(v[i])
+        return v
+
+    # the default mappings under every order pair
+    score_and_keep(np.repeat(def_factors[:, None], n_orders, 1), np.tile(np.arange(n_orders), (nb, 1)))
+
+    rounds = max(1, -(-steps // snap_every))
+    t0 = time.perf_counter()
+    for r in range(rounds):
+        k = min(snap_every, steps - r * snap_every)
+        if k > 0:
+            theta, opt_state = _optimise(
+                theta,
+                opt_state,
+                jnp.asarray(log_bounds, jnp.float32),
+                la,
+                arch,
+                objective,
+                k,
+                lr,
+                jnp.float32(temperature),
+                jnp.float32(penalty_weight),
+            )
+        # snap every start: nearest splits per dim, random combinations, repair
+        logf = np.asarray(jax.nn.softmax(theta, axis=2)) * log_bounds[:, None, None, :]  # [nb, S, 4, 8]
+        cand = np.ones((nb, starts, neighbours, 4, 8), dtype=np.int64)
+        for li in range(nb):
+            for d in range(8):
+                near = nearest_splits(int(bounds[li, d]), logf[li, :, :, d], 3)  # [S, 3, 4]
+                pick = rng.choice(3, size=(starts, neighbours), p=[0.6, 0.25, 0.15])
+                pick[:, 0] = 0
+                cand[li, :, :, :, d] = np.take_along_axis(near, pick[..., None], axis=1)
+        flat = cand.reshape(nb, starts * neighbours, 4, 8)
+        for li in range(nb):
+            flat[li] = repair(padded[li], arch, flat[li])
+        both = np.repeat(flat, n_orders, axis=1)
+        oidx = np.tile(np.arange(n_orders), (nb, starts * neighbours))
+        v = score_and_keep(both, oidx).reshape(nb, starts, neighbours * n_orders)
+        # continue each start from its best snapped point
+        best = np.argmin(v, axis=-1)
+        best_f = both.reshape(nb, starts, neighbours * n_orders, 4, 8)[
+            np.arange(nb)[:, None], np.arange(starts)[None, :], best
+        ]
+        theta = jnp.asarray(_theta_from_factors(best_f, log_bounds[:, None, :]))
+        opt_state = optax.adam(lr).init(theta)
+        if progress is not None:
+            finite = np.isfinite(v).any(axis=(1, 2))[:n].sum()
+            progress(
+                f"gradient mapper: round {r + 1}/{rounds}, {finite}/{n} layers legal, {time.perf_counter() - t0:.1f}s"
+            )
+
+    # Polish: steepest descent on the exact model over single prime moves.
+    best_i = [int(np.argmin(np.concatenate(kept_v[i]))) for i in range(n)] + [0] * (nb - n)
+    cur_f = np.stack([np.concatenate(kept_f[min(i, n - 1)])[best_i[i]] for i in range(nb)])
+    cur_o = np.stack([np.concatenate(kept_o[min(i, n - 1)])[best_i[i]] for i in range(nb)])
+    cur_o_idx = np.array([_order_index(o) for o in cur_o])
+    cur_v = np.array([np.concatenate(kept_v[min(i, n - 1)])[best_i[i]] for i in range(nb)])
+    for _ in range(polish_iters):
+        moves, m_orders = _neighbourhood(cur_f, cur_o_idx, bounds)
+        v = score_and_keep(moves, m_orders)
+        j = np.argmin(v, axis=1)
+        better = v[np.arange(nb), j] < cur_v
+        if not better[:n].any():
+            break
+        cur_f[better] = moves[better, j[better]]
+        cur_o_idx[better] = m_orders[better, j[better]]
+        cur_v[better] = v[better, j[better]]
+
+    out = []
+    for i in range(n):
+        f = np.concatenate(kept_f[i])
+        o = np.concatenate(kept_o[i])
+        m = Mapping(temporal=f[:, [0, 1, 3]].astype(np.float32), spatial=f[:, 2].astype(np.float32), order=o)
+        per_layer = evaluations // n
+        out.append(Candidates(m, np.concatenate(kept_v[i]), per_layer, f"{starts} starts x {steps} steps"))
+    return out

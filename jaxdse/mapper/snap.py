@@ -1,0 +1,145 @@
+"""From continuous tiling factors to legal integer mappings.
+
+``splits(D)`` lists every ordered split of a loop bound D into (DRAM, L2,
+spatial, L1) factors whose product is D. ``nearest_splits`` ranks them by
+distance to continuous factors in log space (the relaxation optimises log
+factors, so log distance is the natural metric). ``repair`` then makes
+snapped mappings fit the hardware by moving prime factors outward, one at a
+time, to the next level up (L1 -> L2 -> DRAM, spatial -> DRAM) until the L1
+and double-buffered L2 footprints, the PE count and every NoC's
+``links x virtual`` limit hold (host-side NumPy, vectorised over a batch).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import numpy as np
+
+from costmodels import Arch
+from costmodels.access import REL, operand_elems
+from costmodels.model import L1_BUFFERS, L2_BUFFERS
+from jaxdse.mapspace import prime_factors
+from workloads import Layer
+
+DRAM, L2, SPATIAL, L1 = range(4)
+
+
+@functools.lru_cache(maxsize=4096)
+def splits(bound: int) -> np.ndarray:
+    """i64[n, 4]: every (DRAM, L2, spatial, L1) factor tuple with product ``bound``."""
+    per_prime = []
+    primes = prime_factors(bound)
+    for p in sorted(set(primes)):
+        e = primes.count(p)
+        # compositions of e into 4 non-negative parts
+        comps = [c for c in itertools.product(range(e + 1), repeat=4) if sum(c) == e]
+        per_prime.append(np.array([[p**k for k in c] for c in comps], dtype=np.int64))
+    out = np.ones((1, 4), dtype=np.int64)
+    for table in per_prime:
+        out = (out[:, None, :] * table[None, :, :]).reshape(-1, 4)
+    return out
+
+
+def nearest_splits(bound: int, log_factors: np.ndarray, k: int) -> np.ndarray:
+    """The k splits of ``bound`` nearest to continuous factors, in log space.
+
+    Args:
+        bound: Loop bound.
+        log_factors: f[..., 4] continuous log factors (DRAM, L2, spatial, L1).
+        k: How many to return (fewer if the bound has fewer splits; the
+            nearest is repeated to keep the shape).
+
+    Returns:
+        i64[..., k, 4], nearest first.
+    """
+    table = splits(bound)
+    logs = np.log(table.astype(np.float64))
+    dist = np.sum((log_factors[..., None, :] - logs) ** 2, axis=-1)  # [..., n]
+    kk = min(k, table.shape[0])
+    idx = np.argsort(dist, axis=-1, kind="stable")[..., :kk]
+    if kk < k:
+        idx = np.concatenate([idx, np.repeat(idx[..., :1], k - kk, axis=-1)], axis=-1)
+    return table[idx]
+
+
+@functools.lru_cache(maxsize=64)
+def _smallest_prime_table(limit: int) -> np.ndarray:
+    spf = np.arange(limit + 1, dtype=np.int64)
+    for p in range(2, int(limit**0.5) + 1):
+        if spf[p] == p:
+            block = spf[p * p :: p]
+            spf[p * p :: p] = np.where(block == np.arange(p * p, limit + 1, p), p, block)
+    return spf
+
+
+def footprints(layer: Layer, factors: np.ndarray):
+    """L1 bytes, L2 bytes (both buffers), active PEs and NoC workgroups.
+
+    Args:
+        factors: i64[M, 4, 8] (DRAM, L2, spatial, L1).
+    """
+    st = np.asarray(layer.stride, float)
+    dl = np.asarray(layer.dilation, float)
+    wb = np.asarray(layer.bits, float) / 8.0
+    f = factors.astype(np.float64)
+    l1_tile = f[:, L1]
+    l2_tile = f[:, L2] * f[:, SPATIAL] * f[:, L1]
+    l1 = L1_BUFFERS * np.sum(operand_elems(l1_tile, st, dl) * wb, axis=-1)
+    l2 = L2_BUFFERS * np.sum(operand_elems(l2_tile, st, dl) * wb, axis=-1)
+    pes = np.prod(f[:, SPATIAL], axis=-1)
+    wg3 = np.prod(np.where(REL[None] > 0, f[:, SPATIAL][:, None, :], 1.0), axis=-1)  # [M, 3]
+    wg = np.concatenate([wg3, wg3[:, 2:]], axis=-1)  # NoC streams
+    return l1, l2, pes, wg
+
+
+def _move(factors: np.ndarray, rows: np.ndarray, src: int, dst: int, spf: np.ndarray) -> np.ndarray:
+    """Move the smallest prime of the largest ``src`` factor to ``dst`` in ``rows``."""
+    if not rows.any():
+        return rows
+    sub = factors[rows]
+    d = np.argmax(sub[:, src], axis=-1)
+    r = np.arange(sub.shape[0])
+    val = sub[r, src, d]
+    movable = val > 1
+    p = spf[val]
+    sub[r[movable], src, d[movable]] //= p[movable]
+    sub[r[movable], dst, d[movable]] *= p[movable]
+    factors[rows] = sub
+    moved = np.zeros_like(rows)
+    moved[np.flatnonzero(rows)[movable]] = True
+    return moved
+
+
+def repair(layer: Layer, arch: Arch, factors: np.ndarray, max_steps: int = 64) -> np.ndarray:
+    """Move prime factors outward until each mapping fits (best effort).
+
+    Args:
+        factors: i64[M, 4, 8], modified copy returned.
+
+    Returns:
+        i64[M, 4, 8]; rows that could not be repaired stay illegal and the
+        exact model will score them as such.
+    """
+    f = factors.copy()
+    spf = _smallest_prime_table(int(max(layer.sizes)) + 1)
+    l1_cap = float(np.asarray(arch.l1_bytes))
+    l2_cap = float(np.asarray(arch.l2_kib)) * 1024.0
+    pe_cap = float(np.asarray(arch.num_pes))
+    noc_cap = np.asarray(arch.noc_links) * np.asarray(arch.noc_virtual)
+    for _ in range(max_steps):
+        l1, l2, pes, wg = footprints(layer, f)
+        bad_l1 = l1 > l1_cap
+        bad_sp = (pes > pe_cap) | np.any(wg > noc_cap[None], axis=-1)
+        bad_l2 = (l2 > l2_cap) & ~bad_l1
+        if not (bad_l1.any() or bad_sp.any() or bad_l2.any()):
+            break
+        _move(f, bad_l1, L1, L2, spf)
+        _move(f, bad_sp, SPATIAL, DRAM, spf)
+        # L2 too big: shrink the L2 tile, then (if L2 factors are all 1) the
+        # spatial or L1 part of it
+        stuck = bad_l2 & ~_move(f, bad_l2, L2, DRAM, spf)
+        stuck &= ~_move(f, stuck, L1, DRAM, spf)
+        _move(f, stuck, SPATIAL, DRAM, spf)
+    return f

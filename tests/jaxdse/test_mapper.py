@@ -1,0 +1,106 @@
+"""The mapper API, the gradient and random methods, determinism, compile reuse."""
+
+import json
+
+import numpy as np
+import pytest
+
+import costmodels as cm
+import jaxdse
+import workloads as w
+from jaxdse.cli import main
+from jaxdse.mapper import MapperError, gradient
+from jaxdse.mapper.snap import footprints, nearest_splits, repair, splits
+
+ARCH = cm.preset("explainable_default")
+
+
+def test_splits_cover_every_factorisation():
+    s = splits(12)
+    assert np.all(s.prod(axis=1) == 12)
+    assert len({tuple(r) for r in s}) == len(s) == 40  # C(5,3) for 2^2 x C(4,3) for 3
+    assert splits(1).tolist() == [[1, 1, 1, 1]]
+    near = nearest_splits(12, np.log(np.array([1.0, 2.0, 1.0, 6.0])), 3)
+    assert near[0].tolist() == [1, 2, 1, 6]
+
+
+def test_repair_makes_tiles_fit():
+    layer = w.conv2d("c", 256, 128, 56, 1)
+    everything_in_l1 = np.array([[np.ones(8), np.ones(8), np.ones(8), layer.sizes]], dtype=np.int64)
+    fixed = repair(layer, ARCH, everything_in_l1)
+    l1, l2, pes, wg = footprints(layer, fixed)
+    assert l1[0] <= float(ARCH.l1_bytes) and l2[0] <= float(ARCH.l2_kib) * 1024
+    assert np.all(fixed.prod(axis=1) == np.array(layer.sizes))
+    c = cm.evaluate(
+        ARCH,
+        cm.layer_arrays(layer),
+        cm.Mapping(
+            fixed[0][[0, 1, 3]].astype(np.float32),
+            fixed[0][2].astype(np.float32),
+            np.tile(np.arange(8, dtype=np.int32), (3, 1)),
+        ),
+    )
+    assert float(c.legal) == 1.0
+
+
+def test_map_layer_gradient_is_legal_and_beats_default():
+    layer = w.get("resnet50").layers[5]
+    r = jaxdse.map_layer(layer, ARCH, seed=0)
+    assert float(r.costs.legal) == 1.0
+    default = cm.evaluate(ARCH, cm.layer_arrays(layer), jaxdse.default_mapping(layer, ARCH))
+    assert float(r.costs.latency_cycles) <= float(default.latency_cycles)
+    assert r.exact_evaluations > 0
+    # top list: legal, sorted, objective = exact latency
+    vals = [v for _, v in r.top]
+    assert vals == sorted(vals) and vals[0] == pytest.approx(float(r.costs.latency_cycles))
+
+
+def test_gradient_beats_random_with_fewer_evaluations():
+    layer = w.get("resnet18").layers[3]
+    g = jaxdse.map_layer(layer, ARCH, method="gradient", seed=0)
+    rnd = jaxdse.map_layer(layer, ARCH, method="random", budget=2000, seed=0)
+    # a single layer and seed may land within a few % of random's best; the
+    # network-level comparison is benchmarks/mapper_quality.py
+    assert float(g.costs.latency_cycles) <= float(rnd.costs.latency_cycles) * 1.03
+    assert g.exact_evaluations * 3 < rnd.exact_evaluations
+
+
+def test_deterministic_for_a_seed():
+    net = w.load(__import__("pathlib").Path(__file__).resolve().parents[2] / "workloads/examples/tiny_cnn.yaml")
+    a = jaxdse.map_network(net, ARCH, seed=3)
+    b = jaxdse.map_network(net, ARCH, seed=3)
+    assert a.to_dict()["layers"] == b.to_dict()["layers"]
+
+
+def test_layers_of_different_shapes_reuse_compiled_functions():
+    layers = [w.conv2d("a", 16, 32, 14, 3), w.linear("b", 128, 64, tokens=7), w.depthwise("c", 32, 28, 5, 2)]
+    jaxdse.map_layer(layers[0], ARCH, seed=0)
+    opt, score = gradient._optimise._cache_size(), gradient._score_layers._cache_size()
+    for layer in layers[1:]:
+        jaxdse.map_layer(layer, ARCH, seed=0)
+    assert gradient._optimise._cache_size() == opt
+    assert gradient._score_layers._cache_size() == score
+
+
+def test_bad_method_objective_budget():
+    layer = w.linear("fc", 8, 8)
+    with pytest.raises(MapperError, match="method"):
+        jaxdse.map_layer(layer, ARCH, method="annealing")
+    with pytest.raises(MapperError, match="objective"):
+        jaxdse.map_layer(layer, ARCH, objective="area")
+    with pytest.raises(MapperError, match="budget"):
+        jaxdse.map_layer(layer, ARCH, budget=-1)
+
+
+@pytest.mark.parametrize("method", ["gradient", "random"])
+def test_cli_map_json_total(method, capsys):
+    argv = ["map", "--workload", "workloads/examples/tiny_cnn.yaml", "--method", method, "--json"]
+    if method == "random":
+        argv += ["--budget", "300"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("latency_s", "energy_j", "exact_evaluations"):
+        assert key in out["total"]
+    assert out["total"]["exact_evaluations"] > 0
+    assert all(layer["legal"] for layer in out["layers"])
+    assert all(layer["roofline_ratio"] >= 1 - 1e-6 for layer in out["layers"])

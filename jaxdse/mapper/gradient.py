@@ -43,8 +43,8 @@ import optax
 from costmodels import Arch, Mapping, Relaxed, evaluate, evaluate_batch, stack_layers
 from jaxdse.heuristic import default_mapping
 from jaxdse.mapper.snap import nearest_splits, repair
-from jaxdse.mapspace import prime_factors
 from jaxdse.mapper.space import ALL_ORDERS, Candidates, objective_value
+from jaxdse.mapspace import prime_factors
 from workloads import Layer
 
 EPS = 1e-3

@@ -44,10 +44,14 @@ allows reduction dims. The other dMazeRunner rules: only maximal-reuse loop
 orders (the 9 pairs of stationarity templates); its "no non-contiguous DRAM
 tiles" rule is not applied (the model has no notion of DRAM layout).
 
-Each level keeps at most ``CAP_SPATIAL`` unrollings, ``CAP_PAIRS``
-(unrolling, L1 tile) pairs and ``CAP_TILINGS`` tilings, the best by
-utilisation (ties in enumeration order), so a large layer (2048 channels,
-a 512 x 37000 projection) enumerates in well under a second.
+Enumeration stays bounded on large layers (2048 channels, a 512 x 37000
+projection; 1-120 ms per zoo layer on 2 cores): the spatial level keeps the
+``CAP_SPATIAL`` best unrollings; the L1 and L2 levels expand their parents
+best first, ``_BATCH`` at a time, and stop as soon as the ``CAP_PAIRS`` best
+pairs, respectively the tilings needed for ``hi`` candidates, are settled
+(a child's utilisation score never exceeds its parent's, so this branch and
+bound is exact; only the caps themselves can drop a tiling). Ties are
+broken in enumeration order.
 
 Both methods are deterministic and ignore ``rng``.
 """
@@ -80,6 +84,8 @@ MAX_ROUNDS = 40
 CAP_SPATIAL = 512
 CAP_PAIRS = 2048
 CAP_TILINGS = 20_000
+_BATCH = 64
+"""Parents expanded per step of the branch-and-bound enumeration."""
 
 _REDUCTION_DIMS = tuple(DIMS.index(d) for d in "CRS")
 _NOC_OPERAND = np.array([0, 1, 2, 2])
@@ -241,12 +247,8 @@ def exhaustive(
         ``max_mappings``.
     """
     check_objective(objective)
-    if isinstance(max_mappings, bool) or not isinstance(max_mappings, (int, np.integer)) or max_mappings < 1:
-        raise MapperError(f"exhaustive mapper: field 'max_mappings' expected a positive int, found {max_mappings!r}")
-    if keep_best is not None and (
-        isinstance(keep_best, bool) or not isinstance(keep_best, (int, np.integer)) or keep_best < 1
-    ):
-        raise MapperError(f"exhaustive mapper: field 'keep_best' expected a positive int or None, found {keep_best!r}")
+    _check_count("exhaustive", "max_mappings", max_mappings)
+    _check_count("exhaustive", "keep_best", keep_best, allow_none=True)
     tilings, total = exhaustive_space(layer, arch, max_mappings)
     values = _score_tilings(layer, arch, objective, tilings)
     n = len(values)
@@ -300,6 +302,37 @@ def _top(score_: np.ndarray, cap: int) -> np.ndarray:
     return np.argsort(-score_, kind="stable")[:cap]
 
 
+def _best_children(parent_score: np.ndarray, expand, k: int) -> tuple[tuple[np.ndarray, ...], int, bool]:
+    """The children of parents (sorted best first), expanded in batches until the ``k`` best are settled.
+
+    A child's score never exceeds its parent's (utilisations are <= 1), so
+    once ``k`` children were found and the next parent's score is no higher
+    than the k-th best child's, no later parent can place a child in the top
+    ``k`` (ties go to the earlier child): branch and bound.
+
+    Args:
+        parent_score: f64[n] non-increasing.
+        expand: (lo, hi) -> (parent i64[m] absolute, *payload, score f64[m])
+            for the parents ``lo:hi``.
+        k: Children wanted.
+
+    Returns:
+        (the concatenated arrays, children found, whether it stopped early).
+    """
+    parts, found, n = [], 0, len(parent_score)
+    for lo in range(0, n, _BATCH):
+        hi = min(lo + _BATCH, n)
+        parts.append(expand(lo, hi))
+        found += len(parts[-1][0])
+        if found >= k and hi < n:
+            scores = np.concatenate([p[-1] for p in parts])
+            if parent_score[hi] <= np.partition(scores, found - k)[found - k]:
+                return tuple(np.concatenate(a) for a in zip(*parts)), found, True
+    if not parts:
+        parts.append(expand(0, 0))
+    return tuple(np.concatenate(a) for a in zip(*parts)), found, False
+
+
 @dataclass(frozen=True)
 class PrunedSpace:
     """The pruned top-N space of one layer on one design.
@@ -309,11 +342,13 @@ class PrunedSpace:
         utilisation: f64[n, 3] PE, L1 and L2 utilisation of each tiling.
         thresholds: (PE, L1, L2) thresholds the relaxation stopped at.
         rounds: Relaxation rounds taken (0: the strict thresholds sufficed).
-        counts: Unrollings, (unrolling, L1 tile) pairs and tilings found at
-            the final thresholds (after the per-level caps), and candidates
+        counts: At the final thresholds: ``spatial`` unrollings, ``pairs``
+            (unrolling, L1 tile) and ``tilings`` found (lower bounds where
+            ``settled_early``; see ``_best_children``), and ``candidates``
             (tilings x 9 orders) kept.
+        settled_early: (pairs, tilings): whether that level stopped once its best were known.
         reduction_unrolled: Whether C, R, S may be unrolled spatially.
-        history: (thresholds, candidates) of every round.
+        history: ((t_pe, t_l1, t_l2), candidates found) of every round.
     """
 
     tilings: np.ndarray
@@ -321,6 +356,7 @@ class PrunedSpace:
     thresholds: tuple[float, float, float]
     rounds: int
     counts: dict
+    settled_early: tuple[bool, bool]
     reduction_unrolled: bool
     history: tuple
 
@@ -329,15 +365,21 @@ class PrunedSpace:
         return int(self.counts["candidates"])
 
 
+def _is_count(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+
+
+def _check_count(method: str, field: str, value, allow_none: bool = False) -> None:
+    if not (_is_count(value) or (allow_none and value is None)):
+        want = "a positive int or None" if allow_none else "a positive int"
+        raise MapperError(f"{method} mapper: field '{field}' expected {want}, found {value!r}")
+
+
 def _check_range(n_range, budget) -> tuple[int, int]:
-    ok = isinstance(n_range, (tuple, list)) and len(n_range) == 2
-    ok = ok and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in n_range)
-    if not ok or not 1 <= n_range[0] <= n_range[1]:
-        raise MapperError(
-            f"pruned mapper: field 'n_range' expected (lo, hi) ints with 1 <= lo <= hi, found {n_range!r}"
-        )
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1):
-        raise MapperError(f"pruned mapper: field 'budget' expected a positive int or None, found {budget!r}")
+    ok = isinstance(n_range, (tuple, list)) and len(n_range) == 2 and all(_is_count(v) for v in n_range)
+    if not ok or n_range[0] > n_range[1]:
+        raise MapperError(f"pruned mapper: field 'n_range' expected ints (lo, hi), 1 <= lo <= hi, found {n_range!r}")
+    _check_count("pruned", "budget", budget, allow_none=True)
     hi = int(n_range[1]) if budget is None else min(int(n_range[1]), int(budget))
     return min(int(n_range[0]), hi), hi
 
@@ -351,8 +393,11 @@ class _Levels:
         self.sizes = np.asarray(layer.sizes, np.int64)
         self.dims = [d for d in range(len(DIMS)) if self.sizes[d] > 1]
 
+    def _util(self, tiles: np.ndarray, buffers: float, cap: float) -> np.ndarray:
+        return buffers * _tile_bytes(tiles, self.layer) / cap
+
     def spatial(self, t_pe: float, reduction: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(unrollings i64[S, 8], PE utilisation f64[S]), best first, capped."""
+        """(unrollings i64[S, 8], PE utilisation f64[S]), best first, at most ``CAP_SPATIAL``."""
         pes = self.lim.num_pes
         dims = [d for d in self.dims if reduction or d not in _REDUCTION_DIMS]
         _, s = _grow(
@@ -368,36 +413,43 @@ class _Levels:
         keep = keep[_top(u[keep], CAP_SPATIAL)]
         return s[keep], u[keep]
 
-    def l1(self, spatial: np.ndarray, t_l1: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(unrolling index i64[P], L1 tiles i64[P, 8], L1 utilisation f64[P]) of every pair."""
-        cap = self.lim.l1_bytes
-        base = np.ones_like(spatial)
-        parent, a = _grow(
-            self.sizes,
-            base,
-            self.sizes[None] // spatial,
-            self.dims,
-            fits=lambda t: L1_BUFFERS * _tile_bytes(t, self.layer) <= cap,
-            reaches=lambda t: L1_BUFFERS * _tile_bytes(t, self.layer) >= t_l1 * cap - _TINY,
-        )
-        u = L1_BUFFERS * _tile_bytes(a, self.layer) / cap
-        keep = u >= t_l1 - _TINY
-        return parent[keep], a[keep], u[keep]
-
-    def l2(self, pe_tile: np.ndarray, t_l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(pair index i64[M], L2 factors i64[M, 8], L2 utilisation f64[M]) of every tiling."""
-        cap = self.lim.l2_bytes
+    def _tiles(self, base: np.ndarray, room: np.ndarray, t: float, buffers: float, cap: float):
+        """Tiles ``base * f`` (f dividing ``room``) that fit ``cap`` with utilisation >= t: (parent, f, util)."""
         parent, f = _grow(
             self.sizes,
-            pe_tile,
-            self.sizes[None] // pe_tile,
+            base,
+            room,
             self.dims,
-            fits=lambda t: L2_BUFFERS * _tile_bytes(t, self.layer) <= cap,
-            reaches=lambda t: L2_BUFFERS * _tile_bytes(t, self.layer) >= t_l2 * cap - _TINY,
+            fits=lambda x: self._util(x, buffers, cap) <= 1.0,
+            reaches=lambda x: self._util(x, buffers, cap) >= t - _TINY,
         )
-        u = L2_BUFFERS * _tile_bytes(pe_tile[parent] * f, self.layer) / cap
-        keep = u >= t_l2 - _TINY
+        u = self._util(base[parent] * f, buffers, cap)
+        keep = (u >= t - _TINY) & (u <= 1.0)  # (<= 1 only matters when no dim grows)
         return parent[keep], f[keep], u[keep]
+
+    def pairs(self, spatial: np.ndarray, u_pe: np.ndarray, t_l1: float, k: int):
+        """The ``k`` best (unrolling, L1 tile) pairs by ``u_pe * u_l1``: (unrolling, tile, u_l1), found, early."""
+
+        def expand(lo, hi):
+            s = spatial[lo:hi]
+            parent, a, u = self._tiles(np.ones_like(s), self.sizes[None] // s, t_l1, L1_BUFFERS, self.lim.l1_bytes)
+            return parent + lo, a, u, u_pe[parent + lo] * u
+
+        (parent, a, u, score_), found, early = _best_children(u_pe, expand, k)
+        best = _top(score_, k)
+        return parent[best], a[best], u[best], found, early
+
+    def tilings(self, pe_tile: np.ndarray, pair_score: np.ndarray, t_l2: float, k: int):
+        """The ``k`` best L2 tiles over pairs by ``pair_score * u_l2``: (pair, L2 factors, u_l2), found, early."""
+
+        def expand(lo, hi):
+            base = pe_tile[lo:hi]
+            parent, f, u = self._tiles(base, self.sizes[None] // base, t_l2, L2_BUFFERS, self.lim.l2_bytes)
+            return parent + lo, f, u, pair_score[parent + lo] * u
+
+        (parent, f, u, score_), found, early = _best_children(pair_score, expand, k)
+        best = _top(score_, k)
+        return parent[best], f[best], u[best], found, early
 
 
 def pruned_space(
@@ -412,10 +464,13 @@ def pruned_space(
         budget: If given, caps ``hi``.
 
     Returns:
-        ``PrunedSpace``; ``len(tilings) * 9 <= hi``, and ``>= lo`` unless even
-        zero thresholds give fewer (then every tiling found is kept).
+        ``PrunedSpace`` holding the ``ceil(hi / 9)`` best tilings by
+        ``u_pe * u_l1 * u_l2`` (every one found, if fewer);
+        ``candidates = min(len(tilings) * 9, hi)``, which is ``>= lo`` unless
+        even zero thresholds give fewer.
     """
     lo, hi = _check_range(n_range, budget)
+    want = min(CAP_TILINGS, -(-hi // N_ORDERS))  # tilings needed to fill hi candidates
     lv = _Levels(layer, arch)
     reduction = len(lv.spatial(STRICT[0], reduction=False)[0]) == 0
     t = list(STRICT)
@@ -424,43 +479,30 @@ def pruned_space(
         if rnd == MAX_ROUNDS:
             t = [0.0, 0.0, 0.0]
         s, u_pe = lv.spatial(t[0], reduction)
-        if len(s) == 0:
-            history.append((tuple(t), 0))
-            t[0] *= RELAX
-            continue
-        pair_s, a, u_l1 = lv.l1(s, t[1])
-        if len(a) == 0:
-            history.append((tuple(t), 0))
-            t[1] *= RELAX
-            continue
-        keep = _top(u_pe[pair_s] * u_l1, CAP_PAIRS)
-        pair_s, a, u_l1 = pair_s[keep], a[keep], u_l1[keep]
-        pair, l2, u_l2 = lv.l2(s[pair_s] * a, t[2])
-        n_found = len(pair)
+        pair_s, a, u_l1, n_pairs, early_pairs = lv.pairs(s, u_pe, t[1], CAP_PAIRS)
+        pair, l2, u_l2, n_found, early = lv.tilings(s[pair_s] * a, u_pe[pair_s] * u_l1, t[2], want)
         history.append((tuple(t), n_found * N_ORDERS))
         if n_found * N_ORDERS >= lo or rnd == MAX_ROUNDS:
             break
-        if n_found == 0:
+        # relax the first level that yields nothing, or all three when each yields too little
+        if len(s) == 0:
+            t[0] *= RELAX
+        elif len(a) == 0:
+            t[1] *= RELAX
+        elif n_found == 0:
             t[2] *= RELAX
         else:
             t = [v * RELAX for v in t]
-    util = np.stack([u_pe[pair_s[pair]], u_l1[pair], u_l2], axis=-1)
-    best = _top(util.prod(axis=1), min(CAP_TILINGS, max(1, -(-hi // N_ORDERS))))
-    spatial, l1 = s[pair_s[pair[best]]], a[pair[best]]
-    l2 = l2[best]
+    spatial, l1 = s[pair_s[pair]], a[pair]
     dram = lv.sizes[None] // (spatial * l1 * l2)
     tilings = np.stack([dram, l2, spatial, l1], axis=1)
     return PrunedSpace(
         tilings=tilings,
-        utilisation=util[best],
+        utilisation=np.stack([u_pe[pair_s[pair]], u_l1[pair], u_l2], axis=-1),
         thresholds=tuple(float(v) for v in t),
         rounds=rnd,
-        counts=dict(
-            spatial=len(s),
-            pairs=len(a),
-            tilings=n_found,
-            candidates=min(len(tilings) * N_ORDERS, hi),
-        ),
+        counts=dict(spatial=len(s), pairs=n_pairs, tilings=n_found, candidates=min(len(tilings) * N_ORDERS, hi)),
+        settled_early=(bool(early_pairs), bool(early)),
         reduction_unrolled=reduction,
         history=tuple(history),
     )
@@ -496,7 +538,10 @@ def pruned(
     notes = (
         f"thresholds PE>={t_pe:.3g} L1>={t_l1:.3g} L2>={t_l2:.3g} after {sp.rounds} relaxation round(s); "
         f"{c['spatial']} unrollings (C/R/S {'allowed' if sp.reduction_unrolled else 'not unrolled'}), "
-        f"{c['pairs']} with L1 tiles, {c['tilings']} tilings; {n} candidates scored, "
+        f"{c['pairs']}{'+' * sp.settled_early[0]} with L1 tiles, "
+        f"{c['tilings']}{'+' * sp.settled_early[1]} tilings"
+        f"{' (+: enumeration stopped once the best were settled)' if any(sp.settled_early) else ''}; "
+        f"{n} candidates scored, "
         f"{int(np.isfinite(values).sum())} legal"
     )
     return _candidates(sp.tilings, values, np.arange(n), n, notes)

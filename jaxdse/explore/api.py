@@ -1,0 +1,121 @@
+"""``jaxdse.explore``: one call for every codesign explorer.
+
+Methods (``EXPLORERS``): ``explainable`` (default; bottleneck-guided and
+gradient-informed, ``jaxdse.explore.explainable``) and ``random`` (random
+designs from the space, the black-box reference). Every method evaluates
+designs through the same ``Evaluator`` (mapper in the loop, exact costs,
+constraint budgets) and records the same trace, so results compare line by
+line.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jaxdse.explore.constraints import Constraints
+from jaxdse.explore.evaluator import OBJECTIVES, Evaluator
+from jaxdse.explore.explainable import _result, explainable
+from jaxdse.explore.result import Result, Trace
+from jaxdse.explore.space import DesignSpace, SpaceError, describe, load_space, table1_space
+from workloads import Network, get
+
+EXPLORERS: dict[str, object] = {}
+
+
+def random_explorer(evaluator: Evaluator, budget: int, trace: Trace, progress=None, start=None) -> Result:
+    """Uniformly random designs from the space (the black-box reference)."""
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(evaluator.seed)
+    best = None
+    tries = 0
+    while evaluator.count < budget and tries < 100 * budget:
+        tries += 1
+        d = start if (start is not None and evaluator.count == 0) else evaluator.space.random_design(rng)
+        if evaluator.seen(d):
+            continue
+        ev = evaluator.evaluate(d)
+        improved = ev.feasible and (best is None or ev.objective < best.objective)
+        if improved:
+            best = ev
+        trace.add(ev.index, ev, improved, f"random design: {describe(d)}")
+        if progress is not None:
+            progress(f"[{ev.index}/{budget}] random design -> objective {ev.objective:.4g}, feasible {ev.feasible}")
+    return _result("random", evaluator, trace, time.perf_counter() - t0)
+
+
+def _explainable(evaluator, budget, trace, progress=None, start=None):
+    return explainable(evaluator, budget=budget, trace=trace, progress=progress, start=start)
+
+
+EXPLORERS.update({"explainable": _explainable, "random": random_explorer})
+
+
+class ExploreError(ValueError):
+    """Bad input to ``explore``; the message names the field."""
+
+
+def explore(
+    networks: list[Network | str] | Network | str,
+    space: DesignSpace | str | Path | None = None,
+    constraints: Constraints | None = None,
+    objective: str = "latency",
+    method: str = "explainable",
+    budget: int = 50,
+    seed: int = 0,
+    out: str | Path | None = None,
+    start: dict[str, float] | None = None,
+    progress=None,
+    mapper_budget: int | None = None,
+) -> Result:
+    """Search hardware and mappings together.
+
+    Args:
+        networks: Networks (or zoo names); one or several.
+        space: A ``DesignSpace``, a YAML/JSON space file, or None for Table 1.
+        constraints: Area / power / throughput limits (default: the reference's).
+        objective: ``latency``, ``energy`` or ``edp`` (summed over networks).
+        method: One of ``EXPLORERS``.
+        budget: Distinct designs to evaluate.
+        seed: Same seed, same result.
+        out: If given, ``trace.jsonl`` is streamed there as the search runs and
+            ``result.json`` plus figures are written at the end.
+        start: Initial design (explainable) or first design (random).
+        progress: Optional callable(str) for progress lines.
+        mapper_budget: Exact evaluations per layer for the mapper in the loop.
+
+    Returns:
+        ``Result``: best design (or the closest when none is feasible), trace,
+        explanation.
+    """
+    if isinstance(networks, (Network, str)):
+        networks = [networks]
+    nets = []
+    for n in networks:
+        nets.append(get(n) if isinstance(n, str) else n)
+    if not nets:
+        raise ExploreError("explore: field 'networks' expected at least one network, found none")
+    if method not in EXPLORERS:
+        raise ExploreError(f"explore: field 'method' expected one of {sorted(EXPLORERS)}, found {method!r}")
+    if objective not in OBJECTIVES:
+        raise ExploreError(f"explore: field 'objective' expected one of {OBJECTIVES}, found {objective!r}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ExploreError(f"explore: field 'budget' expected a positive int, found {budget!r}")
+    if space is None:
+        space = table1_space()
+    elif not isinstance(space, DesignSpace):
+        space = load_space(space)
+    if start is not None:
+        start = space.validate(start)
+    kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
+    evaluator = Evaluator(nets, space, constraints or Constraints(), objective, seed, **kw)
+    trace = Trace(Path(out) if out is not None else None)
+    result = EXPLORERS[method](evaluator, budget, trace, progress=progress, start=start)
+    if out is not None:
+        result.save(out)
+    return result
+
+
+__all__ = ["EXPLORERS", "ExploreError", "SpaceError", "explore", "random_explorer"]

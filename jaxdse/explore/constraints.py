@@ -1,0 +1,94 @@
+"""Constraints and their budgets.
+
+Explainable-DSE (Table 1, p. 9): area < 75 mm^2, peak power < 4 W, and a
+minimum throughput per workload: 40 FPS for light vision (ResNet-18,
+MobileNetV2, EfficientNet-B0), 10 FPS for large vision (VGG16, ResNet-50,
+ViT), and 120 / 530 / 176k samples/s for Transformer / BERT-base / wav2vec2.
+
+Our reading of "samples" for the language and speech models (the reference
+does not define it; stated here as an assumption): tokens for Transformer
+(30 target tokens per inference -> 4 inferences/s) and BERT (128 tokens ->
+4.14/s), audio samples for wav2vec2 (1 s at 16 kHz -> 11/s).
+
+Budget of a constraint = cost / limit (the reference's "budget"); met when
+<= 1. The throughput budget of a network is ``min_per_s x latency_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_AREA_MM2 = 75.0
+DEFAULT_POWER_W = 4.0
+
+DEFAULT_MIN_PER_S: dict[str, float] = {
+    "resnet18": 40.0,
+    "mobilenet_v2": 40.0,
+    "efficientnet_b0": 40.0,
+    "vgg16": 10.0,
+    "resnet50": 10.0,
+    "vit_b16": 10.0,
+    "transformer": 120.0 / 30.0,
+    "bert_base": 530.0 / 128.0,
+    "wav2vec2_base": 176_000.0 / 16_000.0,
+}
+"""Minimum inferences per second per zoo network (see the module docstring)."""
+
+
+class ConstraintError(ValueError):
+    """A malformed constraint; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Limits a design must meet.
+
+    Attributes:
+        area_mm2: Maximum chip area (None: unconstrained).
+        power_w: Maximum peak power (None: unconstrained).
+        min_per_s: Minimum inferences per second per network name; a network
+            not listed uses ``DEFAULT_MIN_PER_S`` when ``default_throughput``
+            is true, else is unconstrained.
+        default_throughput: Apply the reference's throughput limits to zoo networks.
+    """
+
+    area_mm2: float | None = DEFAULT_AREA_MM2
+    power_w: float | None = DEFAULT_POWER_W
+    min_per_s: dict[str, float] = field(default_factory=dict)
+    default_throughput: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("area_mm2", "power_w"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
+                raise ConstraintError(f"constraints: field '{name}' expected a positive number or None, found {v!r}")
+        for k, v in self.min_per_s.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ConstraintError(f"constraints: field 'min_per_s[{k}]' expected a positive number, found {v!r}")
+
+    def throughput_limit(self, network: str) -> float | None:
+        if network in self.min_per_s:
+            return float(self.min_per_s[network])
+        if self.default_throughput:
+            return DEFAULT_MIN_PER_S.get(network)
+        return None
+
+    def budgets(self, area_mm2: float, power_w: float, latency_s: dict[str, float]) -> dict[str, float]:
+        """Budget (cost / limit) of every active constraint."""
+        out = {}
+        if self.area_mm2 is not None:
+            out["area_mm2"] = area_mm2 / self.area_mm2
+        if self.power_w is not None:
+            out["power_w"] = power_w / self.power_w
+        for net, lat in latency_s.items():
+            lim = self.throughput_limit(net)
+            if lim is not None:
+                out[f"throughput.{net}"] = lim * lat
+        return out
+
+    def to_dict(self, networks: list[str]) -> dict:
+        return {
+            "area_mm2": self.area_mm2,
+            "power_w": self.power_w,
+            "min_per_s": {n: self.throughput_limit(n) for n in networks},
+        }

@@ -1,0 +1,489 @@
+"""The explainable explorer: bottleneck-guided, gradient-informed codesign.
+
+One step (Explainable-DSE, Dave et al., ASPLOS 2023, pp. 5-8, and beyond):
+
+1. The current design is evaluated with its best mappings (``Evaluator``).
+2. The critical cost is the objective when the design is feasible, else the
+   worst violated constraint (throughput -> that network's latency; area or
+   power -> their own breakdown).
+3. Latency: the top-K (5) layers whose share of latency exceeds half the
+   mean share vote. Each layer's bottleneck tree is walked; its dominant
+   term and the scaling s = term / next term select a mitigation rule:
+   compute -> PEs x s; NoC -> width (beats), links (time-sharing rounds) or
+   L1 (too many small requests); DMA -> bandwidth (transfer) or L2 (burst
+   setup). Values are snapped up to legal; when layers disagree the minimum
+   wins (the reference's choice). One candidate per (parameter, value).
+4. Beyond the paper: elasticities of the relaxed model (d log latency /
+   d log parameter, mappings held) add candidates for parameters the rules
+   did not name and size them (``p x s^(1/|e|)``), and one multi-parameter
+   candidate moves every parameter with a strong elasticity at once. Area
+   or power over budget: shrink the parameter with the best ratio of area
+   (power) elasticity to latency elasticity, one and two legal steps.
+5. Acceptance: feasible candidates that improve the objective win by
+   objective x mean budget; with none feasible, the lowest mean budget, if
+   it improves on the current one. Once feasible, the search stays feasible.
+6. Stall escapes (the reference's greedy stall, e.g. VGG16): the second
+   bottleneck term, then moves that free budget (shrink what is
+   over-provisioned), then one-step neighbours of every parameter.
+
+Every evaluated design gets a reason in words; accepted ones also the
+predicted and the measured change.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodels import STREAMS, bottleneck_tree
+from jaxdse.explore.elasticity import combine, elasticities
+from jaxdse.explore.evaluator import DesignEval, Evaluator
+from jaxdse.explore.result import Result, Trace
+from jaxdse.explore.space import NOC_KEYS, PARAMS, UNITS, DesignSpace, describe, links
+
+TOP_K = 5
+MAX_SCALE = 8.0
+STRONG_ELASTICITY = 0.05
+
+
+@dataclass
+class Proposal:
+    """A candidate design and why it was proposed."""
+
+    design: dict[str, float]
+    why: str
+    predicted: float | None = None  # predicted relative change of the critical cost (e.g. -0.3)
+    priority: float = 0.0
+
+
+def _fmt(param: str, v: float) -> str:
+    if param.startswith("links_"):
+        return f"{v:g}/64"
+    return f"{v:g} {UNITS.get(param, '')}".strip()
+
+
+def _change(design: dict, param: str, value: float) -> dict:
+    d = dict(design)
+    d[param] = value
+    return d
+
+
+def predict(ev: DesignEval, nets: list[str], param: str, new: float) -> float | None:
+    """Predicted relative latency change of changing one parameter, mappings held.
+
+    Rescales the latency terms that the parameter drives, per layer, from
+    the exact breakdown: PEs divide compute; NoC width re-computes the beats
+    and links the time-sharing rounds of each NoC; bandwidth divides DMA
+    transfer time; L2 divides DMA bursts and L1 NoC requests (bigger tiles,
+    a first-order guess). Each layer's latency is the max of its terms.
+    """
+    d = ev.design
+    f = new / d[param]
+    before = after = 0.0
+    for net in nets:
+        c = ev.plans[net].costs.layers
+        counts = np.asarray(ev.plans[net].costs.counts, dtype=np.float64)
+        t = np.asarray(c.terms_cycles, dtype=np.float64)
+        t2 = t.copy()
+        if param == "num_pes":
+            t2[:, 0] /= f
+        elif param == "noc_width_bits":
+            b = np.asarray(c.traffic.noc_bytes_per_request, dtype=np.float64)
+            beats = np.maximum(np.asarray(c.noc_beats, dtype=np.float64), 1.0)
+            t2[:, 1:5] *= np.maximum(np.ceil(b / (new / 8.0) - 1e-9), 1.0) / beats
+        elif param.startswith("links_"):
+            i = NOC_KEYS.index(param[6:])
+            wg = np.asarray(c.traffic.workgroups, dtype=np.float64)[:, i]
+            rounds = np.maximum(np.asarray(c.noc_rounds, dtype=np.float64)[:, i], 1.0)
+            t2[:, 1 + i] *= np.ceil(wg / links(_change(d, param, new), param[6:]) - 1e-9) / rounds
+        elif param == "dram_mb_per_s":
+            tr = np.asarray(c.dma_transfer_cycles, dtype=np.float64).sum(-1)
+            t2[:, 5] = tr / f + np.asarray(c.dma_setup_cycles, dtype=np.float64).sum(-1)
+        elif param == "l2_kib":
+            t2[:, 5] = np.asarray(c.dma_transfer_cycles).sum(-1) + np.asarray(c.dma_setup_cycles).sum(-1) / f
+        elif param == "l1_bytes":
+            t2[:, 1:5] /= f
+        else:
+            return None
+        before += float(np.sum(counts * t.max(axis=1)))
+        after += float(np.sum(counts * t2.max(axis=1)))
+    return after / before - 1.0 if before > 0 else None
+
+
+def _layer_votes(ev: DesignEval, space: DesignSpace, networks: list[str], which: int = 0) -> list[Proposal]:
+    """Rule-based mitigations of the top layers' ``which``-th largest term."""
+    d = ev.design
+    votes: dict[str, list[tuple[float, str, float]]] = {}
+    for net in networks:
+        plan = ev.plans[net]
+        lat = np.asarray(plan.costs.layers.latency_cycles) * np.asarray(plan.costs.counts)
+        total = lat.sum()
+        n_unique = len(lat)
+        order = np.argsort(-lat)[:TOP_K]
+        for li in order:
+            share = lat[li] / total
+            if share < 0.5 / n_unique:
+                continue
+            c = plan.layer_costs(int(li))
+            tree = bottleneck_tree(c)
+            terms = sorted(tree.children, key=lambda n: n.value, reverse=True)
+            if which + 1 >= len(terms) or terms[which].value <= 0:
+                continue
+            top, nxt = terms[which], terms[which + 1]
+            s = min(MAX_SCALE, top.value / max(nxt.value, 1e-9)) if which == 0 else MAX_SCALE**0.5
+            if s <= 1.0 + 1e-6:
+                s = 1.5  # tied terms: both must shrink; ask for a modest step
+            name = plan.network.layers[int(li)].name
+            ratio = top.value / max(nxt.value, 1e-9)
+            where = f"{net}:{name} is {share:.0%} of latency and {top.name}-bound ({top.name} {ratio:.2f}x {nxt.name})"
+            pred = -share * (1 - 1 / s)
+            for param, value in _mitigate(top.name, s, c, d, space, plan):
+                votes.setdefault(param, []).append((value, where, pred))
+    out = []
+    for param, vs in votes.items():
+        value = min(v for v, _, _ in vs)  # the reference takes the minimum vote
+        if value == d[param]:
+            continue
+        why = vs[[v for v, _, _ in vs].index(value)][1]
+        pred = predict(ev, networks, param, value)
+        if pred is None:
+            pred = max(sum(p for _, _, p in vs), -0.95)
+        out.append(
+            Proposal(
+                _change(d, param, value), f"{why}; {param} {_fmt(param, d[param])} -> {_fmt(param, value)}", pred, -pred
+            )
+        )
+    return out
+
+
+def _mitigate(term: str, s: float, c, d: dict, space: DesignSpace, plan) -> list[tuple[str, float]]:
+    """Explainable-DSE's mitigation rules for one dominant term (p. 7)."""
+    out = []
+    if term == "compute":
+        out.append(("num_pes", space.snap("num_pes", d["num_pes"] * s)))
+    elif term.startswith("noc_"):
+        i = STREAMS.index(term[4:])
+        k = NOC_KEYS[i]
+        rounds, beats = float(c.noc_rounds[i]), float(c.noc_beats[i])
+        bytes_req = float(c.traffic.noc_bytes_per_request[i])
+        wg = float(c.traffic.workgroups[i])
+        if beats > 1:
+            w = min(d["noc_width_bits"] * s, bytes_req * 8)
+            out.append(("noc_width_bits", space.snap("noc_width_bits", w)))
+        if rounds > 1:
+            lk = min(links(d, k) * s, wg)
+            out.append((f"links_{k}", space.snap(f"links_{k}", math.ceil(lk * 64 / d["num_pes"]))))
+        if rounds <= 1 and beats <= 1:
+            out.append(("l1_bytes", space.snap("l1_bytes", d["l1_bytes"] * s)))  # more reuse, fewer requests
+    elif term == "dma":
+        transfer = float(np.sum(c.dma_transfer_cycles))
+        setup = float(np.sum(c.dma_setup_cycles))
+        if transfer >= setup:
+            out.append(("dram_mb_per_s", space.snap("dram_mb_per_s", d["dram_mb_per_s"] * s)))
+        # bigger L2 tiles: fewer bursts and less re-fetching
+        out.append(("l2_kib", space.snap("l2_kib", d["l2_kib"] * s)))
+    return [(p, v) for p, v in out if v != d[p]]
+
+
+def _gradient_proposals(ev: DesignEval, space: DesignSpace, el: dict, s: float, named: set) -> list[Proposal]:
+    """Elasticity-sized moves for parameters the rules did not name, plus one joint move."""
+    d = ev.design
+    out, joint, joint_pred = [], dict(d), 0.0
+    strong = sorted(
+        (p for p in PARAMS if el["latency"].get(p, 0.0) < -STRONG_ELASTICITY), key=lambda p: el["latency"][p]
+    )
+    for p in strong:
+        e = el["latency"][p]
+        factor = min(MAX_SCALE, s ** (1.0 / abs(e)))
+        new = space.snap(p, d[p] * factor)
+        if new == d[p]:
+            continue
+        pred = math.exp(e * math.log(new / d[p])) - 1.0
+        joint[p] = new
+        joint_pred += e * math.log(new / d[p])
+        if p in named:
+            continue
+        out.append(
+            Proposal(
+                _change(d, p, new),
+                f"latency elasticity to {p} is {e:.2f}; {p} {_fmt(p, d[p])} -> {_fmt(p, new)}",
+                pred,
+                -pred,
+            )
+        )
+    moved = [p for p in PARAMS if joint[p] != d[p]]
+    # keep the joint step within the area/power limits the design meets:
+    # undo the moves that cost most area+power per latency gained
+    while len(moved) >= 2 and _predicted_overrun(ev, joint, el):
+        worst = max(moved, key=lambda p: (el["area"].get(p, 0) + el["power"].get(p, 0)) / abs(el["latency"][p]))
+        joint_pred -= el["latency"][worst] * math.log(joint[worst] / d[worst])
+        joint[worst] = d[worst]
+        moved.remove(worst)
+    if len(moved) >= 2:
+        txt = ", ".join(f"{p} {_fmt(p, d[p])} -> {_fmt(p, joint[p])}" for p in moved)
+        out.append(
+            Proposal(
+                joint,
+                f"joint gradient step on {len(moved)} parameters ({txt})",
+                math.exp(joint_pred) - 1.0,
+                -(math.exp(joint_pred) - 1.0),
+            )
+        )
+    return out
+
+
+def _shrink_proposals(ev: DesignEval, space: DesignSpace, el: dict, cost: str, steps=(2.0, 4.0)) -> list[Proposal]:
+    """Shrink what buys the most ``cost`` (area or power) per latency lost, by
+    the given factors (snapped down to legal values)."""
+    d = ev.design
+    out = []
+    ranked = []
+    for p in PARAMS:
+        gain = el[cost].get(p, 0.0)
+        if gain <= 1e-3 or space.index(p, d[p]) == 0:
+            continue
+        harm = abs(min(el["latency"].get(p, 0.0), 0.0))
+        ranked.append((gain / (harm + 0.02), p))
+    for _, p in sorted(ranked, reverse=True)[:4]:
+        for k in steps:
+            new = space.snap(p, d[p] / k, up=False)
+            if new == d[p]:
+                new = space.step(p, d[p], -1)
+            if new == d[p]:
+                continue
+            pred = math.exp(el[cost][p] * math.log(new / d[p])) - 1.0
+            out.append(
+                Proposal(
+                    _change(d, p, new),
+                    f"{cost} elasticity to {p} is {el[cost][p]:.2f} (latency "
+                    f"{el['latency'].get(p, 0.0):.2f}); shrink {p} {_fmt(p, d[p])} -> {_fmt(p, new)}",
+                    pred,
+                    -pred,
+                )
+            )
+    return out
+
+
+def _neighbours(ev: DesignEval, space: DesignSpace) -> list[Proposal]:
+    d = ev.design
+    out = []
+    for p in PARAMS:
+        for k in (1, -1):
+            new = space.step(p, d[p], k)
+            if new != d[p]:
+                out.append(Proposal(_change(d, p, new), f"neighbour: {p} {_fmt(p, d[p])} -> {_fmt(p, new)}"))
+    return out
+
+
+def _combine(cur: DesignEval, grow: Proposal, shrink: Proposal) -> Proposal:
+    d = dict(grow.design)
+    for p in PARAMS:
+        if shrink.design[p] != cur.design[p]:
+            d[p] = shrink.design[p]
+    return Proposal(
+        d, f"free budget and spend it: {shrink.why.split('; ')[-1]} and {grow.why}", grow.predicted, grow.priority
+    )
+
+
+def _predicted_overrun(cur: DesignEval, design: dict, el: dict) -> bool:
+    """Whether area or power, predicted by their elasticities, would pass a
+    limit that the current design meets."""
+    for cost in ("area", "power"):
+        key = f"{cost}_mm2" if cost == "area" else f"{cost}_w"
+        b = cur.budgets.get(key)
+        if b is None or b > 1.0:
+            continue
+        log_change = sum(el[cost].get(p, 0.0) * math.log(design[p] / cur.design[p]) for p in PARAMS)
+        if b * math.exp(log_change) > 1.0:
+            return True
+    return False
+
+
+def _random_neighbours(cur: DesignEval, space: DesignSpace, evaluator: Evaluator, rng, n: int) -> list[Proposal]:
+    """The reference's fallback: sample unseen designs one or two legal steps
+    away in one or two parameters."""
+    out = []
+    for _ in range(50 * n):
+        d = dict(cur.design)
+        moved = rng.choice(len(PARAMS), size=rng.integers(1, 3), replace=False)
+        for i in moved:
+            p = PARAMS[int(i)]
+            d[p] = space.step(p, d[p], int(rng.choice([-2, -1, 1, 2])))
+        if d != cur.design and not evaluator.seen(d):
+            txt = ", ".join(
+                f"{PARAMS[int(i)]} {_fmt(PARAMS[int(i)], cur.design[PARAMS[int(i)]])} -> "
+                f"{_fmt(PARAMS[int(i)], d[PARAMS[int(i)]])}"
+                for i in moved
+            )
+            out.append(Proposal(d, f"stalled; sampled neighbour: {txt}"))
+        if len(out) >= n:
+            break
+    return out
+
+
+def _better(c: DesignEval, cur: DesignEval) -> bool:
+    if cur.feasible:
+        return c.feasible and c.objective < cur.objective * (1 - 1e-6)
+    if c.feasible:
+        return True
+    return c.worst_constraint[1] < cur.worst_constraint[1] * (1 - 1e-6)
+
+
+def _pick(cands: list[DesignEval], cur: DesignEval) -> DesignEval | None:
+    good = [c for c in cands if _better(c, cur)]
+    if not good:
+        return None
+    feas = [c for c in good if c.feasible]
+    if feas:
+        return min(feas, key=lambda c: c.objective * max(c.mean_budget, 1e-3))
+    # none feasible: the one that most reduces the worst violation (the
+    # critical cost), ties broken by the mean budget
+    return min(good, key=lambda c: (round(c.worst_constraint[1], 6), c.mean_budget))
+
+
+def explainable(
+    evaluator: Evaluator,
+    budget: int = 50,
+    per_step: int = 4,
+    start: dict[str, float] | None = None,
+    trace: Trace | None = None,
+    progress=None,
+) -> Result:
+    """Run the explainable explorer for ``budget`` evaluated designs.
+
+    Args:
+        evaluator: Maps, costs and budgets designs (and counts them).
+        budget: Distinct designs to evaluate at most.
+        per_step: Candidates evaluated per step (the most promising by
+            predicted gain).
+        start: Initial design (default: ``space.default_design()``).
+        trace: Where to record every evaluated design.
+        progress: Optional callable(str) for progress lines.
+    """
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(evaluator.seed)
+    space = evaluator.space
+    trace = trace or Trace()
+    nets = [n.name for n in evaluator.networks]
+    cur = evaluator.evaluate(start or space.default_design())
+    trace.add(0, cur, True, f"initial design: {describe(cur.design)}")
+    step = 0
+    escape = 0
+    while evaluator.count < budget:
+        step += 1
+        el = combine([elasticities(cur.plans[n]) for n in nets], [cur.latency_s[n] for n in nets])
+        worst, wb = cur.worst_constraint
+        if cur.feasible or worst.startswith("throughput."):
+            focus = nets if cur.feasible else [worst.split(".", 1)[1]]
+            target = "latency"
+        else:
+            focus, target = [], worst.split("_")[0]  # "area" or "power"
+        proposals: list[Proposal] = []
+        if target == "latency":
+            if escape == 0:
+                proposals = _layer_votes(cur, space, focus)
+                # target: the bottleneck scaling, or what the violated throughput needs
+                s = max([1.0 / max(1.0 + p.predicted, 1e-3) for p in proposals if p.predicted] + [2.0, wb])
+                proposals += _gradient_proposals(cur, space, el, min(s, MAX_SCALE), {_moved(p, cur) for p in proposals})
+            elif escape == 1:
+                proposals = _layer_votes(cur, space, focus, which=1)
+            elif escape == 2:
+                # free budget: shrink what is over-provisioned (costs area/power,
+                # buys little latency) and spend it on the best latency move
+                tight = max(
+                    ("area", "power"), key=lambda c: cur.budgets.get(f"{c}_mm2" if c == "area" else f"{c}_w", 0)
+                )
+                shrinks = _shrink_proposals(cur, space, el, tight, steps=(2.0,))[:2]
+                grows = sorted(_layer_votes(cur, space, focus), key=lambda p: -p.priority)[:3]
+                proposals = [_combine(cur, g, sh) for g in grows for sh in shrinks]
+            else:
+                proposals = _neighbours(cur, space)
+        else:
+            proposals = _shrink_proposals(cur, space, el, target)
+            if escape >= 1:
+                proposals += _neighbours(cur, space)
+        proposals = _dedupe([p for p in proposals if not evaluator.seen(p.design)])
+        if target == "latency":
+            # keep the budget: demote moves predicted (by the area and power
+            # elasticities) to break an area or power limit that now holds
+            for p in proposals:
+                if _predicted_overrun(cur, p.design, el):
+                    p.priority -= 10.0
+                    p.why += " (predicted to exceed an area/power limit)"
+        proposals.sort(key=lambda p: -p.priority)
+        proposals = proposals[: min(per_step, max(0, budget - evaluator.count))]
+        if not proposals:
+            if escape >= 3:
+                proposals = _random_neighbours(cur, space, evaluator, rng, per_step)
+                if not proposals:
+                    break
+            else:
+                escape += 1
+                continue
+        evals = []
+        for p in proposals:
+            ev = evaluator.evaluate(p.design)
+            evals.append(ev)
+            if progress is not None:
+                progress(f"[{ev.index}/{budget}] {p.why} -> objective {ev.objective:.4g}, feasible {ev.feasible}")
+        chosen = _pick(evals, cur)
+        for p, ev in zip(proposals, evals):
+            accepted = ev is chosen
+            trace.add(step, ev, accepted, _reason(p, ev, cur, target))
+        if chosen is None:
+            escape = min(escape + 1, 3)
+            continue
+        cur, escape = chosen, 0
+    return _result("explainable", evaluator, trace, time.perf_counter() - t0)
+
+
+def _moved(p: Proposal, cur: DesignEval) -> str:
+    changed = [k for k in PARAMS if p.design[k] != cur.design[k]]
+    return changed[0] if len(changed) == 1 else ""
+
+
+def _dedupe(ps: list[Proposal]) -> list[Proposal]:
+    seen, out = set(), []
+    for p in ps:
+        k = tuple(p.design[q] for q in PARAMS)
+        if k not in seen:
+            seen.add(k)
+            out.append(p)
+    return out
+
+
+def _reason(p: Proposal, ev: DesignEval, cur: DesignEval, target: str) -> str:
+    if target == "latency":
+        before, after = sum(cur.latency_s.values()), sum(ev.latency_s.values())
+    elif target == "area":
+        before, after = cur.area_mm2, ev.area_mm2
+    else:
+        before, after = cur.power_w, ev.power_w
+    measured = after / before - 1.0
+    pred = f"predicted {p.predicted:+.0%} {target}, " if p.predicted is not None else ""
+    status = "feasible" if ev.feasible else f"infeasible ({ev.worst_constraint[0]} budget {ev.worst_constraint[1]:.2f})"
+    return f"{p.why}, {pred}measured {measured:+.0%} {target}; {status}"
+
+
+def _result(method: str, evaluator: Evaluator, trace: Trace, wall: float) -> Result:
+    evs = list(evaluator.cache.values())
+    feas = [e for e in evs if e.feasible]
+    if feas:
+        best, blocking = min(feas, key=lambda e: e.objective), ""
+    else:
+        best = min(evs, key=lambda e: e.mean_budget)
+        blocking = best.worst_constraint[0]
+    return Result(
+        method=method,
+        objective=evaluator.objective,
+        best=best,
+        feasible=bool(feas),
+        trace=trace,
+        evaluations=evaluator.count,
+        wall_s=wall,
+        constraints=evaluator.constraints.to_dict([n.name for n in evaluator.networks]),
+        blocking=blocking,
+    )

@@ -1,0 +1,215 @@
+"""The hardware design space: legal values per parameter, snapping, YAML.
+
+Default: Table 1 of Explainable-DSE (Dave et al., ASPLOS 2023, p. 9):
+
+    num_pes        64, 128, ..., 4096                       (7 options)
+    l1_bytes       8, 16, ..., 1024                         (8)
+    l2_kib         64, 128, ..., 4096                       (7)
+    dram_mb_per_s  1024 ... 51200                           (10)
+    noc_width_bits 16 * i, i = 1..16                        (16, shared by the NoCs)
+    links_{noc}    PEs * i / 64, i = 1..64, one per NoC     (stored as i)
+    virtual_{noc}  1, 8, 64, 512, one per NoC
+
+A design is a dict ``{parameter: value}``; links are stored as the index i
+(links = max(1, PEs * i / 64)) so they stay legal when the PE count moves.
+int16, 500 MHz and the 291-cycle DMA setup are fixed (``costmodels.arch``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from costmodels import NOCS, Arch, make_arch
+
+NOC_KEYS = ("inputs", "weights", "psum", "writes")
+"""Short names of the four NoCs in parameter names (``links_inputs`` ...)."""
+
+TABLE1: dict[str, tuple[float, ...]] = {
+    "num_pes": (64, 128, 256, 512, 1024, 2048, 4096),
+    "l1_bytes": (8, 16, 32, 64, 128, 256, 512, 1024),
+    "l2_kib": (64, 128, 256, 512, 1024, 2048, 4096),
+    "dram_mb_per_s": (1024, 2048, 4096, 6400, 8192, 12800, 19200, 25600, 38400, 51200),
+    "noc_width_bits": tuple(16 * i for i in range(1, 17)),
+    **{f"links_{k}": tuple(range(1, 65)) for k in NOC_KEYS},
+    **{f"virtual_{k}": (1, 8, 64, 512) for k in NOC_KEYS},
+}
+
+UNITS = {
+    "num_pes": "PEs",
+    "l1_bytes": "B",
+    "l2_kib": "KiB",
+    "dram_mb_per_s": "MB/s",
+    "noc_width_bits": "bits",
+    **{f"links_{k}": "/64 of PEs" for k in NOC_KEYS},
+    **{f"virtual_{k}": "x" for k in NOC_KEYS},
+}
+
+PARAMS: tuple[str, ...] = tuple(TABLE1)
+
+
+class SpaceError(ValueError):
+    """A malformed design space or design; the message names the field."""
+
+
+@dataclass(frozen=True)
+class DesignSpace:
+    """Legal values of every hardware parameter (ascending).
+
+    Attributes:
+        values: ``{parameter: tuple of legal values}`` for every name in ``PARAMS``.
+        fixed: Values of ``costmodels.make_arch`` fields held constant
+            (``dma_setup_cycles``, ``freq_mhz``).
+    """
+
+    values: dict[str, tuple[float, ...]]
+    fixed: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [p for p in PARAMS if p not in self.values]
+        if missing:
+            raise SpaceError(f"design space: missing parameter(s) {missing}")
+        for p, vals in self.values.items():
+            if p not in PARAMS:
+                raise SpaceError(f"design space: unknown parameter '{p}'; expected one of {list(PARAMS)}")
+            if not vals or list(vals) != sorted(set(vals)) or min(vals) <= 0:
+                raise SpaceError(
+                    f"design space: field '{p}' expected a non-empty ascending list of distinct positive values, "
+                    f"found {list(vals)}"
+                )
+        for p in (f"links_{k}" for k in NOC_KEYS):
+            if max(self.values[p]) > 64:
+                raise SpaceError(f"design space: field '{p}' expected indices i in 1..64 (links = PEs*i/64)")
+
+    @property
+    def size(self) -> float:
+        return float(np.prod([len(v) for v in self.values.values()], dtype=np.float64))
+
+    def snap(self, param: str, value: float, up: bool = True) -> float:
+        """The next legal value >= value (or <= with ``up=False``), clamped to the range."""
+        vals = np.asarray(self.values[param], dtype=np.float64)
+        if up:
+            i = int(np.searchsorted(vals, value * (1 - 1e-9), side="left"))
+        else:
+            i = int(np.searchsorted(vals, value * (1 + 1e-9), side="right")) - 1
+        return float(vals[min(max(i, 0), len(vals) - 1)])
+
+    def step(self, param: str, value: float, k: int) -> float:
+        """The legal value k positions away (clamped)."""
+        vals = list(self.values[param])
+        i = vals.index(value) if value in vals else int(np.searchsorted(vals, value))
+        return float(vals[min(max(i + k, 0), len(vals) - 1)])
+
+    def index(self, param: str, value: float) -> int:
+        return list(self.values[param]).index(value)
+
+    def validate(self, design: dict[str, float]) -> dict[str, float]:
+        """Check a design has a legal value for every parameter; returns floats."""
+        out = {}
+        for p in PARAMS:
+            if p not in design:
+                raise SpaceError(f"design: missing parameter '{p}'")
+            v = float(design[p])
+            if v not in self.values[p]:
+                raise SpaceError(f"design: field '{p}' expected one of {list(self.values[p])}, found {design[p]!r}")
+            out[p] = v
+        unknown = sorted(set(design) - set(PARAMS))
+        if unknown:
+            raise SpaceError(f"design: unknown parameter(s) {unknown}")
+        return out
+
+    def default_design(self) -> dict[str, float]:
+        """A small, cheap starting point (area- and power-safe): the low end of
+        every range except virtual unicast (8) and NoC width (64 bits) where
+        legal."""
+        d = {p: float(v[0]) for p, v in self.values.items()}
+        for k in NOC_KEYS:
+            d[f"virtual_{k}"] = self.snap(f"virtual_{k}", 8)
+            d[f"links_{k}"] = self.snap(f"links_{k}", 4)
+        d["noc_width_bits"] = self.snap("noc_width_bits", 64)
+        return d
+
+    def random_design(self, rng: np.random.Generator) -> dict[str, float]:
+        return {p: float(v[rng.integers(len(v))]) for p, v in self.values.items()}
+
+
+def table1_space() -> DesignSpace:
+    """Explainable-DSE's Table-1 space (about 2.7e14 designs with per-NoC links and virtual unicast)."""
+    return DesignSpace(values={p: tuple(float(x) for x in v) for p, v in TABLE1.items()})
+
+
+def links(design: dict[str, float], noc: str) -> float:
+    """Physical links of a NoC: max(1, PEs * i / 64)."""
+    return max(1.0, design["num_pes"] * design[f"links_{noc}"] / 64.0)
+
+
+def to_arch(design: dict[str, float], fixed: dict[str, float] | None = None) -> Arch:
+    """The ``costmodels.Arch`` of a design."""
+    return make_arch(
+        num_pes=design["num_pes"],
+        l1_bytes=design["l1_bytes"],
+        l2_kib=design["l2_kib"],
+        dram_mb_per_s=design["dram_mb_per_s"],
+        noc_width_bits=design["noc_width_bits"],
+        noc_links=[links(design, k) for k in NOC_KEYS],
+        noc_virtual=[design[f"virtual_{k}"] for k in NOC_KEYS],
+        source="design",
+        **(fixed or {}),
+    )
+
+
+def describe(design: dict[str, float]) -> str:
+    """One line: ``256 PEs, L1 64 B, L2 256 KiB, 4096 MB/s, NoC 64 b, links 16/16/16/16, V 8/8/8/8``."""
+    lk = "/".join(f"{links(design, k):g}" for k in NOC_KEYS)
+    vu = "/".join(f"{design[f'virtual_{k}']:g}" for k in NOC_KEYS)
+    return (
+        f"{design['num_pes']:g} PEs, L1 {design['l1_bytes']:g} B, L2 {design['l2_kib']:g} KiB, "
+        f"{design['dram_mb_per_s']:g} MB/s, NoC {design['noc_width_bits']:g} b, links {lk}, virtual {vu}"
+    )
+
+
+def load_space(path: str | Path) -> DesignSpace:
+    """A YAML/JSON space file: ``{parameter: [legal values]}``; parameters left
+    out keep their Table-1 values; optional ``fixed: {dma_setup_cycles, freq_mhz}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpaceError(f"space file '{path}': expected an existing file, found nothing at that path")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise SpaceError(f"space file '{path}': expected valid YAML/JSON, found a syntax error: {e}") from None
+    if not isinstance(data, dict):
+        raise SpaceError(f"space file '{path}': expected a mapping of parameter -> list, found {type(data).__name__}")
+    fixed = data.pop("fixed", {}) or {}
+    if not isinstance(fixed, dict) or set(fixed) - {"dma_setup_cycles", "freq_mhz"}:
+        raise SpaceError(f"space file '{path}': field 'fixed' expected keys dma_setup_cycles/freq_mhz, found {fixed!r}")
+    values = {p: tuple(float(x) for x in v) for p, v in TABLE1.items()}
+    for p, v in data.items():
+        if p not in PARAMS:
+            raise SpaceError(f"space file '{path}': unknown parameter '{p}'; expected one of {list(PARAMS)}")
+        if not isinstance(v, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+            raise SpaceError(f"space file '{path}': field '{p}' expected a list of numbers, found {v!r}")
+        values[p] = tuple(sorted(float(x) for x in v))
+    try:
+        return DesignSpace(values=values, fixed={k: float(v) for k, v in fixed.items()})
+    except SpaceError as e:
+        raise SpaceError(f"space file '{path}': {e}") from None
+
+
+__all__ = [
+    "NOCS",
+    "NOC_KEYS",
+    "PARAMS",
+    "TABLE1",
+    "UNITS",
+    "DesignSpace",
+    "SpaceError",
+    "describe",
+    "links",
+    "load_space",
+    "table1_space",
+    "to_arch",
+]

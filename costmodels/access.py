@@ -74,7 +74,9 @@ def growth(tile, stride, dilation):
     ``REL`` (elements are proportional to each relevant extent). For inputs
     the window rows are ``h = (p - 1) * stride + (r - 1) * dilation + 1``, so
     enlarging p adds ``p * (f - 1) * stride`` rows: growth ``p * stride / h``;
-    likewise ``r * dilation / h`` for R, and the columns for Q and S.
+    likewise ``r * dilation / h`` for R, and the columns for Q and S. When
+    the shift exceeds the window (a 1x1 stride-2 conv) consecutive windows
+    do not overlap and each adds a whole tile: growth 1.
 
     Args:
         tile: f32[B, 8] extents. stride, dilation: f32[2].
@@ -92,10 +94,12 @@ def growth(tile, stride, dilation):
             one,
             zero,
             one,
-            t[_P] * stride[0] / h,
-            t[_Q] * stride[1] / w,
-            t[_R] * dilation[0] / h,
-            t[_S] * dilation[1] / w,
+            # a window shifted by more than its extent (stride > tile rows)
+            # leaves a gap: the union then grows by whole tiles (hence the min)
+            jnp.minimum(t[_P] * stride[0] / h, 1.0),
+            jnp.minimum(t[_Q] * stride[1] / w, 1.0),
+            jnp.minimum(t[_R] * dilation[0] / h, 1.0),
+            jnp.minimum(t[_S] * dilation[1] / w, 1.0),
         ],
         axis=-1,
     )

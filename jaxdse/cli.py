@@ -1,4 +1,4 @@
-"""Command-line interface: ``jaxdse evaluate | map | list``.
+"""Command-line interface: ``jaxdse evaluate | map | explore | list``.
 
 Errors in user input (unknown model or preset, malformed workload or arch
 file) print one line naming the field, what was expected and what was
@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 from costmodels import ArchError, MappingError, get_arch, preset_names
+from jaxdse.explore import EXPLORERS, ConstraintError, ExploreError, SpaceError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import WorkloadError, get, load, names
 
-USER_ERRORS = (WorkloadError, ArchError, MappingError, MapperError)
+USER_ERRORS = (WorkloadError, ArchError, MappingError, MapperError, ExploreError, SpaceError, ConstraintError)
 
 
 def _network(args: argparse.Namespace):
@@ -89,6 +90,42 @@ def cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    from jaxdse.explore import Constraints, explore
+
+    if not args.model:
+        raise WorkloadError("command line: expected at least one --model NAME, found none")
+    nets = [get(m) for m in args.model]
+    cons = Constraints(
+        area_mm2=args.area_mm2,
+        power_w=args.power_w,
+        min_per_s={n.name: args.min_fps for n in nets} if args.min_fps is not None else {},
+    )
+    result = explore(
+        nets,
+        space=args.space,
+        constraints=cons,
+        objective=args.objective,
+        method=args.method,
+        budget=args.budget,
+        seed=args.seed,
+        out=args.out,
+        progress=None if args.json else _progress,
+    )
+    if args.json:
+        import json
+
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    print(result.explain())
+    for name, plan in result.best.plans.items():
+        print(f"\n{name} on the final design:")
+        print(plan.table())
+    if args.out:
+        print(f"\nwrote {args.out}/result.json, trace.jsonl, convergence.png, breakdown.png")
+    return 0 if result.feasible else 3
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     del args
     print("models: " + ", ".join(names()))
@@ -118,6 +155,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print JSON (keys: layers, total) instead of a table")
         p.add_argument("--out", type=Path, help="also write DIR/plan.json")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("explore", help="codesign: search hardware and mappings together under constraints")
+    p.add_argument("--model", action="append", help=f"zoo network (repeat for several): {', '.join(names())}")
+    p.add_argument("--space", type=Path, help="YAML/JSON design-space file (default: Explainable-DSE Table 1)")
+    p.add_argument("--objective", default="latency", choices=["latency", "energy", "edp"], help="[latency]")
+    p.add_argument("--area-mm2", type=float, default=75.0, help="area limit [75]")
+    p.add_argument("--power-w", type=float, default=4.0, help="peak power limit [4]")
+    p.add_argument("--min-fps", type=float, help="minimum inferences/s for every model (default: per-model, reference)")
+    p.add_argument("--budget", type=int, default=50, help="designs to evaluate [50]")
+    p.add_argument("--method", default="explainable", choices=sorted(EXPLORERS), help="[explainable]")
+    p.add_argument("--seed", type=int, default=0, help="[0]")
+    p.add_argument("--json", action="store_true", help="print result.json to stdout instead of text")
+    p.add_argument("--out", type=Path, help="write result.json, trace.jsonl (streamed) and figures to DIR")
+    p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("list", help="built-in models and arch presets")
     p.set_defaults(func=cmd_list)

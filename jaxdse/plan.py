@@ -111,7 +111,7 @@ class Plan:
         layer = self.network.layers[i]
         pes = float(np.asarray(self.arch.num_pes))
         bw = float(np.asarray(self.arch.dram_bytes_per_cycle))
-        return max(layer.macs / pes, sum(layer.operand_bytes().values()) / bw)
+        return max(layer.macs / pes, sum(layer.compulsory_bytes().values()) / bw)
 
     # --------------------------------------------------------------- totals
     def dominant_term(self) -> tuple[str, float]:

@@ -121,6 +121,26 @@ class Layer:
             halo_extent(q, s, self.stride[1], self.dilation[1]),
         )
 
+    @property
+    def touched_input_hw(self) -> tuple[int, int]:
+        """Input rows and columns actually read: distinct ``p * stride + r * dilation``.
+
+        Equals ``input_hw`` unless the stride skips rows (e.g. a 1x1 conv
+        with stride 2 reads every other row).
+        """
+        n, g, k, c, p, q, r, s = self.sizes
+        rows = len({pi * self.stride[0] + ri * self.dilation[0] for pi in range(p) for ri in range(r)})
+        cols = len({qi * self.stride[1] + si * self.dilation[1] for qi in range(q) for si in range(s)})
+        return rows, cols
+
+    def compulsory_bytes(self) -> dict[str, int]:
+        """Bytes of each operand that any mapping must move at least once
+        (inputs: only the touched rows and columns)."""
+        n, g, k, c, p, q, r, s = self.sizes
+        h, w = self.touched_input_hw
+        elems = {"inputs": n * g * c * h * w, "weights": g * k * c * r * s, "outputs": n * g * k * p * q}
+        return {op: math.ceil(elems[op] * b / 8) for op, b in zip(OPERANDS, self.bits, strict=True)}
+
     def operand_elems(self) -> dict[str, int]:
         """Elements of each operand (inputs include the sliding-window halo)."""
         n, g, k, c, p, q, r, s = self.sizes

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxdse.explore.baselines import BASELINES
 from jaxdse.explore.constraints import Constraints
 from jaxdse.explore.evaluator import OBJECTIVES, Evaluator
 from jaxdse.explore.explainable import _result, explainable
@@ -51,6 +52,7 @@ def _explainable(evaluator, budget, trace, progress=None, start=None):
 
 
 EXPLORERS.update({"explainable": _explainable, "random": random_explorer})
+EXPLORERS.update(BASELINES)
 
 
 class ExploreError(ValueError):

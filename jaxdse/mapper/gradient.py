@@ -42,6 +42,7 @@ import optax
 
 from costmodels import Arch, Mapping, Relaxed, evaluate, evaluate_batch, stack_layers
 from jaxdse.heuristic import default_mapping
+from jaxdse.mapper.enumerate import pruned_space
 from jaxdse.mapper.snap import nearest_splits, repair
 from jaxdse.mapper.space import ALL_ORDERS, Candidates, objective_value
 from jaxdse.mapspace import prime_factors
@@ -110,20 +111,21 @@ def _score_layers(arch, layers, mappings, objective):
     return objective_value(c, objective)
 
 
-def _order_index(order: np.ndarray) -> int:
-    return int(np.flatnonzero((ALL_ORDERS == order[None]).all(axis=(1, 2)))[0])
-
-
 _SRC_DST = [(a, b) for a in range(4) for b in range(4) if a != b]
+RANDOM_ORDERS = 24
+"""Random DRAM- and L2-level loop orders tried per polish round (beyond the
+9 template pairs): orders outside the templates occasionally win."""
 
 
-def _neighbourhood(factors: np.ndarray, order_idx: np.ndarray, bounds: np.ndarray):
+def _neighbourhood(factors: np.ndarray, orders: np.ndarray, rng: np.random.Generator):
     """Single moves around each layer's current mapping, fixed count per layer.
 
     For every dim and every ordered pair of levels, move the smallest and
     the largest prime factor of the source level's factor to the other
-    level (a no-op when the factor is 1); plus the current factors under
-    every order pair. Returns i64[nb, M, 4, 8] factors and i32[nb, M] orders.
+    level (a no-op when the factor is 1), keeping the order; plus the
+    current factors under every template order pair and under random
+    permutations of the DRAM or the L2 loop order. Returns factors
+    i64[nb, M, 4, 8] and orders i32[nb, M, 3, 8].
     """
     nb = factors.shape[0]
     moves = []
@@ -139,11 +141,15 @@ def _neighbourhood(factors: np.ndarray, order_idx: np.ndarray, bounds: np.ndarra
                         f[li, dst, d] *= p
                 moves.append(f)
     moved = np.stack(moves, axis=1)  # [nb, 192, 4, 8]
-    orders = np.repeat(order_idx[:, None], moved.shape[1], axis=1)
-    n_orders = ALL_ORDERS.shape[0]
-    same = np.repeat(factors[:, None], n_orders, axis=1)
-    all_f = np.concatenate([moved, same], axis=1)
-    all_o = np.concatenate([orders, np.tile(np.arange(n_orders), (nb, 1))], axis=1)
+    keep = np.repeat(orders[:, None], moved.shape[1], axis=1)
+    perms = np.argsort(rng.random((nb, 2 * RANDOM_ORDERS, 8)), axis=-1).astype(np.int32)
+    alt = np.repeat(orders[:, None], 2 * RANDOM_ORDERS, axis=1).copy()
+    alt[:, :RANDOM_ORDERS, 0] = perms[:, :RANDOM_ORDERS]
+    alt[:, RANDOM_ORDERS:, 1] = perms[:, RANDOM_ORDERS:]
+    templates = np.broadcast_to(ALL_ORDERS[None], (nb,) + ALL_ORDERS.shape)
+    all_o = np.concatenate([keep, templates, alt], axis=1)
+    n_extra = templates.shape[1] + alt.shape[1]
+    all_f = np.concatenate([moved, np.repeat(factors[:, None], n_extra, axis=1)], axis=1)
     return all_f, all_o
 
 
@@ -165,6 +171,7 @@ def gradient_map(
     temperature: float = 0.05,
     penalty_weight: float = 4.0,
     polish_iters: int = 3,
+    seeded: int = 3,
     progress=None,
 ) -> list[Candidates]:
     """Map every layer with the gradient mapper; one ``Candidates`` per layer.
@@ -174,11 +181,14 @@ def gradient_map(
         arch: One design.
         objective: ``latency``, ``energy`` or ``edp``.
         seed: Determinism: same seed, same mappings.
-        starts: Random starts per layer (start 0 is the default mapping).
+        starts: Starts per layer (start 0 is the default mapping, then
+            ``seeded`` pruned-space tilings, the rest random).
         steps: Adam steps in all.
         snap_every: Steps between snapping rounds (snaps also at the end).
         neighbours: Snapped combinations per start per round.
         lr, temperature, penalty_weight: Optimiser and relaxation settings.
+        seeded: Starts initialised from the best-utilised tilings of the
+            pruned map space (``enumerate.pruned_space``).
         polish_iters: Rounds of exact steepest descent over single prime-factor
             moves and order changes around each layer's best snapped mapping.
         progress: Optional callable(str) for progress lines.
@@ -200,6 +210,16 @@ def gradient_map(
     def_factors = np.stack([np.stack([m.temporal[0], m.temporal[1], m.spatial, m.temporal[2]]) for m in defaults])
     theta = rng.normal(0.0, 1.0, size=(nb, starts, 4, 8)).astype(np.float32)
     theta[:, 0] = _theta_from_factors(def_factors, log_bounds)
+    # Starts 1..k: the best-utilised tilings of the pruned space (host-side
+    # enumeration, no cost-model calls), so the search also begins where a
+    # classical mapper would; the rest stay random for diversity.
+    k = min(seeded, starts - 1)
+    seeds = np.repeat(def_factors[:, None], max(k, 1), axis=1)
+    if k > 0:
+        for li, lay in enumerate(padded):
+            tl = pruned_space(lay, arch, n_range=(1, 9 * k)).tilings[:k]
+            seeds[li, : len(tl)] = tl
+        theta[:, 1 : 1 + k] = _theta_from_factors(seeds, log_bounds[:, None, :])
     theta = jnp.asarray(theta)
     opt_state = optax.adam(lr).init(theta)
 
@@ -208,10 +228,9 @@ def gradient_map(
     kept_v: list[list[np.ndarray]] = [[] for _ in range(n)]
     evaluations = 0
 
-    def score_and_keep(factors, orders_idx):
-        """factors i64[nb, M, 4, 8], orders_idx i32[nb, M]; returns f[nb, M]."""
+    def score_and_keep(factors, orders):
+        """factors i64[nb, M, 4, 8], orders i32[nb, M, 3, 8]; returns f[nb, M]."""
         nonlocal evaluations
-        orders = ALL_ORDERS[orders_idx]
         m = Mapping(
             temporal=factors[:, :, [0, 1, 3]].astype(np.float32),
             spatial=factors[:, :, 2].astype(np.float32),
@@ -225,8 +244,9 @@ def gradient_map(
             kept_v[i].append(v[i])
         return v
 
-    # the default mappings under every order pair
-    score_and_keep(np.repeat(def_factors[:, None], n_orders, 1), np.tile(np.arange(n_orders), (nb, 1)))
+    # the default mappings and the seeded tilings under every order pair
+    init = np.concatenate([def_factors[:, None], seeds[:, :k]], axis=1)
+    score_and_keep(np.repeat(init, n_orders, 1), ALL_ORDERS[np.tile(np.arange(n_orders), (nb, init.shape[1]))])
 
     rounds = max(1, -(-steps // snap_every))
     t0 = time.perf_counter()
@@ -259,7 +279,7 @@ def gradient_map(
             flat[li] = repair(padded[li], arch, flat[li])
         both = np.repeat(flat, n_orders, axis=1)
         oidx = np.tile(np.arange(n_orders), (nb, starts * neighbours))
-        v = score_and_keep(both, oidx).reshape(nb, starts, neighbours * n_orders)
+        v = score_and_keep(both, ALL_ORDERS[oidx]).reshape(nb, starts, neighbours * n_orders)
         # continue each start from its best snapped point
         best = np.argmin(v, axis=-1)
         best_f = both.reshape(nb, starts, neighbours * n_orders, 4, 8)[
@@ -277,17 +297,16 @@ def gradient_map(
     best_i = [int(np.argmin(np.concatenate(kept_v[i]))) for i in range(n)] + [0] * (nb - n)
     cur_f = np.stack([np.concatenate(kept_f[min(i, n - 1)])[best_i[i]] for i in range(nb)])
     cur_o = np.stack([np.concatenate(kept_o[min(i, n - 1)])[best_i[i]] for i in range(nb)])
-    cur_o_idx = np.array([_order_index(o) for o in cur_o])
     cur_v = np.array([np.concatenate(kept_v[min(i, n - 1)])[best_i[i]] for i in range(nb)])
     for _ in range(polish_iters):
-        moves, m_orders = _neighbourhood(cur_f, cur_o_idx, bounds)
+        moves, m_orders = _neighbourhood(cur_f, cur_o, rng)
         v = score_and_keep(moves, m_orders)
         j = np.argmin(v, axis=1)
         better = v[np.arange(nb), j] < cur_v
         if not better[:n].any():
             break
         cur_f[better] = moves[better, j[better]]
-        cur_o_idx[better] = m_orders[better, j[better]]
+        cur_o[better] = m_orders[better, j[better]]
         cur_v[better] = v[better, j[better]]
 
     out = []

@@ -133,3 +133,13 @@ def test_traffic_at_least_compulsory(order):
     assert float(tr.dram_reads_words[I]) >= elems["inputs"]
     assert float(tr.dram_reads_words[W]) >= elems["weights"]
     assert float(tr.dram_writes_words[O]) >= elems["outputs"]
+
+
+def test_strided_window_with_gaps_fetches_only_touched_rows():
+    # 1x1 conv, stride 2, P=4: rows 0, 2, 4, 6 are read (the bounding box
+    # would be 7). One output row per L2 tile, P4 at DRAM: each step fetches
+    # a new row, 4 in all, not the 7-row box.
+    layer = w.raw("down", {"P": 4}, stride=2)
+    assert layer.touched_input_hw == (4, 1) and layer.input_hw == (7, 1)
+    tr = _tr(layer, dram={"P": 4})
+    np.testing.assert_allclose(tr.dram_reads_words[I], 4)

@@ -10,6 +10,7 @@ from jaxdse.mapspace import random_mappings
 from workloads import conv2d, depthwise, linear, matmul
 
 LAYERS = [
+    conv2d("down_s2", 16, 32, 14, 1, stride=2, padding=0),
     conv2d("conv3x3", 32, 64, 14, 3),
     conv2d("conv_s2", 16, 32, 15, 3, stride=2, dilation=1),
     conv2d("dilated", 8, 8, 12, 3, dilation=2),
@@ -41,7 +42,7 @@ def _one(layer, seed, max_spatial=None):
 def test_dram_traffic_at_least_each_operand_once(li, seed, design):
     layer = LAYERS[li]
     c = evaluate_jit(make_arch(**design), layer_arrays(layer), _one(layer, seed))
-    elems = layer.operand_elems()
+    elems = {op: b * 8 // bits for (op, b), bits in zip(layer.compulsory_bytes().items(), layer.bits)}
     reads, writes = np.asarray(c.traffic.dram_reads_words), np.asarray(c.traffic.dram_writes_words)
     assert reads[0] >= elems["inputs"] * (1 - 1e-6)
     assert reads[1] >= elems["weights"] * (1 - 1e-6)
@@ -58,7 +59,7 @@ def test_latency_at_least_roofline(li, seed, design):
     arch = make_arch(**design)
     # any mapping whose spatial unrolling fits the array (capacity aside)
     c = evaluate_jit(arch, layer_arrays(layer), _one(layer, seed, max_spatial=design["num_pes"]))
-    compulsory_bytes = sum(layer.operand_bytes().values())
+    compulsory_bytes = sum(layer.compulsory_bytes().values())
     bound = max(layer.macs / design["num_pes"], compulsory_bytes / float(arch.dram_bytes_per_cycle))
     assert float(c.latency_cycles) >= bound * (1 - 1e-5)
 

@@ -1,6 +1,6 @@
 """How to search: mappers, evaluation of mapped networks, explorers, CLI."""
 
-from jaxdse.explore import Constraints, DesignSpace, Result, explore, load_space, table1_space
+from jaxdse.codesign import Constraints, DesignSpace, Result, explore, load_space, table1_space
 from jaxdse.heuristic import default_mapping, divisors
 from jaxdse.mapper import METHODS, OBJECTIVES, LayerMapping, map_layer, map_network
 from jaxdse.plan import Plan, evaluate, stack_mappings

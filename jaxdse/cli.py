@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from costmodels import ArchError, MappingError, get_arch, preset_names
-from jaxdse.explore import EXPLORERS, ConstraintError, ExploreError, SpaceError
+from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, SpaceError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import WorkloadError, get, load, names
 
@@ -91,7 +91,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    from jaxdse.explore import Constraints, explore
+    from jaxdse.codesign import Constraints, explore
 
     if not args.model:
         raise WorkloadError("command line: expected at least one --model NAME, found none")

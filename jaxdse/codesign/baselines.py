@@ -42,10 +42,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from jaxdse.explore.evaluator import DesignEval, Evaluator
-from jaxdse.explore.explainable import _result
-from jaxdse.explore.result import Result, Trace
-from jaxdse.explore.space import PARAMS, DesignSpace, describe
+from jaxdse.codesign.evaluator import DesignEval, Evaluator
+from jaxdse.codesign.explainable import _result
+from jaxdse.codesign.result import Result, Trace
+from jaxdse.codesign.space import PARAMS, DesignSpace, describe
 
 STALL = 50
 """Consecutive proposals of already evaluated designs before a method is handed an unseen random design."""
@@ -477,7 +477,7 @@ BASELINES: dict[str, Callable[..., Result]] = {
     "bayesian_gp": bayesian_gp,
     "cmaes": cmaes,
 }
-"""Black-box explorers by method name (merged into ``jaxdse.explore.EXPLORERS``)."""
+"""Black-box explorers by method name (merged into ``jaxdse.codesign.EXPLORERS``)."""
 
 __all__ = [
     "BASELINES",

@@ -39,10 +39,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from costmodels import STREAMS, bottleneck_tree
-from jaxdse.explore.elasticity import combine, elasticities
-from jaxdse.explore.evaluator import DesignEval, Evaluator
-from jaxdse.explore.result import Result, Trace
-from jaxdse.explore.space import NOC_KEYS, PARAMS, UNITS, DesignSpace, describe, links
+from jaxdse.codesign.elasticity import combine, elasticities
+from jaxdse.codesign.evaluator import DesignEval, Evaluator
+from jaxdse.codesign.result import Result, Trace
+from jaxdse.codesign.space import NOC_KEYS, PARAMS, UNITS, DesignSpace, describe, links
 
 TOP_K = 5
 MAX_SCALE = 8.0

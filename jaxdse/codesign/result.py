@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxdse.explore.evaluator import DesignEval
-from jaxdse.explore.space import describe
+from jaxdse.codesign.evaluator import DesignEval
+from jaxdse.codesign.space import describe
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -153,7 +153,7 @@ class Result:
         _atomic_write(out / "result.json", json.dumps(self.to_dict(), indent=2))
         if self.trace.out_dir is None or Path(self.trace.out_dir) != out:
             _atomic_write(out / "trace.jsonl", "".join(json.dumps(e.to_dict()) + "\n" for e in self.trace.entries))
-        from jaxdse.explore.plots import plot_breakdown, plot_convergence
+        from jaxdse.codesign.plots import plot_breakdown, plot_convergence
 
         plot_convergence(self, out / "convergence.png")
         plot_breakdown(self, out / "breakdown.png")

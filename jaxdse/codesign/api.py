@@ -1,7 +1,7 @@
 """``jaxdse.explore``: one call for every codesign explorer.
 
 Methods (``EXPLORERS``): ``explainable`` (default; bottleneck-guided and
-gradient-informed, ``jaxdse.explore.explainable``) and ``random`` (random
+gradient-informed, ``jaxdse.codesign.explainable``) and ``random`` (random
 designs from the space, the black-box reference). Every method evaluates
 designs through the same ``Evaluator`` (mapper in the loop, exact costs,
 constraint budgets) and records the same trace, so results compare line by
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxdse.explore.baselines import BASELINES
-from jaxdse.explore.constraints import Constraints
-from jaxdse.explore.evaluator import OBJECTIVES, Evaluator
-from jaxdse.explore.explainable import _result, explainable
-from jaxdse.explore.result import Result, Trace
-from jaxdse.explore.space import DesignSpace, SpaceError, describe, load_space, table1_space
+from jaxdse.codesign.baselines import BASELINES
+from jaxdse.codesign.constraints import Constraints
+from jaxdse.codesign.evaluator import OBJECTIVES, Evaluator
+from jaxdse.codesign.explainable import _result, explainable
+from jaxdse.codesign.result import Result, Trace
+from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space
 from workloads import Network, get
 
 EXPLORERS: dict[str, object] = {}

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from costmodels import Relaxed, evaluate_network, stack_layers
-from jaxdse.explore.space import NOC_KEYS
+from jaxdse.codesign.space import NOC_KEYS
 from jaxdse.plan import Plan, stack_mappings
 
 _SCALARS = ("num_pes", "l1_bytes", "l2_kib", "dram_mb_per_s")

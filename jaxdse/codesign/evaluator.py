@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from costmodels import AREA_COMPONENTS
-from jaxdse.explore.constraints import Constraints
-from jaxdse.explore.space import DesignSpace, to_arch
+from jaxdse.codesign.constraints import Constraints
+from jaxdse.codesign.space import DesignSpace, to_arch
 from jaxdse.mapper.api import map_network
 from jaxdse.plan import Plan
 from workloads import Network

@@ -1,0 +1,29 @@
+"""Hardware/software codesign explorers, design space and constraints."""
+
+from jaxdse.codesign.api import EXPLORERS, ExploreError, explore
+from jaxdse.codesign.constraints import DEFAULT_MIN_PER_S, ConstraintError, Constraints
+from jaxdse.codesign.elasticity import elasticities
+from jaxdse.codesign.evaluator import DesignEval, Evaluator
+from jaxdse.codesign.result import Result, Trace
+from jaxdse.codesign.space import PARAMS, DesignSpace, SpaceError, describe, load_space, table1_space, to_arch
+
+__all__ = [
+    "DEFAULT_MIN_PER_S",
+    "EXPLORERS",
+    "PARAMS",
+    "ConstraintError",
+    "Constraints",
+    "DesignEval",
+    "DesignSpace",
+    "Evaluator",
+    "ExploreError",
+    "Result",
+    "SpaceError",
+    "Trace",
+    "describe",
+    "elasticities",
+    "explore",
+    "load_space",
+    "table1_space",
+    "to_arch",
+]

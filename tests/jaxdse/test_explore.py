@@ -1,0 +1,131 @@
+"""The codesign explorer: space, constraints, elasticities, explore() and its files."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import jaxdse
+import workloads as w
+from jaxdse.cli import main
+from jaxdse.codesign import Constraints, DesignSpace, SpaceError, elasticities, load_space, table1_space, to_arch
+from jaxdse.codesign.api import ExploreError, explore
+from jaxdse.codesign.constraints import ConstraintError
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_NET = w.load(ROOT / "workloads/examples/tiny_cnn.yaml")
+
+
+def small_space() -> DesignSpace:
+    v = {p: vals for p, vals in table1_space().values.items()}
+    v.update(
+        num_pes=(64.0, 128.0, 256.0),
+        l1_bytes=(16.0, 64.0),
+        l2_kib=(64.0, 256.0),
+        dram_mb_per_s=(1024.0, 4096.0, 12800.0),
+        noc_width_bits=(32.0, 64.0),
+        **{f"links_{k}": (4.0, 16.0) for k in ("inputs", "weights", "psum", "writes")},
+        **{f"virtual_{k}": (8.0,) for k in ("inputs", "weights", "psum", "writes")},
+    )
+    return DesignSpace(values=v)
+
+
+def test_table1_space_and_snapping():
+    s = table1_space()
+    assert len(s.values["num_pes"]) == 7 and len(s.values["dram_mb_per_s"]) == 10
+    assert 1e14 < s.size < 1e15  # about 2.7e14 designs (reference, Table 1)
+    assert s.snap("dram_mb_per_s", 5000) == 6400
+    assert s.snap("dram_mb_per_s", 5000, up=False) == 4096
+    assert s.snap("num_pes", 1e6) == 4096
+    d = s.default_design()
+    arch = to_arch(d)
+    assert float(arch.num_pes) == d["num_pes"]
+    assert np.allclose(np.asarray(arch.noc_links), d["num_pes"] * d["links_inputs"] / 64)
+
+
+def test_space_errors_name_the_field(tmp_path):
+    with pytest.raises(SpaceError, match="num_pes"):
+        table1_space().validate({**table1_space().default_design(), "num_pes": 100})
+    f = tmp_path / "s.yaml"
+    f.write_text("num_pes: [256, -128]\n")
+    with pytest.raises(SpaceError, match="num_pes"):
+        load_space(f)
+    f.write_text("warp_drive: [1]\n")
+    with pytest.raises(SpaceError, match="warp_drive"):
+        load_space(f)
+    f.write_text("num_pes: [128, 256]\nl2_kib: [128]\n")
+    s = load_space(f)
+    assert s.values["num_pes"] == (128.0, 256.0) and s.values["l1_bytes"] == table1_space().values["l1_bytes"]
+
+
+def test_constraints_budgets():
+    c = Constraints(area_mm2=10, power_w=2)
+    b = c.budgets(5.0, 3.0, {"resnet18": 0.05})
+    assert b["area_mm2"] == 0.5 and b["power_w"] == 1.5
+    assert b["throughput.resnet18"] == pytest.approx(40 * 0.05)  # 40 FPS for light vision
+    with pytest.raises(ConstraintError, match="area_mm2"):
+        Constraints(area_mm2=-1)
+
+
+def test_elasticity_matches_exact_finite_difference():
+    # a DMA-bound plan: latency elasticity to bandwidth vs an exact finite
+    # difference with the same mappings
+    arch = jaxdse.codesign.to_arch({**table1_space().default_design(), "num_pes": 256.0, "dram_mb_per_s": 1024.0})
+    plan = jaxdse.map_network(TINY_NET, arch, budget=300)
+    e = elasticities(plan)["latency"]["dram_mb_per_s"]
+    up = jaxdse.evaluate(TINY_NET, arch.replace(dram_mb_per_s=arch.dram_mb_per_s * 1.02), list(plan.mappings))
+    fd = np.log(up.total()["latency_s"] / plan.total()["latency_s"]) / np.log(1.02)
+    assert e < 0
+    assert e == pytest.approx(fd, abs=0.1)
+
+
+def test_explore_writes_result_trace_and_figures(tmp_path):
+    r = explore(TINY_NET, space=small_space(), budget=6, seed=0, out=tmp_path, mapper_budget=300)
+    assert r.evaluations == 6
+    res = json.loads((tmp_path / "result.json").read_text())
+    for key in ("design", "total", "feasible", "constraints", "layers"):
+        assert key in res
+    for key in ("latency_s", "energy_j", "area_mm2", "power_w"):
+        assert key in res["total"]
+    lines = [json.loads(x) for x in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    assert len(lines) == 6
+    for line in lines:
+        assert {"design", "total", "budgets", "accepted", "reason"} <= set(line)
+        assert line["reason"]
+    assert (tmp_path / "convergence.png").stat().st_size > 1000
+    assert (tmp_path / "breakdown.png").stat().st_size > 1000
+    # the explainable explorer improves on its starting point or says why not
+    text = r.explain()
+    assert "initial design" in text and "final" in text
+    first = lines[0]["total"]["objective"]
+    assert r.best.objective <= first
+
+
+def test_explore_is_deterministic():
+    a = explore(TINY_NET, space=small_space(), budget=5, seed=1, mapper_budget=300)
+    b = explore(TINY_NET, space=small_space(), budget=5, seed=1, mapper_budget=300)
+    assert [e.design for e in a.trace.entries] == [e.design for e in b.trace.entries]
+    assert a.to_dict()["total"] == b.to_dict()["total"]
+
+
+def test_no_feasible_design_is_reported_with_blocking_constraint():
+    r = explore(TINY_NET, space=small_space(), constraints=Constraints(area_mm2=0.01), budget=4, mapper_budget=300)
+    assert not r.feasible
+    assert r.blocking == "area_mm2"
+    assert "NO feasible design" in r.explain()
+
+
+def test_random_explorer_same_machinery(tmp_path):
+    r = explore(TINY_NET, space=small_space(), method="random", budget=4, seed=0, out=tmp_path, mapper_budget=300)
+    assert r.evaluations == 4 and r.method == "random"
+    assert len((tmp_path / "trace.jsonl").read_text().splitlines()) == 4
+
+
+def test_bad_explore_inputs():
+    with pytest.raises(ExploreError, match="method"):
+        explore(TINY_NET, method="oracle")
+    with pytest.raises(ExploreError, match="budget"):
+        explore(TINY_NET, budget=0)
+    assert main(["explore", "--model", "resnet18", "--method", "explainable", "--budget", "0"]) == 2
+    assert main(["explore"]) == 2

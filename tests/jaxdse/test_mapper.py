@@ -104,3 +104,21 @@ def test_cli_map_json_total(method, capsys):
     assert out["total"]["exact_evaluations"] > 0
     assert all(layer["legal"] for layer in out["layers"])
     assert all(layer["roofline_ratio"] >= 1 - 1e-6 for layer in out["layers"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "layer, arch",
+    [
+        (w.raw("small_conv", {"K": 8, "C": 4, "P": 4, "Q": 4, "R": 3}), "tiny"),
+        (w.raw("small_conv", {"K": 8, "C": 4, "P": 4, "Q": 4, "R": 3}), "explainable_default"),
+        (w.linear("small_fc", 32, 24, tokens=6), "tiny"),
+        (w.depthwise("small_dw", 16, (6, 6), 3, padding=0), "eyeriss_like"),
+    ],
+)
+def test_gradient_within_3_percent_of_exhaustive(layer, arch):
+    best = jaxdse.map_layer(layer, arch, method="exhaustive")
+    g = jaxdse.map_layer(layer, arch, method="gradient", seed=0)
+    assert float(g.costs.legal) == 1.0
+    assert float(g.costs.latency_cycles) <= 1.03 * float(best.costs.latency_cycles)
+    assert g.exact_evaluations < best.exact_evaluations

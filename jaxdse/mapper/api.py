@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodels import Arch, Costs, Mapping, evaluate, get_arch, layer_arrays
+from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
 from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, take
 from workloads import Layer, Network
 
@@ -135,7 +135,7 @@ def _finish(layer: Layer, arch: Arch, cand: Candidates, method: str, objective: 
         seen.add(key)
         top.append((m, float(v[i])))
     best = top[0][0] if top else default_mapping(layer, arch)
-    costs = evaluate(arch, layer_arrays(layer), best)  # re-checked exactly
+    costs = evaluate_jit(arch, layer_arrays(layer), best)  # re-checked exactly
     return LayerMapping(layer, best, costs, tuple(top), cand.exact_evaluations, method, objective)
 
 

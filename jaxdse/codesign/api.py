@@ -1,8 +1,10 @@
 """``jaxdse.explore``: one call for every codesign explorer.
 
 Methods (``EXPLORERS``): ``explainable`` (default; bottleneck-guided and
-gradient-informed, ``jaxdse.codesign.explainable``) and ``random`` (random
-designs from the space, the black-box reference). Every method evaluates
+gradient-informed, ``jaxdse.codesign.explainable``), ``gradient`` (DOSA-style
+joint gradient loop, ``jaxdse.codesign.gradient``), ``random`` (random
+designs from the space, the black-box reference) and the black-box
+baselines of ``jaxdse.codesign.baselines``. Every method evaluates
 designs through the same ``Evaluator`` (mapper in the loop, exact costs,
 constraint budgets) and records the same trace, so results compare line by
 line.
@@ -19,6 +21,7 @@ from jaxdse.codesign.baselines import BASELINES
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.evaluator import OBJECTIVES, Evaluator
 from jaxdse.codesign.explainable import _result, explainable
+from jaxdse.codesign.gradient import gradient_explorer
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space
 from workloads import Network, get
@@ -47,11 +50,23 @@ def random_explorer(evaluator: Evaluator, budget: int, trace: Trace, progress=No
     return _result("random", evaluator, trace, time.perf_counter() - t0)
 
 
-def _explainable(evaluator, budget, trace, progress=None, start=None):
+WARM_START_SHARE = 0.25
+"""Share of the budget the explainable explorer first gives the gradient
+explorer (its best design becomes the starting point); 0 disables."""
+
+
+def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start=None):
+    warm = int(round(budget * WARM_START_SHARE)) if warm_start is None else warm_start
+    if warm > 0 and budget > 4:
+        gradient_explorer(evaluator, min(warm, budget - 1), trace, progress=progress, start=start)
+        evs = list(evaluator.cache.values())
+        feas = [e for e in evs if e.feasible]
+        best = min(feas, key=lambda e: e.objective) if feas else min(evs, key=lambda e: e.mean_budget)
+        start = best.design
     return explainable(evaluator, budget=budget, trace=trace, progress=progress, start=start)
 
 
-EXPLORERS.update({"explainable": _explainable, "random": random_explorer})
+EXPLORERS.update({"explainable": _explainable, "random": random_explorer, "gradient": gradient_explorer})
 EXPLORERS.update(BASELINES)
 
 
@@ -71,6 +86,7 @@ def explore(
     start: dict[str, float] | None = None,
     progress=None,
     mapper_budget: int | None = None,
+    warm_start: int | None = None,
 ) -> Result:
     """Search hardware and mappings together.
 
@@ -87,6 +103,10 @@ def explore(
         start: Initial design (explainable) or first design (random).
         progress: Optional callable(str) for progress lines.
         mapper_budget: Exact evaluations per layer for the mapper in the loop.
+        warm_start: ``explainable`` only: designs given first to the gradient
+            explorer, whose best design is the starting point (default a
+            quarter of the budget; 0 starts from ``start`` or the space's
+            default design).
 
     Returns:
         ``Result``: best design (or the closest when none is feasible), trace,
@@ -114,7 +134,10 @@ def explore(
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
     evaluator = Evaluator(nets, space, constraints or Constraints(), objective, seed, **kw)
     trace = Trace(Path(out) if out is not None else None)
-    result = EXPLORERS[method](evaluator, budget, trace, progress=progress, start=start)
+    extra = {"warm_start": warm_start} if method == "explainable" else {}
+    if warm_start is not None and (isinstance(warm_start, bool) or not isinstance(warm_start, int) or warm_start < 0):
+        raise ExploreError(f"explore: field 'warm_start' expected a non-negative int, found {warm_start!r}")
+    result = EXPLORERS[method](evaluator, budget, trace, progress=progress, start=start, **extra)
     if out is not None:
         result.save(out)
     return result

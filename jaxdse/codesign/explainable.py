@@ -143,6 +143,25 @@ def _layer_votes(ev: DesignEval, space: DesignSpace, networks: list[str], which:
             for param, value in _mitigate(top.name, s, c, d, space, plan):
                 votes.setdefault(param, []).append((value, where, pred))
     out = []
+    if "num_pes" in votes:
+        # more PEs on the same physical NoC: links are PEs x i / 64, so scale
+        # the link indices down with the PE count (keeps NoC area and power)
+        value = min(v for v, _, _ in votes["num_pes"])
+        f = value / d["num_pes"]
+        nd = _change(d, "num_pes", value)
+        for k in NOC_KEYS:
+            nd[f"links_{k}"] = space.snap(f"links_{k}", d[f"links_{k}"] / f)
+        if nd != _change(d, "num_pes", value):
+            pred = predict(ev, networks, "num_pes", value)
+            out.append(
+                Proposal(
+                    nd,
+                    f"{votes['num_pes'][0][1]}; num_pes {_fmt('num_pes', d['num_pes'])} -> "
+                    f"{_fmt('num_pes', value)} on the same physical NoC links",
+                    pred,
+                    -(pred if pred is not None else 0.0) + 1e-3,
+                )
+            )
     for param, vs in votes.items():
         value = min(v for v, _, _ in vs)  # the reference takes the minimum vote
         if value == d[param]:
@@ -368,8 +387,12 @@ def explainable(
     space = evaluator.space
     trace = trace or Trace()
     nets = [n.name for n in evaluator.networks]
-    cur = evaluator.evaluate(start or space.default_design())
-    trace.add(0, cur, True, f"initial design: {describe(cur.design)}")
+    start = start or space.default_design()
+    if evaluator.seen(start):  # e.g. the best design of a gradient warm start, already traced
+        cur = evaluator.evaluate(start)
+    else:
+        cur = evaluator.evaluate(start)
+        trace.add(0, cur, True, f"initial design: {describe(cur.design)}")
     step = 0
     escape = 0
     while evaluator.count < budget:

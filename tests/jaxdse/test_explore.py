@@ -129,3 +129,15 @@ def test_bad_explore_inputs():
         explore(TINY_NET, budget=0)
     assert main(["explore", "--model", "resnet18", "--method", "explainable", "--budget", "0"]) == 2
     assert main(["explore"]) == 2
+
+
+def test_gradient_explorer_and_warm_start():
+    r = explore(TINY_NET, space=small_space(), method="gradient", budget=4, seed=0, mapper_budget=300)
+    assert r.method == "gradient" and 1 <= r.evaluations <= 4
+    assert all(e.reason for e in r.trace.entries)
+    # explainable seeded by a gradient phase: one trace line per distinct design
+    r = explore(TINY_NET, space=small_space(), budget=8, warm_start=3, seed=0, mapper_budget=300)
+    designs = [tuple(sorted(e.design.items())) for e in r.trace.entries]
+    assert len(designs) == len(set(designs)) == r.evaluations
+    with pytest.raises(ExploreError, match="warm_start"):
+        explore(TINY_NET, budget=3, warm_start=-1)

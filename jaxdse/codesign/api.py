@@ -50,7 +50,7 @@ def random_explorer(evaluator: Evaluator, budget: int, trace: Trace, progress=No
     return _result("random", evaluator, trace, time.perf_counter() - t0)
 
 
-WARM_START_SHARE = 0.25
+WARM_START_SHARE = 0.5
 """Share of the budget the explainable explorer first gives the gradient
 explorer (its best design becomes the starting point); 0 disables."""
 
@@ -105,7 +105,7 @@ def explore(
         mapper_budget: Exact evaluations per layer for the mapper in the loop.
         warm_start: ``explainable`` only: designs given first to the gradient
             explorer, whose best design is the starting point (default a
-            quarter of the budget; 0 starts from ``start`` or the space's
+            half of the budget; 0 starts from ``start`` or the space's
             default design).
 
     Returns:

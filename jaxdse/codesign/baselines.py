@@ -346,17 +346,23 @@ def _optuna(method: str):
     return optuna
 
 
+def _set_constraint(optuna) -> bool:
+    return hasattr(optuna.trial.Trial, "set_constraint")
+
+
+def _constraints_func(trial) -> list[float]:
+    return trial.user_attrs.get("log_budgets") or [-1.0]
+
+
 def _sampler(method: str, seed: int, budget: int, start, space: DesignSpace):
     optuna = _optuna(method)
     startup = max(2, min(10, budget // 4))
 
-    def constraints(trial) -> list[float]:
-        return trial.user_attrs.get("log_budgets") or [-1.0]
-
+    # Constraint values are log budgets (met when <= 0). optuna >= 5 reads them
+    # from ``Trial.set_constraint``; older versions through ``constraints_func``.
+    kw = {} if _set_constraint(optuna) else {"constraints_func": _constraints_func}
     if method == "bayesian_tpe":
-        return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=startup, multivariate=True, constraints_func=constraints
-        ), startup
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, **kw), startup
     if method == "bayesian_gp":
         if not hasattr(optuna.samplers, "GPSampler"):
             raise BaselineUnavailable(
@@ -372,7 +378,7 @@ def _sampler(method: str, seed: int, budget: int, start, space: DesignSpace):
                 "torch is enough); install the optional extra: pip install 'jaxdse[baselines]'"
             ) from None
         return optuna.samplers.GPSampler(
-            seed=seed, n_startup_trials=startup, deterministic_objective=True, constraints_func=constraints
+            seed=seed, n_startup_trials=startup, deterministic_objective=True, **kw
         ), startup
     try:
         import cmaes  # noqa: F401
@@ -400,7 +406,6 @@ def _optuna_search(method: str, evaluator: Evaluator, budget: int, trace: Trace,
     optuna = _optuna(method)
     label = _LABELS[method]
     run = _Run(method, evaluator, budget, trace, progress)
-    sampler, startup = _sampler(method, evaluator.seed, budget, start, run.space)
     dists = {PARAMS[i]: optuna.distributions.IntDistribution(0, run.sizes[i] - 1) for i in run.free}
     fixed = [0] * len(PARAMS)
     verbosity = optuna.logging.get_verbosity()
@@ -408,6 +413,7 @@ def _optuna_search(method: str, evaluator: Evaluator, budget: int, trace: Trace,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler, startup = _sampler(method, evaluator.seed, budget, start, run.space)
             study = optuna.create_study(direction="minimize", sampler=sampler)
             if start is not None:
                 study.enqueue_trial({p: run.space.index(p, start[p]) for p in dists})
@@ -424,7 +430,12 @@ def _optuna_search(method: str, evaluator: Evaluator, budget: int, trace: Trace,
                 for p, v in trial.params.items():
                     idx[PARAMS.index(p)] = int(v)
                 ev, new = run.evaluate(run.design(idx))
-                trial.set_user_attr("log_budgets", [math.log(max(b, 1e-300)) for b in ev.budgets.values()])
+                logb = {k: math.log(max(b, 1e-300)) for k, b in ev.budgets.items()}
+                if _set_constraint(optuna):
+                    for k, v in (logb or {"none": -1.0}).items():
+                        trial.set_constraint(k, v)
+                else:
+                    trial.set_user_attr("log_budgets", list(logb.values()))
                 study.tell(trial, penalised(ev))
                 if new:
                     if how is None:

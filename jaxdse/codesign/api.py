@@ -104,8 +104,8 @@ def explore(
         progress: Optional callable(str) for progress lines.
         mapper_budget: Exact evaluations per layer for the mapper in the loop.
         warm_start: ``explainable`` only: designs given first to the gradient
-            explorer, whose best design is the starting point (default a
-            half of the budget; 0 starts from ``start`` or the space's
+            explorer, whose best design is the starting point (default:
+            half the budget; 0 starts from ``start`` or the space's
             default design).
 
     Returns:

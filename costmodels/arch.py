@@ -26,8 +26,9 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-import yaml
 from flax import struct
+
+from workloads.specfile import read_spec
 
 NOCS: tuple[str, ...] = ("inputs", "weights", "psum_reads", "output_writes")
 """The four per-operand NoCs (Explainable-DSE Table 1, "x4")."""
@@ -226,13 +227,7 @@ def arch_from_dict(data: Any, source: str = "arch") -> Arch:
 
 def load_arch(path: str | Path) -> Arch:
     """Read an arch YAML/JSON file (schema: ``arch_from_dict``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ArchError(f"arch file '{path}': expected an existing file, found nothing at that path")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ArchError(f"arch file '{path}': expected valid YAML/JSON, found a syntax error: {e}") from None
+    data = read_spec(path, "arch file", ArchError)
     return arch_from_dict(data, source=f"arch file '{path}'")
 
 

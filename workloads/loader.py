@@ -33,6 +33,7 @@ import yaml
 from workloads.errors import WorkloadError
 from workloads.layer import DIMS, KINDS, Layer, conv2d, depthwise, linear, matmul, raw
 from workloads.network import Network
+from workloads.specfile import read_spec
 
 
 class _FieldError(Exception):
@@ -213,25 +214,7 @@ def load(path: str | Path) -> Network:
         WorkloadError: Missing or unreadable file, bad syntax, or an invalid field.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WorkloadError(f"{p}: expected an existing workload file (YAML or JSON), found no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise WorkloadError(f"{p}: expected a readable UTF-8 text file, found error: {e}") from e
-    if p.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise WorkloadError(f"{p}: expected valid JSON, found a syntax error at line {e.lineno}: {e.msg}") from e
-    else:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(e, "problem", None) or str(e)
-            raise WorkloadError(f"{p}: expected valid YAML, found a syntax error{at}: {problem}") from e
+    data = read_spec(p, "workload file", WorkloadError)
     return from_dict(data, source=str(p))
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from costmodels import NOCS, Arch, make_arch
+from workloads.specfile import read_spec
 
 NOC_KEYS = ("inputs", "weights", "psum", "writes")
 """Short names of the four NoCs in parameter names (``links_inputs`` ...)."""
@@ -175,12 +175,7 @@ def load_space(path: str | Path) -> DesignSpace:
     """A YAML/JSON space file: ``{parameter: [legal values]}``; parameters left
     out keep their Table-1 values; optional ``fixed: {dma_setup_cycles, freq_mhz}``."""
     path = Path(path)
-    if not path.is_file():
-        raise SpaceError(f"space file '{path}': expected an existing file, found nothing at that path")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise SpaceError(f"space file '{path}': expected valid YAML/JSON, found a syntax error: {e}") from None
+    data = read_spec(path, "design-space file", SpaceError)
     if not isinstance(data, dict):
         raise SpaceError(f"space file '{path}': expected a mapping of parameter -> list, found {type(data).__name__}")
     fixed = data.pop("fixed", {}) or {}

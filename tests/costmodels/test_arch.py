@@ -76,7 +76,7 @@ def test_missing_field_and_bad_files(tmp_path):
     f.write_text("num_pes: [1, 2\n")
     with pytest.raises(ArchError, match="syntax error"):
         load_arch(f)
-    with pytest.raises(ArchError, match="existing file"):
+    with pytest.raises(ArchError, match="expected an existing arch file"):
         load_arch(tmp_path / "missing.yaml")
 
 

@@ -52,46 +52,31 @@ def _bytes(tile: np.ndarray, layer: Layer) -> float:
     return float(np.sum(elems * np.asarray(layer.bits) / 8.0))
 
 
+def _grow(dims: str, left: np.ndarray, fits) -> np.ndarray:
+    """Give each dim in turn the largest divisor of what is ``left`` of it that
+    still ``fits``; returns the level's factors and updates ``left`` in place."""
+    level = np.ones(8, np.int64)
+    for d in dims:
+        i = _IDX[d]
+        for f in reversed(divisors(int(left[i]))):
+            trial = level.copy()
+            trial[i] *= f
+            if fits(trial):
+                level = trial
+                left[i] //= f
+                break
+    return level
+
+
 def default_mapping(layer: Layer, arch: Arch) -> Mapping:
     """The greedy default mapping of ``layer`` on one design (host-side)."""
-    sizes = np.asarray(layer.sizes, dtype=np.int64)
-    left = sizes.copy()
-    spatial = np.ones(8, np.int64)
+    left = np.asarray(layer.sizes, dtype=np.int64).copy()
     num_pes = int(np.asarray(arch.num_pes))
-    for d in "KCQPNG":
-        i = _IDX[d]
-        for f in reversed(divisors(int(left[i]))):
-            trial = spatial.copy()
-            trial[i] *= f
-            if trial.prod() <= num_pes and _fits_noc(trial.astype(float), arch):
-                spatial = trial
-                left[i] //= f
-                break
-
-    l1 = np.ones(8, np.int64)
     l1_cap = float(np.asarray(arch.l1_bytes))
-    for d in "SRCKQP":
-        i = _IDX[d]
-        for f in reversed(divisors(int(left[i]))):
-            trial = l1.copy()
-            trial[i] *= f
-            if L1_BUFFERS * _bytes(trial, layer) <= l1_cap:
-                l1 = trial
-                left[i] //= f
-                break
-
-    l2 = np.ones(8, np.int64)
     l2_cap = float(np.asarray(arch.l2_kib)) * 1024.0
-    for d in "QPCKNGSR":
-        i = _IDX[d]
-        for f in reversed(divisors(int(left[i]))):
-            trial = l2.copy()
-            trial[i] *= f
-            if L2_BUFFERS * _bytes(trial * spatial * l1, layer) <= l2_cap:
-                l2 = trial
-                left[i] //= f
-                break
-
+    spatial = _grow("KCQPNG", left, lambda t: t.prod() <= num_pes and _fits_noc(t.astype(float), arch))
+    l1 = _grow("SRCKQP", left, lambda t: L1_BUFFERS * _bytes(t, layer) <= l1_cap)
+    l2 = _grow("QPCKNGSR", left, lambda t: L2_BUFFERS * _bytes(t * spatial * l1, layer) <= l2_cap)
     order = np.array([[_IDX[d] for d in _ORDER]] * 3, dtype=np.int32)
     temporal = np.stack([left, l2, l1]).astype(np.float32)
     return Mapping(temporal=temporal, spatial=spatial.astype(np.float32), order=order)

@@ -1,9 +1,11 @@
 """What is computed: layers as loop nests, networks, the model zoo, loaders."""
 
 from workloads.errors import WorkloadError
+from workloads.jax_import import from_flax, from_jax
 from workloads.layer import DIMS, KINDS, OPERANDS, RELEVANT, Layer, conv2d, depthwise, halo_extent, linear, matmul, raw
 from workloads.loader import dump, from_dict, load
 from workloads.network import Network
+from workloads.onnx_import import from_onnx
 from workloads.zoo import get, names, register
 
 __all__ = [
@@ -18,6 +20,9 @@ __all__ = [
     "depthwise",
     "dump",
     "from_dict",
+    "from_flax",
+    "from_jax",
+    "from_onnx",
     "get",
     "halo_extent",
     "linear",

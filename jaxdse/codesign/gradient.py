@@ -120,8 +120,10 @@ def gradient_explorer(
     lr: float = 0.08,
     temperature: float = 0.05,
     penalty_weight: float = 4.0,
+    max_stale: int = 16,
 ) -> Result:
-    """Run the joint gradient loop until ``budget`` designs were evaluated."""
+    """Run the joint gradient loop until ``budget`` designs were evaluated, or
+    ``max_stale`` snapping rounds passed without a better feasible design."""
     from jaxdse.codesign.explainable import _result
 
     t0 = time.perf_counter()
@@ -152,8 +154,8 @@ def gradient_explorer(
     cur = evaluator.evaluate(start)
     trace.add(0, cur, True, f"initial design: {describe(cur.design)}")
     best = cur if cur.feasible else None
-    step, stale = 0, 0
-    while evaluator.count < budget and stale < 8:
+    step, stale, repeats = 0, 0, 0
+    while evaluator.count < budget and stale < max_stale:
         step += 1
         params, opt_state = _run(
             params,
@@ -173,17 +175,24 @@ def gradient_explorer(
         )
         d = _snap({k: np.asarray(v) for k, v in params["hw"].items()}, space)
         if evaluator.seen(d):
+            # the relaxed point still rounds to a known design: keep descending
+            # without spending an evaluation; after a few repeats, try an
+            # unseen rounding neighbour instead
+            repeats += 1
             stale += 1
-            # nudge: evaluate an unseen rounding neighbour of the relaxed point
+            if repeats < 4:
+                continue
             p = PARAMS[int(rng.integers(len(PARAMS)))]
             d = dict(d)
             d[p] = space.step(p, d[p], int(rng.choice([-1, 1])))
             if evaluator.seen(d):
                 continue
+        repeats = 0
         ev = evaluator.evaluate(d)
         improved = ev.feasible and (best is None or ev.objective < best.objective)
+        stale = 0 if improved else stale + 1
         if improved:
-            best, stale = ev, 0
+            best = ev
         trace.add(step, ev, improved, f"gradient step {step * snap_every}: snapped relaxed hardware to {describe(d)}")
         if progress is not None:
             progress(f"[{ev.index}/{budget}] gradient explorer -> objective {ev.objective:.4g}, feasible {ev.feasible}")

@@ -254,35 +254,45 @@ def _gradient_proposals(ev: DesignEval, space: DesignSpace, el: dict, s: float, 
     return out
 
 
-def _shrink_proposals(ev: DesignEval, space: DesignSpace, el: dict, cost: str, steps=(2.0, 4.0)) -> list[Proposal]:
+def _shrink_proposals(
+    ev: DesignEval, space: DesignSpace, el: dict, cost: str, nets: list[str], steps=(2.0, 4.0)
+) -> list[Proposal]:
     """Shrink what buys the most ``cost`` (area or power) per latency lost, by
-    the given factors (snapped down to legal values)."""
+    the given factors (snapped down to legal values).
+
+    The gain is the cost's elasticity; the harm is the predicted latency
+    increase of the move (``predict``: it knows e.g. that fewer PEs slow the
+    compute-bound layers, which the elasticity with mappings held cannot see),
+    falling back to the latency elasticity.
+    """
     d = ev.design
-    out = []
     ranked = []
     for p in PARAMS:
         gain = el[cost].get(p, 0.0)
         if gain <= 1e-3 or space.index(p, d[p]) == 0:
             continue
-        harm = abs(min(el["latency"].get(p, 0.0), 0.0))
-        ranked.append((gain / (harm + 0.02), p))
-    for _, p in sorted(ranked, reverse=True)[:4]:
         for k in steps:
             new = space.snap(p, d[p] / k, up=False)
             if new == d[p]:
                 new = space.step(p, d[p], -1)
             if new == d[p]:
                 continue
-            pred = math.exp(el[cost][p] * math.log(new / d[p])) - 1.0
-            out.append(
-                Proposal(
-                    _change(d, p, new),
-                    f"{cost} elasticity to {p} is {el[cost][p]:.2f} (latency "
-                    f"{el['latency'].get(p, 0.0):.2f}); shrink {p} {_fmt(p, d[p])} -> {_fmt(p, new)}",
-                    pred,
-                    -pred,
-                )
+            cut = 1.0 - math.exp(gain * math.log(new / d[p]))
+            harm = predict(ev, nets, p, new)
+            if harm is None:
+                harm = math.exp(el["latency"].get(p, 0.0) * math.log(new / d[p])) - 1.0
+            ranked.append((cut / (max(harm, 0.0) + 0.01), p, new, -cut, harm))
+    out = []
+    for _, p, new, pred, harm in sorted(ranked, key=lambda r: -r[0])[:6]:
+        out.append(
+            Proposal(
+                _change(d, p, new),
+                f"{cost} elasticity to {p} is {el[cost][p]:.2f}, predicted latency cost {harm:+.0%}; "
+                f"shrink {p} {_fmt(p, d[p])} -> {_fmt(p, new)}",
+                pred,
+                -pred,
             )
+        )
     return out
 
 
@@ -419,13 +429,13 @@ def explainable(
                 tight = max(
                     ("area", "power"), key=lambda c: cur.budgets.get(f"{c}_mm2" if c == "area" else f"{c}_w", 0)
                 )
-                shrinks = _shrink_proposals(cur, space, el, tight, steps=(2.0,))[:2]
+                shrinks = _shrink_proposals(cur, space, el, tight, nets, steps=(2.0,))[:2]
                 grows = sorted(_layer_votes(cur, space, focus), key=lambda p: -p.priority)[:3]
                 proposals = [_combine(cur, g, sh) for g in grows for sh in shrinks]
             else:
                 proposals = _neighbours(cur, space)
         else:
-            proposals = _shrink_proposals(cur, space, el, target)
+            proposals = _shrink_proposals(cur, space, el, target, nets)
             if escape >= 1:
                 proposals += _neighbours(cur, space)
         proposals = _dedupe([p for p in proposals if not evaluator.seen(p.design)])

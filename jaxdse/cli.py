@@ -13,10 +13,20 @@ from pathlib import Path
 
 from costmodels import ArchError, MappingError, get_arch, preset_names
 from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, SpaceError
+from jaxdse.codesign.baselines import BaselineUnavailable
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import WorkloadError, get, load, names
 
-USER_ERRORS = (WorkloadError, ArchError, MappingError, MapperError, ExploreError, SpaceError, ConstraintError)
+USER_ERRORS = (
+    WorkloadError,
+    ArchError,
+    MappingError,
+    MapperError,
+    ExploreError,
+    SpaceError,
+    ConstraintError,
+    BaselineUnavailable,
+)
 
 
 def _network(args: argparse.Namespace):

@@ -93,6 +93,13 @@ class _Run:
     def random_index(self) -> list[int]:
         return [int(self.rng.integers(n)) for n in self.sizes]
 
+    def step(self, i: int, k: int) -> int:
+        """Index k of parameter i moved one or two legal steps up or down (the other way at a range end)."""
+        d = int(self.rng.choice([-2, -1, 1, 2]))
+        n = self.sizes[i]
+        moved = min(max(k + d, 0), n - 1)
+        return moved if moved != k else min(max(k - d, 0), n - 1)
+
     def done(self) -> bool:
         return self.exhausted or self.evaluator.count >= self.limit
 
@@ -110,7 +117,7 @@ class _Run:
             for idx in itertools.product(*(range(n) for n in self.sizes)):
                 if not self.evaluator.seen(self.design(idx)):
                     return list(idx)
-            self.exhausted = True
+        self.exhausted = True  # every design seen (or, in a huge space, 200 random draws all seen: give up)
         return None
 
     def evaluate(self, design: dict[str, float]) -> tuple[DesignEval, bool]:
@@ -203,29 +210,36 @@ def annealing(
     trace: Trace,
     progress=None,
     start=None,
-    t_start: float = 1.0,
-    t_end: float = 0.01,
+    t_start: float = 1.0 / math.log(2.0),
+    t_end: float = 0.05,
 ) -> Result:
     """Simulated annealing over legal-value indices.
 
-    A neighbour moves one or two parameters by one or two legal steps. The
-    score is ``penalised`` (log space), so the temperature is in e-folds: at
-    T = 1 a design 2.7x worse is accepted with probability 1/e. The
-    temperature falls geometrically from ``t_start`` to ``t_end`` over the
-    budget's evaluations. When neighbours keep landing on evaluated designs
-    the walk restarts from an unseen random design.
+    A neighbour moves one or two parameters by one or two legal steps; the
+    walk starts at ``start`` or a random design. The score is ``penalised``
+    (log space). The temperature is a cooling factor times the mean uphill
+    step seen so far (the usual data-driven scale, so it suits any network
+    and objective): the factor falls geometrically from ``t_start`` (an
+    average uphill move is accepted with probability 1/2) to ``t_end``
+    (probability e^-20) over the budget's evaluations. Metropolis
+    acceptance. When neighbours keep landing on evaluated designs the walk
+    restarts from an unseen random design.
     """
     run = _Run("annealing", evaluator, budget, trace, progress)
-    alpha = (t_end / t_start) ** (1.0 / max(budget - 1, 1))
+    alpha = (t_end / t_start) ** (1.0 / max(budget - 2, 1))
     x = run.index(start) if start is not None else run.random_index()
     ev, new = run.evaluate(run.design(x))
     if new:
         run.record(0, ev, "simulated annealing: initial design" + (" (given)" if start is not None else " (random)"))
     f = penalised(ev)
+    uphill: list[float] = []
     step = 0
     while not run.done() and run.free:
         step += 1
-        temp = t_start * alpha ** max(evaluator.count - 1, 0)
+        factor = t_start * alpha ** max(evaluator.count - 1, 0)
+        scale = float(np.mean(uphill)) if uphill else 1.0
+        temp = factor * scale
+        where = f"T={temp:.3g} ({factor:.3g} x mean uphill step {scale:.3g})"
         if run.stalled():
             y = run.fresh()
             if y is None:
@@ -233,15 +247,16 @@ def annealing(
             ev, new = run.evaluate(run.design(y))
             x, f = y, penalised(ev)
             if new:
-                run.record(step, ev, f"simulated annealing: T={temp:.3g}, neighbours exhausted, restart from random")
+                run.record(step, ev, f"simulated annealing: {where}, neighbours exhausted, restart from random")
             continue
         y = list(x)
         while y == x:
             for i in run.rng.choice(run.free, size=min(len(run.free), int(run.rng.integers(1, 3))), replace=False):
-                d = int(run.rng.choice([-2, -1, 1, 2]))
-                y[i] = min(max(y[i] + d, 0), run.sizes[i] - 1)
+                y[i] = run.step(int(i), y[i])
         ev, new = run.evaluate(run.design(y))
         fy = penalised(ev)
+        if fy > f:
+            uphill.append(fy - f)
         p = 1.0 if fy <= f else math.exp(-(fy - f) / temp)
         u = run.rng.random()
         if fy <= f:
@@ -251,7 +266,7 @@ def annealing(
         else:
             verdict = f"proposal rejected (Metropolis, p={p:.2g})"
         if new:
-            run.record(step, ev, f"simulated annealing: T={temp:.3g}, {_moves(run, x, y)}, {verdict}")
+            run.record(step, ev, f"simulated annealing: {where}, {_moves(run, x, y)}, {verdict}")
         if u < p:
             x, f = y, fy
     return run.result()
@@ -318,7 +333,7 @@ def genetic(
                 mutate = [i for i in run.free if run.rng.random() < rate] or [int(run.rng.choice(run.free))]
                 before = list(child)
                 for i in mutate:
-                    child[i] = min(max(child[i] + int(run.rng.choice([-2, -1, 1, 2])), 0), run.sizes[i] - 1)
+                    child[i] = run.step(i, child[i])
                 why = (
                     f"child of designs #{pop[a][1].index} and #{pop[b][1].index} (tournament of {tournament}), "
                     f"uniform crossover, mutation {_moves(run, before, child)}"
@@ -354,7 +369,7 @@ def _constraints_func(trial) -> list[float]:
     return trial.user_attrs.get("log_budgets") or [-1.0]
 
 
-def _sampler(method: str, seed: int, budget: int, start, space: DesignSpace):
+def _sampler(method: str, seed: int, budget: int):
     optuna = _optuna(method)
     startup = max(2, min(10, budget // 4))
 
@@ -388,10 +403,26 @@ def _sampler(method: str, seed: int, budget: int, start, space: DesignSpace):
             "install the optional extra: pip install 'jaxdse[baselines]'"
         ) from None
     # CMA-ES with margin (Hamano et al., GECCO 2022) keeps integer coordinates
-    # from collapsing onto one value; optuna scales every range to [0, 1] and
-    # starts with sigma0 = 1/6 around x0 (default: the middle of each range).
-    x0 = None if start is None else {p: space.index(p, start[p]) for p in PARAMS if len(space.values[p]) > 1}
-    return optuna.samplers.CmaEsSampler(seed=seed, with_margin=True, x0=x0, n_startup_trials=1), 1
+    # from collapsing onto one value. optuna scales every range to [0, 1] and
+    # starts the mean at the middle with sigma0 = 1/6 (its x0/sigma0 arguments
+    # are deprecated since 4.9; a given start design is enqueued as trial 0).
+    return optuna.samplers.CmaEsSampler(seed=seed, with_margin=True, n_startup_trials=1), 1
+
+
+def _torch_threads(method: str, n: int | None) -> int | None:
+    """Set torch's intra-op threads for the GP sampler; returns the previous count.
+
+    Measured on 2 cores: with torch's default threads (which fight the
+    threads of jax and numpy) one GPSampler proposal over the 13 Table-1
+    parameters took 10-30 s after 20 trials; with one thread, 0.5 s.
+    """
+    if method != "bayesian_gp" or n is None:
+        return None
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return old
 
 
 _LABELS = {
@@ -408,12 +439,15 @@ def _optuna_search(method: str, evaluator: Evaluator, budget: int, trace: Trace,
     run = _Run(method, evaluator, budget, trace, progress)
     dists = {PARAMS[i]: optuna.distributions.IntDistribution(0, run.sizes[i] - 1) for i in run.free}
     fixed = [0] * len(PARAMS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler, startup = _sampler(method, evaluator.seed, budget)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    threads = _torch_threads(method, 1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler, startup = _sampler(method, evaluator.seed, budget, start, run.space)
             study = optuna.create_study(direction="minimize", sampler=sampler)
             if start is not None:
                 study.enqueue_trial({p: run.space.index(p, start[p]) for p in dists})
@@ -431,7 +465,9 @@ def _optuna_search(method: str, evaluator: Evaluator, budget: int, trace: Trace,
                     idx[PARAMS.index(p)] = int(v)
                 ev, new = run.evaluate(run.design(idx))
                 logb = {k: math.log(max(b, 1e-300)) for k, b in ev.budgets.items()}
-                if _set_constraint(optuna):
+                if method == "cmaes":
+                    pass  # CmaEsSampler has no constraint handling: the penalised score carries them
+                elif _set_constraint(optuna):
                     for k, v in (logb or {"none": -1.0}).items():
                         trial.set_constraint(k, v)
                 else:
@@ -444,10 +480,11 @@ def _optuna_search(method: str, evaluator: Evaluator, budget: int, trace: Trace,
                         elif trial.number < startup:
                             how = f"startup trial {trial.number + 1} of {startup} (independent random sampling)"
                         else:
-                            how = f"proposed by {label} from {trial.number} scored trials"
+                            how = f"proposed by the sampler from {trial.number} scored trials"
                     run.record(trial.number, ev, f"{label}: trial {trial.number}, {how}")
     finally:
         optuna.logging.set_verbosity(verbosity)
+        _torch_threads(method, threads)
     return run.result()
 
 
@@ -474,8 +511,10 @@ def cmaes(evaluator: Evaluator, budget: int, trace: Trace, progress=None, start=
     """CMA-ES with margin over legal-value indices (optuna's CmaEsSampler, ``cmaes`` package).
 
     Continuous coordinates are rounded to legal indices; the margin keeps
-    every integer coordinate's marginal from freezing on one value. Starts
-    around ``start`` when given, else the middle of every range.
+    every integer coordinate's marginal from freezing on one value. The
+    search distribution starts at the middle of every range (``start``, if
+    given, is evaluated first). The penalised score carries the constraints
+    (CmaEsSampler does not read optuna's constraint values).
     """
     return _optuna_search("cmaes", evaluator, budget, trace, progress, start)
 

@@ -19,11 +19,12 @@ import numpy as np
 
 from jaxdse.codesign.baselines import BASELINES
 from jaxdse.codesign.constraints import Constraints
-from jaxdse.codesign.evaluator import OBJECTIVES, Evaluator
+from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.explainable import _result, explainable
 from jaxdse.codesign.gradient import gradient_explorer
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space
+from jaxdse.mapper.space import OBJECTIVES
 from workloads import Network, get
 
 EXPLORERS: dict[str, object] = {}

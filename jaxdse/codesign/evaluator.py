@@ -23,8 +23,6 @@ from jaxdse.mapper.api import map_network
 from jaxdse.plan import Plan
 from workloads import Network
 
-OBJECTIVES = ("latency", "energy", "edp")
-
 
 @dataclass
 class DesignEval:

@@ -52,6 +52,14 @@ GRADIENT_STARTS_DEFAULT = 12
 10,000 random mappings on every zoo network (benchmarks/mapper_quality.py)."""
 
 
+def _validated(arch, objective: str, method: str, budget) -> tuple[Arch, int | None]:
+    """Check every argument before any search starts; returns the Arch and budget."""
+    arch = get_arch(arch)
+    check_objective(objective)
+    _check_method(method)
+    return arch, _check_budget(budget)
+
+
 def _gradient_starts(budget: int | None) -> int:
     """Starts that spend about ``budget`` exact evaluations per layer (each start
     costs rounds x neighbours x 9 orders; the rest is initial and polish work)."""
@@ -149,10 +157,7 @@ def map_layer(
     top_n: int = 10,
 ) -> LayerMapping:
     """Best mapping of one layer on one design (see the module docstring)."""
-    arch = get_arch(arch)
-    check_objective(objective)
-    _check_method(method)
-    budget = _check_budget(budget)
+    arch, budget = _validated(arch, objective, method, budget)
     cand = _run_method([layer], arch, objective, method, budget, seed, None)[0]
     return _finish(layer, arch, cand, method, objective, top_n)
 
@@ -179,10 +184,7 @@ def map_network(
     """
     from jaxdse.plan import evaluate as evaluate_plan
 
-    arch = get_arch(arch)
-    check_objective(objective)
-    _check_method(method)
-    budget = _check_budget(budget)
+    arch, budget = _validated(arch, objective, method, budget)
     t0 = time.perf_counter()
     cands = _run_method(network.layers, arch, objective, method, budget, seed, progress)
     results = [_finish(lay, arch, c, method, objective, 1) for lay, c in zip(network.layers, cands)]

@@ -140,7 +140,7 @@ def _layer_votes(ev: DesignEval, space: DesignSpace, networks: list[str], which:
             ratio = top.value / max(nxt.value, 1e-9)
             where = f"{net}:{name} is {share:.0%} of latency and {top.name}-bound ({top.name} {ratio:.2f}x {nxt.name})"
             pred = -share * (1 - 1 / s)
-            for param, value in _mitigate(top.name, s, c, d, space, plan):
+            for param, value in _mitigate(top.name, s, c, d, space):
                 votes.setdefault(param, []).append((value, where, pred))
     out = []
     if "num_pes" in votes:
@@ -178,7 +178,7 @@ def _layer_votes(ev: DesignEval, space: DesignSpace, networks: list[str], which:
     return out
 
 
-def _mitigate(term: str, s: float, c, d: dict, space: DesignSpace, plan) -> list[tuple[str, float]]:
+def _mitigate(term: str, s: float, c, d: dict, space: DesignSpace) -> list[tuple[str, float]]:
     """Explainable-DSE's mitigation rules for one dominant term (p. 7)."""
     out = []
     if term == "compute":

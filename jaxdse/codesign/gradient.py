@@ -32,7 +32,7 @@ from costmodels import Relaxed, evaluate, stack_layers
 from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import NOC_KEYS, PARAMS, describe
-from jaxdse.mapper.gradient import _factors, _mapping
+from jaxdse.mapper.gradient import _factors, _mapping, adam_steps
 from jaxdse.mapper.space import ALL_ORDERS
 
 _HW = ("num_pes", "l1_bytes", "l2_kib", "dram_mb_per_s", "noc_width_bits")
@@ -87,14 +87,7 @@ def _run(
         )
         return obj + weight * (pen + 10.0 * barrier)
 
-    def step(carry, _):
-        p, st = carry
-        g = jax.grad(loss)(p)
-        upd, st = opt.update(g, st, p)
-        return (optax.apply_updates(p, upd), st), None
-
-    (params, opt_state), _ = jax.lax.scan(step, (params, opt_state), None, length=steps)
-    return params, opt_state
+    return adam_steps(loss, params, opt_state, opt, steps)
 
 
 def _snap(hw: dict, space) -> dict:

@@ -94,14 +94,19 @@ def _optimise(theta, opt_state, log_bounds, layers, arch, objective, steps, lr, 
     def total(th):
         return jnp.sum(loss(th, log_bounds, layers, arch, objective, temperature, penalty_weight))
 
-    def step(carry, _):
-        th, st = carry
-        g = jax.grad(total)(th)
-        upd, st = opt.update(g, st, th)
-        return (optax.apply_updates(th, upd), st), None
+    return adam_steps(total, theta, opt_state, opt, steps)
 
-    (theta, opt_state), _ = jax.lax.scan(step, (theta, opt_state), None, length=steps)
-    return theta, opt_state
+
+def adam_steps(loss, params, opt_state, opt, steps: int):
+    """``steps`` optimiser steps on ``loss(params)`` as one ``lax.scan`` (inside jit)."""
+
+    def step(carry, _):
+        p, st = carry
+        upd, st = opt.update(jax.grad(loss)(p), st, p)
+        return (optax.apply_updates(p, upd), st), None
+
+    (params, opt_state), _ = jax.lax.scan(step, (params, opt_state), None, length=steps)
+    return params, opt_state
 
 
 @functools.partial(jax.jit, static_argnames=("objective",))

@@ -230,6 +230,22 @@ def plot(runs: list[Run], best_known: dict, out: Path, scale: float, unit: str, 
     return paths
 
 
+RUN_FIELDS = ("network", "method", "seed", "budget", "evaluations", "best", "evals_to_within_2pct", "feasible_share",
+              "wall_s", "error")  # fmt: skip
+
+
+def _append_run(path: Path, r: Run, scale: float, unit: str) -> None:
+    """Append one finished run to ``runs.csv`` at once, so a long invocation that is stopped keeps what it measured.
+    ``evals_to_within_2pct`` needs the best known design over the whole invocation; it is in ``summary.csv``."""
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        wr = csv.writer(fh)
+        if new:
+            wr.writerow([f if f != "best" else f"best_{unit}" for f in RUN_FIELDS if f != "evals_to_within_2pct"])
+        wr.writerow([r.network, r.method, r.seed, r.budget, r.evaluations, r.best * scale,
+                     round(r.feasible_share, 4), round(r.wall_s, 3), r.error])  # fmt: skip
+
+
 def _ints(s: str) -> list[int]:
     return [int(x) for x in s.split(",") if x]
 
@@ -245,8 +261,21 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", help="comma-separated seeds (default 0,1,2; quick: 0)")
     ap.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"))
     ap.add_argument("--mapper-budget", type=int, help="exact evaluations per layer for the mapper in the loop")
+    ap.add_argument(
+        "--cap",
+        action="append",
+        default=[],
+        metavar="METHOD=N",
+        help="skip METHOD's runs with budgets above N (e.g. bayesian_gp=100: its GP fit grows with the trials)",
+    )
     ap.add_argument("--out", default=None, help="output folder (default runs/search_quality[_quick])")
     args = ap.parse_args(argv)
+    caps: dict[str, int] = {}
+    for c in args.cap:
+        m, _, n = c.partition("=")
+        if m not in EXPLORERS or not n.isdigit():
+            ap.error(f"--cap: expected METHOD=N with METHOD one of {sorted(EXPLORERS)}, found {c!r}")
+        caps[m] = int(n)
 
     networks = args.networks.split(",") if args.networks else (["resnet18"] if args.quick else list(FULL_NETWORKS))
     methods = args.methods.split(",") if args.methods else list(METHODS)
@@ -259,6 +288,7 @@ def main(argv=None) -> int:
         ap.error("--budgets: expected positive integers")
     out = Path(args.out or ("runs/search_quality_quick" if args.quick else "runs/search_quality"))
     out.mkdir(parents=True, exist_ok=True)
+    (out / "runs.csv").unlink(missing_ok=True)
     scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ"), "edp": (1e6, "mJ*ms")}[args.objective]
 
     import jax
@@ -284,8 +314,12 @@ def main(argv=None) -> int:
             memo: dict = {}
             for method in methods:
                 for budget in sorted(budgets):
+                    if budget > caps.get(method, budget):
+                        print(f"  {name} {method:<13} seed {seed} budget {budget:>5}: skipped (--cap {caps[method]})")
+                        continue
                     r = run_one(net, method, seed, budget, memo, constraints, args.objective, args.mapper_budget)
                     runs.append(r)
+                    _append_run(out / "runs.csv", r, scale, unit)
                     if r.error:
                         print(f"  {name} {method:<13} seed {seed} budget {budget:>5}: skipped: {r.error}")
                         break
@@ -321,13 +355,6 @@ def main(argv=None) -> int:
     print()
     print_table(rows, unit)
 
-    with open(out / "runs.csv", "w", newline="") as fh:
-        wr = csv.writer(fh)
-        wr.writerow(["network", "method", "seed", "budget", "evaluations", f"best_{unit}", "evals_to_within_2pct",
-                     "feasible_share", "wall_s", "error"])  # fmt: skip
-        for r in runs:
-            wr.writerow([r.network, r.method, r.seed, r.budget, r.evaluations, r.best * scale, r.to_within,
-                         round(r.feasible_share, 4), round(r.wall_s, 3), r.error])  # fmt: skip
     with open(out / "summary.csv", "w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["network"])
         wr.writeheader()

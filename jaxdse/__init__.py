@@ -1,6 +1,6 @@
 """How to search: mappers, evaluation of mapped networks, explorers, CLI."""
 
-from jaxdse.codesign import Constraints, DesignSpace, Result, explore, load_space, table1_space
+from jaxdse.codesign import Constraints, DesignSpace, Result, explore, load_space, resume, table1_space
 from jaxdse.heuristic import default_mapping, divisors
 from jaxdse.mapper import METHODS, OBJECTIVES, LayerMapping, map_layer, map_network
 from jaxdse.plan import Plan, evaluate, stack_mappings
@@ -11,6 +11,7 @@ __all__ = [
     "Result",
     "explore",
     "load_space",
+    "resume",
     "table1_space",
     "METHODS",
     "OBJECTIVES",

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from costmodels import ArchError, MappingError, get_arch, preset_names
-from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, SpaceError
+from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeError, SpaceError
 from jaxdse.codesign.baselines import BaselineUnavailable
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import WorkloadError, get, load, names
@@ -26,6 +26,7 @@ USER_ERRORS = (
     SpaceError,
     ConstraintError,
     BaselineUnavailable,
+    ResumeError,
 )
 
 
@@ -100,28 +101,48 @@ def cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_explore(args: argparse.Namespace) -> int:
-    from jaxdse.codesign import Constraints, explore
+EXPLORE_DEFAULTS = {"area_mm2": 75.0, "power_w": 4.0, "budget": 50, "method": "explainable", "seed": 0,
+                    "objective": "latency"}  # fmt: skip
+"""Defaults of ``jaxdse explore``'s run settings (applied here so ``--resume`` can tell which were given)."""
 
-    if not args.model:
-        raise WorkloadError("command line: expected at least one --model NAME, found none")
-    nets = [get(m) for m in args.model]
-    cons = Constraints(
-        area_mm2=args.area_mm2,
-        power_w=args.power_w,
-        min_per_s={n.name: args.min_fps for n in nets} if args.min_fps is not None else {},
-    )
-    result = explore(
-        nets,
-        space=args.space,
-        constraints=cons,
-        objective=args.objective,
-        method=args.method,
-        budget=args.budget,
-        seed=args.seed,
-        out=args.out,
-        progress=None if args.json else _progress,
-    )
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from jaxdse.codesign import Constraints, explore, resume
+
+    progress = None if args.json else _progress
+    settings = ["model", "workload", "space", "min_fps", *EXPLORE_DEFAULTS]
+    if args.resume is not None:
+        given = [f"--{k.replace('_', '-')}" for k in settings if getattr(args, k) is not None]
+        if given:
+            raise ExploreError(
+                f"command line: --resume takes every run setting from {args.resume}/run.json; expected none of "
+                f"{given} with it, found them"
+            )
+        result = resume(args.resume, progress=progress)
+        args.out = args.resume
+    else:
+        for k, v in EXPLORE_DEFAULTS.items():
+            if getattr(args, k) is None:
+                setattr(args, k, v)
+        nets = [get(m) for m in args.model or []] + [load(w) for w in args.workload or []]
+        if not nets:
+            raise WorkloadError("command line: expected at least one --model NAME or --workload FILE, found none")
+        cons = Constraints(
+            area_mm2=args.area_mm2,
+            power_w=args.power_w,
+            min_per_s={n.name: args.min_fps for n in nets} if args.min_fps is not None else {},
+        )
+        result = explore(
+            nets,
+            space=args.space,
+            constraints=cons,
+            objective=args.objective,
+            method=args.method,
+            budget=args.budget,
+            seed=args.seed,
+            out=args.out,
+            progress=progress,
+        )
     if args.json:
         import json
 
@@ -132,7 +153,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         print(f"\n{name} on the final design:")
         print(plan.table())
     if args.out:
-        print(f"\nwrote {args.out}/result.json, trace.jsonl, convergence.png, breakdown.png")
+        print(f"\nwrote {args.out}/result.json, run.json, trace.jsonl, evaluations.jsonl and figures")
     return 0 if result.feasible else 3
 
 
@@ -168,16 +189,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explore", help="codesign: search hardware and mappings together under constraints")
     p.add_argument("--model", action="append", help=f"zoo network (repeat for several): {', '.join(names())}")
+    p.add_argument("--workload", action="append", type=Path, help="YAML/JSON workload file (repeat for several)")
     p.add_argument("--space", type=Path, help="YAML/JSON design-space file (default: Explainable-DSE Table 1)")
-    p.add_argument("--objective", default="latency", choices=["latency", "energy", "edp"], help="[latency]")
-    p.add_argument("--area-mm2", type=float, default=75.0, help="area limit [75]")
-    p.add_argument("--power-w", type=float, default=4.0, help="peak power limit [4]")
+    p.add_argument("--objective", choices=["latency", "energy", "edp"], help="[latency]")
+    p.add_argument("--area-mm2", type=float, help="area limit [75]")
+    p.add_argument("--power-w", type=float, help="peak power limit [4]")
     p.add_argument("--min-fps", type=float, help="minimum inferences/s for every model (default: per-model, reference)")
-    p.add_argument("--budget", type=int, default=50, help="designs to evaluate [50]")
-    p.add_argument("--method", default="explainable", choices=sorted(EXPLORERS), help="[explainable]")
-    p.add_argument("--seed", type=int, default=0, help="[0]")
+    p.add_argument("--budget", type=int, help="designs to evaluate [50]")
+    p.add_argument("--method", choices=sorted(EXPLORERS), help="[explainable]")
+    p.add_argument("--seed", type=int, help="[0]")
     p.add_argument("--json", action="store_true", help="print result.json to stdout instead of text")
-    p.add_argument("--out", type=Path, help="write result.json, trace.jsonl (streamed) and figures to DIR")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="write run.json, trace.jsonl and evaluations.jsonl (streamed), result.json and figures to DIR",
+    )
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue an interrupted run saved in DIR (settings from DIR/run.json; mapped designs are not redone)",
+    )
     p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("list", help="built-in models and arch presets")

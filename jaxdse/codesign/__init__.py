@@ -1,6 +1,7 @@
 """Hardware/software codesign explorers, design space and constraints."""
 
-from jaxdse.codesign.api import EXPLORERS, ExploreError, explore
+from jaxdse.codesign.api import EXPLORERS, ExploreError, explore, resume
+from jaxdse.codesign.checkpoint import ResumeError
 from jaxdse.codesign.constraints import DEFAULT_MIN_PER_S, ConstraintError, Constraints
 from jaxdse.codesign.elasticity import elasticities
 from jaxdse.codesign.evaluator import DesignEval, Evaluator
@@ -18,12 +19,14 @@ __all__ = [
     "Evaluator",
     "ExploreError",
     "Result",
+    "ResumeError",
     "SpaceError",
     "Trace",
     "describe",
     "elasticities",
     "explore",
     "load_space",
+    "resume",
     "table1_space",
     "to_arch",
 ]

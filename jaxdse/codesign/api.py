@@ -12,12 +12,23 @@ line.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from jaxdse.codesign.baselines import BASELINES
+from jaxdse.codesign.checkpoint import (
+    EVALS_FILE,
+    RUN_FILE,
+    ResumeError,
+    atomic_write,
+    read_records,
+    read_settings,
+    run_settings,
+    write_settings,
+)
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.explainable import _result, explainable
@@ -99,8 +110,11 @@ def explore(
         method: One of ``EXPLORERS``.
         budget: Distinct designs to evaluate.
         seed: Same seed, same result.
-        out: If given, ``trace.jsonl`` is streamed there as the search runs and
-            ``result.json`` plus figures are written at the end.
+        out: If given, ``run.json`` (the settings) is written first,
+            ``trace.jsonl`` and ``evaluations.jsonl`` (every mapped design)
+            are streamed there as the search runs, and ``result.json`` plus
+            figures are written at the end; ``resume(out)`` continues an
+            interrupted run.
         start: Initial design (explainable) or first design (random).
         progress: Optional callable(str) for progress lines.
         mapper_budget: Exact evaluations per layer for the mapper in the loop.
@@ -132,16 +146,67 @@ def explore(
         space = load_space(space)
     if start is not None:
         start = space.validate(start)
-    kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
-    evaluator = Evaluator(nets, space, constraints or Constraints(), objective, seed, **kw)
-    trace = Trace(Path(out) if out is not None else None)
-    extra = {"warm_start": warm_start} if method == "explainable" else {}
     if warm_start is not None and (isinstance(warm_start, bool) or not isinstance(warm_start, int) or warm_start < 0):
         raise ExploreError(f"explore: field 'warm_start' expected a non-negative int, found {warm_start!r}")
+    kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
+    evaluator = Evaluator(nets, space, constraints or Constraints(), objective, seed, **kw)
+    if out is not None:
+        out = Path(out)
+        settings = run_settings(
+            nets, space, evaluator.constraints, objective, method, budget, seed, evaluator.mapper_budget, warm_start,
+            start,
+        )  # fmt: skip
+        write_settings(out, settings)
+        (out / EVALS_FILE).write_text("")
+        (out / "result.json").unlink(missing_ok=True)  # a result.json in DIR is always this run's
+    return _search(evaluator, method, budget, out, start, progress, warm_start)
+
+
+def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_start) -> Result:
+    if out is not None:
+        evaluator.log_path = Path(out) / EVALS_FILE
+    trace = Trace(Path(out) if out is not None else None)
+    extra = {"warm_start": warm_start} if method == "explainable" else {}
     result = EXPLORERS[method](evaluator, budget, trace, progress=progress, start=start, **extra)
     if out is not None:
         result.save(out)
     return result
 
 
-__all__ = ["EXPLORERS", "ExploreError", "SpaceError", "explore", "random_explorer"]
+def resume(out: str | Path, progress=None) -> Result:
+    """Continue an interrupted ``explore(..., out=DIR)`` run from what DIR holds.
+
+    The settings come from ``DIR/run.json``; designs already mapped
+    (``DIR/evaluations.jsonl``) are rebuilt from their stored mappings, not
+    mapped again (``jaxdse.codesign.checkpoint``). The result equals that of an
+    uninterrupted run with the same settings (timings aside). Resuming a
+    finished run recomputes the same result cheaply.
+
+    Raises:
+        ResumeError: DIR has no readable ``run.json``, or a stored evaluation is malformed.
+    """
+    out = Path(out)
+    s = read_settings(out)
+    records = read_records(out / EVALS_FILE)
+    if s["method"] not in EXPLORERS:
+        raise ResumeError(f"resume: '{out / RUN_FILE}' field 'method' expected one of {sorted(EXPLORERS)}")
+    evaluator = Evaluator(
+        s["networks"], s["space"], s["constraints"], s["objective"], s["seed"], mapper_budget=s["mapper_budget"]
+    )
+    names = {n.name for n in s["networks"]}
+    for i, r in enumerate(records):
+        if set(r["plans"]) != names:
+            raise ResumeError(
+                f"resume: '{out / EVALS_FILE}' line {i + 1} field 'plans' expected networks {sorted(names)}, "
+                f"found {sorted(r['plans'])}"
+            )
+        evaluator.replay[evaluator.key(r["design"])] = r
+    # rewrite the stored evaluations without a torn last line before appending new ones
+    atomic_write(out / EVALS_FILE, "".join(json.dumps(r) + "\n" for r in records))
+    if progress is not None:
+        progress(f"resuming {out}: {len(records)} designs already evaluated, budget {s['budget']}")
+    start = s["start"]
+    return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"])
+
+
+__all__ = ["EXPLORERS", "ExploreError", "ResumeError", "SpaceError", "explore", "random_explorer", "resume"]

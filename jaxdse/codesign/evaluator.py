@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from costmodels import AREA_COMPONENTS
+from jaxdse.codesign.checkpoint import append_record, evaluation_record, plans_from_record
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.space import DesignSpace, to_arch
 from jaxdse.mapper.api import map_network
@@ -92,6 +94,10 @@ class Evaluator:
         seed: Mapper seed (same seed, same mappings).
         mapper_budget: Exact evaluations per layer for the gradient mapper
             (sets its starts; default 4 starts, ~880 per layer).
+        log_path: If set, every newly mapped design is appended to this
+            ``evaluations.jsonl`` (``jaxdse.codesign.checkpoint``).
+        replay: Stored evaluations by design key (from a checkpoint): such a
+            design is rebuilt from its stored mappings instead of mapped again.
     """
 
     networks: list[Network]
@@ -101,6 +107,8 @@ class Evaluator:
     seed: int = 0
     mapper_budget: int = 4 * 3 * 8 * 9 + 9
     cache: dict[tuple, DesignEval] = field(default_factory=dict)
+    log_path: Path | None = None
+    replay: dict[tuple, dict] = field(default_factory=dict)
 
     def key(self, design: dict[str, float]) -> tuple:
         return tuple(float(design[p]) for p in sorted(design))
@@ -119,10 +127,18 @@ class Evaluator:
         design = self.space.validate(design)
         t = time.perf_counter()
         arch = to_arch(design, self.space.fixed)
-        plans = {
-            n.name: map_network(n, arch, objective=self.objective, budget=self.mapper_budget, seed=self.seed)
-            for n in self.networks
-        }
+        stored = self.replay.get(k)
+        if stored is not None:
+            plans = plans_from_record(stored, self.networks, arch)
+            wall = float(stored["wall_s"])
+        else:
+            plans = {
+                n.name: map_network(n, arch, objective=self.objective, budget=self.mapper_budget, seed=self.seed)
+                for n in self.networks
+            }
+            wall = time.perf_counter() - t
+            if self.log_path is not None:
+                append_record(self.log_path, evaluation_record(design, plans, wall))
         lat = {n: p.total()["latency_s"] for n, p in plans.items()}
         en = {n: p.total()["energy_j"] for n, p in plans.items()}
         first = next(iter(plans.values()))
@@ -147,7 +163,7 @@ class Evaluator:
             objective=float(obj),
             index=len(self.cache) + 1,
             mapper_evaluations=sum(p.exact_evaluations for p in plans.values()),
-            wall_s=time.perf_counter() - t,
+            wall_s=wall,
         )
         self.cache[k] = ev
         return ev

@@ -10,20 +10,14 @@ temporary file and an atomic rename) and the figures.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.codesign.evaluator import DesignEval
 from jaxdse.codesign.space import describe
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -150,11 +144,10 @@ class Result:
         """Write result.json, trace.jsonl (if not streamed already) and figures."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        _atomic_write(out / "result.json", json.dumps(self.to_dict(), indent=2))
+        atomic_write(out / "result.json", json.dumps(self.to_dict(), indent=2))
         if self.trace.out_dir is None or Path(self.trace.out_dir) != out:
-            _atomic_write(out / "trace.jsonl", "".join(json.dumps(e.to_dict()) + "\n" for e in self.trace.entries))
-        from jaxdse.codesign.plots import plot_breakdown, plot_convergence
+            atomic_write(out / "trace.jsonl", "".join(json.dumps(e.to_dict()) + "\n" for e in self.trace.entries))
+        from jaxdse.codesign.plots import save_figures
 
-        plot_convergence(self, out / "convergence.png")
-        plot_breakdown(self, out / "breakdown.png")
+        save_figures(self, out)  # convergence, breakdown, budgets, design_space (plots.FIGURES)
         return out / "result.json"

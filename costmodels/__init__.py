@@ -37,6 +37,7 @@ from costmodels.model import (
 )
 from costmodels.network_costs import NetworkCosts, evaluate_network, evaluate_network_jit
 from costmodels.numerics import EXACT, Exact, Relaxed
+from costmodels.sharding import evaluate_sharded
 
 __all__ = [
     "AREA_COMPONENTS",
@@ -67,6 +68,7 @@ __all__ = [
     "energy",
     "evaluate",
     "evaluate_batch",
+    "evaluate_sharded",
     "evaluate_jit",
     "evaluate_network",
     "evaluate_network_jit",

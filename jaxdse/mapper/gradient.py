@@ -41,6 +41,7 @@ import numpy as np
 import optax
 
 from costmodels import Arch, Mapping, Relaxed, evaluate, evaluate_batch, stack_layers
+from costmodels.sharding import replicate, shard_leading
 from jaxdse.heuristic import default_mapping
 from jaxdse.mapper.enumerate import pruned_space
 from jaxdse.mapper.snap import nearest_splits, repair
@@ -205,7 +206,10 @@ def gradient_map(
     n = len(layers)
     nb = _bucket(n)
     padded = list(layers) + [layers[0]] * (nb - n)
-    la = stack_layers(padded)
+    # layers x starts are independent: split the layer axis over the local
+    # devices (costmodels.sharding; a no-op with one device)
+    la = shard_leading(stack_layers(padded))
+    arch_d = replicate(arch)
     bounds = np.array([lay.sizes for lay in padded], dtype=np.float64)
     log_bounds = np.log(bounds)
     n_orders = ALL_ORDERS.shape[0]
@@ -225,8 +229,9 @@ def gradient_map(
             tl = pruned_space(lay, arch, n_range=(1, 9 * k)).tilings[:k]
             seeds[li, : len(tl)] = tl
         theta[:, 1 : 1 + k] = _theta_from_factors(seeds, log_bounds[:, None, :])
-    theta = jnp.asarray(theta)
-    opt_state = optax.adam(lr).init(theta)
+    theta = shard_leading(jnp.asarray(theta))
+    opt_state = shard_leading(optax.adam(lr).init(theta))
+    log_bounds_d = shard_leading(jnp.asarray(log_bounds, jnp.float32))
 
     kept_f: list[list[np.ndarray]] = [[] for _ in range(n)]
     kept_o: list[list[np.ndarray]] = [[] for _ in range(n)]
@@ -241,7 +246,7 @@ def gradient_map(
             spatial=factors[:, :, 2].astype(np.float32),
             order=orders.astype(np.int32),
         )
-        v = np.asarray(_score_layers(arch, la, m, objective))
+        v = np.asarray(_score_layers(arch_d, la, shard_leading(m), objective))
         evaluations += n * factors.shape[1]
         for i in range(n):
             kept_f[i].append(factors[i])
@@ -261,9 +266,9 @@ def gradient_map(
             theta, opt_state = _optimise(
                 theta,
                 opt_state,
-                jnp.asarray(log_bounds, jnp.float32),
+                log_bounds_d,
                 la,
-                arch,
+                arch_d,
                 objective,
                 k,
                 lr,
@@ -290,8 +295,8 @@ def gradient_map(
         best_f = both.reshape(nb, starts, neighbours * n_orders, 4, 8)[
             np.arange(nb)[:, None], np.arange(starts)[None, :], best
         ]
-        theta = jnp.asarray(_theta_from_factors(best_f, log_bounds[:, None, :]))
-        opt_state = optax.adam(lr).init(theta)
+        theta = shard_leading(jnp.asarray(_theta_from_factors(best_f, log_bounds[:, None, :])))
+        opt_state = shard_leading(optax.adam(lr).init(theta))
         if progress is not None:
             finite = np.isfinite(v).any(axis=(1, 2))[:n].sum()
             progress(

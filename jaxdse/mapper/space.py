@@ -24,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from costmodels import Arch, Costs, Mapping, evaluate_batch, layer_arrays
+from costmodels import Arch, Costs, Mapping, evaluate_batch, evaluate_sharded, layer_arrays
+from costmodels.sharding import device_count
 from workloads import DIMS, Layer
 
 OBJECTIVES: tuple[str, ...] = ("latency", "energy", "edp")
@@ -77,7 +78,10 @@ def _score(arch, layer, mappings, objective):
 
 
 def score(arch: Arch, layer: Layer, mappings: Mapping, objective: str) -> np.ndarray:
-    """Exact objective of a batch of mappings (inf where illegal), as NumPy."""
+    """Exact objective of a batch of mappings (inf where illegal), as NumPy; split over the
+    local devices when there are several (``costmodels.sharding``)."""
+    if device_count() > 1:
+        return np.asarray(objective_value(evaluate_sharded(arch, layer_arrays(layer), mappings), objective))
     return np.asarray(_score(arch, layer_arrays(layer), mappings, objective)[0])
 
 

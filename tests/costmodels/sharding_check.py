@@ -1,0 +1,46 @@
+"""Run by tests/costmodels/test_sharding.py in a subprocess with 8 simulated CPU devices
+(``XLA_FLAGS=--xla_force_host_platform_device_count=8`` must be set before JAX starts).
+Prints one JSON line of checks; the test asserts on it."""
+
+import json
+
+import jax
+import numpy as np
+
+import costmodels as cm
+from costmodels import sharding
+from jaxdse import map_network
+from jaxdse.mapspace import random_mappings
+from workloads import Network, get
+
+out = {"devices": len(jax.devices())}
+arch = cm.get_arch("explainable_default")
+net = get("resnet18")
+layer = net.layers[3]
+ms = random_mappings(layer, 1001, np.random.default_rng(0))  # odd size: padded to 1008 over 8 devices
+la = cm.layer_arrays(layer)
+sharded = cm.evaluate_sharded(arch, la, ms)
+with sharding.disabled():
+    single = cm.evaluate_sharded(arch, la, ms)
+    out["disabled_devices"] = sharding.device_count()
+out["mesh_devices"] = sharding.device_count()
+out["split_devices"] = len(sharding.shard_leading(np.zeros((16, 3))).sharding.device_set)
+out["batch"] = int(sharded.latency_cycles.shape[0])
+out["legal"] = int(np.asarray(single.legal).sum())
+out["legal_equal"] = bool(np.array_equal(np.asarray(sharded.legal), np.asarray(single.legal)))
+# float32 costs agree to rounding: the two programs are compiled differently (as jit and eager do)
+rel = []
+for k in ("latency_cycles", "energy_total_pj", "area_total_mm2"):
+    a, b = np.asarray(getattr(sharded, k)), np.asarray(getattr(single, k))
+    rel.append(float(np.max(np.abs(a - b) / b)))
+out["max_rel_diff"] = max(rel)
+sub = Network("resnet18_first8", net.layers[:8], net.counts[:8])  # 8 layers: the layer axis splits 8 ways
+plan_s = map_network(sub, arch, budget=900, seed=0)
+with sharding.disabled():
+    plan_1 = map_network(sub, arch, budget=900, seed=0)
+out["map_same_mappings"] = all(
+    np.array_equal(a.factors(), b.factors()) and np.array_equal(np.asarray(a.order), np.asarray(b.order))
+    for a, b in zip(plan_s.mappings, plan_1.mappings)
+)
+out["map_latency"] = [plan_s.total()["latency_s"], plan_1.total()["latency_s"]]
+print(json.dumps(out))

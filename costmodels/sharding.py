@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,8 +54,12 @@ def disabled() -> Iterator[None]:
 
 
 def local_mesh() -> Mesh | None:
-    """A one-axis mesh of the local devices, or None with one device or sharding disabled."""
+    """A one-axis mesh of the local devices (at most ``$JAXDSE_MAX_DEVICES`` of them, when set),
+    or None with one device or sharding disabled."""
     devices = jax.local_devices()
+    limit = os.environ.get("JAXDSE_MAX_DEVICES", "")
+    if limit.isdigit() and int(limit) > 0:
+        devices = devices[: int(limit)]
     if not _enabled or len(devices) < 2:
         return None
     return _mesh(tuple(devices))

@@ -1,4 +1,4 @@
-"""Command-line interface: ``jaxdse evaluate | map | explore | list``.
+"""Command-line interface: ``jaxdse evaluate | map | explore | report | list``.
 
 Errors in user input (unknown model or preset, malformed workload or arch
 file) print one line naming the field, what was expected and what was
@@ -14,6 +14,7 @@ from pathlib import Path
 from costmodels import ArchError, MappingError, get_arch, preset_names
 from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeError, SpaceError
 from jaxdse.codesign.baselines import BaselineUnavailable
+from jaxdse.codesign.saved import ReportError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import WorkloadError, get, load, names
 
@@ -22,6 +23,7 @@ USER_ERRORS = (
     ArchError,
     MappingError,
     MapperError,
+    ReportError,
     ExploreError,
     SpaceError,
     ConstraintError,
@@ -157,6 +159,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
     return 0 if result.feasible else 3
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from jaxdse.codesign.report import write_report
+
+    path = write_report(args.dir, fmt=args.format, out=args.out)
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     del args
     print("models: " + ", ".join(names()))
@@ -211,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue an interrupted run saved in DIR (settings from DIR/run.json; mapped designs are not redone)",
     )
     p.set_defaults(func=cmd_explore)
+
+    p = sub.add_parser("report", help="turn a result folder (jaxdse explore --out DIR) into a Markdown or HTML report")
+    p.add_argument("dir", type=Path, metavar="DIR", help="folder holding result.json and trace.jsonl")
+    p.add_argument("--format", default="md", choices=["md", "html"], help="md links figures, html inlines them [md]")
+    p.add_argument("--out", type=Path, help="report file [DIR/report.md or DIR/report.html]")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("list", help="built-in models and arch presets")
     p.set_defaults(func=cmd_list)

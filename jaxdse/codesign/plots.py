@@ -1,4 +1,17 @@
-"""Figures of an exploration (matplotlib, headless Agg backend)."""
+"""Figures of an exploration (matplotlib, headless Agg backend).
+
+Every function takes a ``Result`` or a ``RunData`` (``load_run(folder)``: a
+saved run read back from ``result.json`` and ``trace.jsonl``) and a path, so
+figures can be redrawn from any result folder. ``save_figures`` writes all
+of ``FIGURES``; ``Result.save`` calls it.
+
+- ``convergence.png``: objective of every evaluated design, best feasible so far,
+  accepted steps ringed;
+- ``breakdown.png``: per-layer latency of the final design, stacked compute / NoC / DMA;
+- ``budgets.png``: each constraint's used share of its budget (cost / limit)
+  per evaluated design, accepted steps marked;
+- ``design_space.png``: explored designs in latency-area-power space.
+"""
 
 from __future__ import annotations
 
@@ -10,58 +23,219 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from costmodels import TERMS  # noqa: E402
+from jaxdse.codesign.saved import RunData, run_data  # noqa: E402
+
+CMAP = "viridis"
+OBJECTIVE_LABELS = {"latency": "latency (s)", "energy": "energy (J)", "edp": "energy x delay (J s)"}
+"""Axis label of each objective (``jaxdse.codesign.evaluator``: sums over networks)."""
+GROUP_COLORS = {"compute": "tab:green", "NoC": "tab:blue", "DMA": "tab:red"}
+"""Latency groups of ``plot_breakdown``: compute, the slowest of the four NoCs, DMA."""
 
 
-def plot_convergence(result, path: Path) -> None:
-    """Objective of every evaluated design and the best feasible so far."""
-    entries = result.trace.entries
-    x = np.arange(1, len(entries) + 1)
-    obj = np.array([e.total["objective"] for e in entries])
-    feas = np.array([e.feasible for e in entries])
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _columns(run: RunData) -> dict[str, np.ndarray]:
+    """Per evaluated design (trace order): objective, latency, area, power, feasible, accepted."""
+    t = run.trace
+    return {
+        "x": np.arange(1, len(t) + 1),
+        "objective": np.array([float(e["total"]["objective"]) for e in t]),
+        "latency_ms": np.array([float(e["total"]["latency_s"]) * 1e3 for e in t]),
+        "area_mm2": np.array([float(e["total"]["area_mm2"]) for e in t]),
+        "power_w": np.array([float(e["total"]["power_w"]) for e in t]),
+        "feasible": np.array([bool(e["feasible"]) for e in t]),
+        "accepted": np.array([bool(e["accepted"]) for e in t]),
+    }
+
+
+def plot_convergence(result, path: str | Path) -> Path:
+    """Objective of every evaluated design, the best feasible so far, accepted steps ringed."""
+    run = run_data(result)
+    c = _columns(run)
+    feas, acc = c["feasible"], c["accepted"]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.scatter(x[feas], obj[feas], s=14, c="tab:blue", label="feasible")
-    ax.scatter(x[~feas], obj[~feas], s=14, c="tab:red", marker="x", label="infeasible")
-    best = result.best_so_far()
+    ax.scatter(c["x"][feas], c["objective"][feas], s=14, c="tab:blue", label="feasible")
+    ax.scatter(c["x"][~feas], c["objective"][~feas], s=14, c="tab:red", marker="x", label="infeasible")
+    ax.scatter(c["x"][acc], c["objective"][acc], s=70, facecolors="none", edgecolors="k", label="accepted step")
+    best = np.asarray(run.best_so_far())
     if np.isfinite(best).any():
-        ax.step(x, np.where(np.isfinite(best), best, np.nan), where="post", c="k", label="best feasible")
+        ax.step(c["x"], np.where(np.isfinite(best), best, np.nan), where="post", c="k", label="best feasible")
     ax.set_yscale("log")
     ax.set_xlabel("evaluated designs")
-    ax.set_ylabel(result.objective)
-    ax.set_title(f"{result.method} explorer")
+    ax.set_ylabel(OBJECTIVE_LABELS.get(run.objective, run.objective))
+    ax.set_title(f"{run.method} explorer")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return _save(fig, path)
 
 
-def plot_breakdown(result, path: Path) -> None:
-    """Per-layer latency of the final design, stacked by dominant term share."""
-    plans = result.best.plans
-    n = len(plans)
+def plot_convergence_compare(results, path: str | Path) -> Path:
+    """Best feasible objective vs evaluated designs, one line per run (e.g. per method).
+
+    Args:
+        results: A dict ``{label: Result | RunData}`` or a list of them
+            (labelled by their method).
+        path: PNG file to write.
+    """
+    if not isinstance(results, dict):
+        results = {run_data(r).method: r for r in results}
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    objective = ""
+    for label, r in results.items():
+        run = run_data(r)
+        objective = run.objective
+        best = np.asarray(run.best_so_far())
+        x = np.arange(1, len(best) + 1)
+        ax.step(x, np.where(np.isfinite(best), best, np.nan), where="post", label=f"{label} ({len(best)} designs)")
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluated designs")
+    ax.set_ylabel(f"best feasible {OBJECTIVE_LABELS.get(objective, objective)}")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def layer_groups(row: dict) -> dict[str, float]:
+    """Cycles of one layer (a result.json ``layers`` row) per latency group.
+
+    NoC is the slowest of the four NoCs: they run concurrently and the layer's
+    latency is the max over all terms (``costmodels.model.latency``).
+    """
+    terms = row["terms_cycles"]
+    return {
+        "compute": float(terms.get("compute", 0.0)),
+        "NoC": max((float(v) for k, v in terms.items() if k.startswith("noc_")), default=0.0),
+        "DMA": float(terms.get("dma", 0.0)),
+    }
+
+
+def plot_breakdown(result, path: str | Path) -> Path:
+    """Per-layer latency x count of the final design, split by its compute / NoC / DMA cycles.
+
+    Each bar is the layer's latency times its repeat count; it is split in
+    proportion to the compute, NoC (slowest of four) and DMA cycles, and
+    labelled with the bottleneck term that sets the latency.
+    """
+    run = run_data(result)
+    layers = run.summary["layers"]
+    sizes = [len(rows) for rows in layers.values()]
     fig, axes = plt.subplots(
-        n, 1, figsize=(8, 3 + 0.15 * max(len(p.network.layers) for p in plans.values())), squeeze=False
+        len(layers), 1, figsize=(8, 1.2 * len(layers) + 0.22 * sum(sizes)), squeeze=False, height_ratios=sizes
     )
-    colors = {"compute": "tab:green", "dma": "tab:red"}
-    for ax, (name, plan) in zip(axes[:, 0], plans.items()):
-        terms = np.asarray(plan.costs.layers.terms_cycles)  # [L, 6]
-        counts = np.asarray(plan.costs.counts)
-        lat = np.asarray(plan.costs.layers.latency_cycles) * counts
-        freq = float(np.asarray(plan.arch.freq_mhz)) * 1e6
-        # each layer's bar: its latency, split in proportion to its terms
-        share = terms / np.maximum(terms.sum(axis=1, keepdims=True), 1e-30)
-        left = np.zeros(len(lat))
-        y = np.arange(len(lat))
-        for k, term in enumerate(TERMS):
-            w = lat * share[:, k] / freq * 1e3
-            ax.barh(y, w, left=left, color=colors.get(term), label=term)
-            left += w
+    for ax, (name, rows) in zip(axes[:, 0], layers.items()):
+        lat_ms = np.array([float(r["latency_s"]) * float(r["count"]) * 1e3 for r in rows])
+        groups = [layer_groups(r) for r in rows]
+        left = np.zeros(len(rows))
+        y = np.arange(len(rows))
+        for g, color in GROUP_COLORS.items():
+            part = np.array([gr[g] / max(sum(gr.values()), 1e-30) for gr in groups])
+            ax.barh(y, lat_ms * part, left=left, color=color, label=g)
+            left += lat_ms * part
+        for yi, (ms, r) in enumerate(zip(lat_ms, rows)):
+            ax.text(ms, yi, f" {r['bottleneck']}", va="center", fontsize=6)
         ax.set_yticks(y)
-        ax.set_yticklabels([layer.name for layer in plan.network.layers], fontsize=6)
+        ax.set_yticklabels([f"{r['name']} x{r['count']}" for r in rows], fontsize=6)
         ax.invert_yaxis()
-        ax.set_xlabel("latency x count (ms), split by term share")
-        ax.set_title(name, fontsize=9)
-    axes[0, 0].legend(fontsize=7, ncol=3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        ax.set_xlim(0, lat_ms.max() * 1.25)
+        ax.set_title(f"{name}: {lat_ms.sum():.3f} ms", fontsize=9)
+    axes[-1, 0].set_xlabel("latency x count (ms), split by compute : NoC : DMA cycles; label = bottleneck")
+    axes[0, 0].legend(fontsize=7, ncol=3, loc="lower right")
+    return _save(fig, path)
+
+
+def plot_budgets(result, path: str | Path) -> Path:
+    """Each constraint's used share of its budget (cost / limit) per evaluated design.
+
+    A value above 1 breaks the constraint. Accepted steps are filled markers.
+    """
+    run = run_data(result)
+    c = _columns(run)
+    names: list[str] = []
+    for e in run.trace:
+        names += [k for k in e["budgets"] if k not in names]
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    acc = c["accepted"]
+    for name in names:
+        b = np.array([float(e["budgets"].get(name, np.nan)) for e in run.trace])
+        (line,) = ax.plot(c["x"], b, lw=1, marker=".", ms=4, label=name)
+        ax.scatter(c["x"][acc], b[acc], s=36, color=line.get_color(), edgecolors="k", zorder=3)
+    ax.axhline(1.0, c="k", ls="--", lw=1, label="limit (budget 1)")
+    ax.scatter([], [], s=36, c="w", edgecolors="k", label="accepted step")
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluated designs")
+    ax.set_ylabel("used share of budget (cost / limit)")
+    ax.set_title("constraint budgets along the run")
+    ax.legend(fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+def plot_design_space(result, path: str | Path) -> Path:
+    """Explored designs: latency vs area, coloured by peak power; the final design starred.
+
+    Dashed lines: the area limit (horizontal) and, for one network, the
+    latency its minimum throughput allows (vertical); the power limit is
+    marked on the colour bar.
+    """
+    run = run_data(result)
+    c = _columns(run)
+    feas = c["feasible"]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    lo, hi = float(c["power_w"].min()), float(c["power_w"].max())
+    power_limit = run.limits.get("power_w")
+    if power_limit is not None:
+        lo, hi = min(lo, float(power_limit)), max(hi, float(power_limit))
+    norm = matplotlib.colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+    common = {"cmap": CMAP, "norm": norm, "s": 30}
+    lat, area, power = c["latency_ms"], c["area_mm2"], c["power_w"]
+    ax.scatter(lat[feas], area[feas], c=power[feas], marker="o", label="feasible", **common)
+    ax.scatter(lat[~feas], area[~feas], c=power[~feas], marker="x", label="infeasible", **common)
+    t = run.summary["total"]
+    ax.scatter(
+        [t["latency_s"] * 1e3],
+        [t["area_mm2"]],
+        s=260,
+        marker="*",
+        facecolors="none",
+        edgecolors="r",
+        lw=1.5,
+        label="final design" + ("" if run.summary["feasible"] else " (infeasible)"),
+    )
+    area_limit = run.limits.get("area_mm2")
+    if area_limit is not None:
+        ax.axhline(float(area_limit), c="k", ls="--", lw=1, label=f"area limit {float(area_limit):g} mm^2")
+    rates = {k: v for k, v in (run.limits.get("min_per_s") or {}).items() if v}
+    if len(rates) == 1 and len(run.summary["layers"]) == 1:
+        ((net, rate),) = rates.items()
+        ax.axvline(1e3 / float(rate), c="gray", ls=":", lw=1, label=f"{net}: {float(rate):g}/s")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("latency (ms, summed over networks)")
+    ax.set_ylabel("area (mm^2)")
+    ax.set_title(f"{len(c['x'])} explored designs")
+    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=CMAP), ax=ax)
+    bar.set_label("peak power (W)")
+    if power_limit is not None:
+        bar.ax.axhline(float(power_limit), c="r", lw=2)
+    ax.legend(fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+FIGURES = {
+    "convergence.png": plot_convergence,
+    "breakdown.png": plot_breakdown,
+    "budgets.png": plot_budgets,
+    "design_space.png": plot_design_space,
+}
+"""File name -> figure function, in report order."""
+
+
+def save_figures(result, out_dir: str | Path, names: list[str] | None = None) -> list[Path]:
+    """Write ``FIGURES`` (or only ``names``) of a ``Result`` or ``RunData`` into a folder."""
+    run = run_data(result)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return [FIGURES[n](run, out / n) for n in (names if names is not None else FIGURES)]

@@ -1,0 +1,320 @@
+"""A result folder as a report: ``write_report(folder, fmt="md" | "html")``.
+
+The report reads only ``result.json`` and ``trace.jsonl`` (``load_run``), so
+it works on any saved run; figures missing from the folder are redrawn from
+those two files (``plots.save_figures``). Sections: summary (design,
+totals, feasibility, constraint budgets), per-layer costs of every network
+(mapping, latency, energy, compute / NoC / DMA cycles, bottleneck), the
+figures, every accepted step with its reason, and counts.
+
+Markdown links the figures by relative path; HTML is self-contained: the
+PNGs are inlined as base64 ``data:`` URIs (RFC 2397) and the style sheet
+is in the page, so the file can be mailed or archived alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from jaxdse.codesign.plots import FIGURES, layer_groups, save_figures
+from jaxdse.codesign.saved import ReportError, RunData, load_run
+from jaxdse.codesign.space import UNITS
+
+FORMATS = ("md", "html")
+
+CAPTIONS = {
+    "convergence.png": "Objective of every evaluated design; the line is the best feasible so far, rings mark "
+    "accepted steps.",
+    "breakdown.png": "Final design: each layer's latency x repeat count, split by its compute, NoC (slowest of "
+    "the four) and DMA cycles; the label is the term that sets the latency.",
+    "budgets.png": "Each constraint's used share of its budget (cost / limit) per evaluated design; above the "
+    "dashed line the constraint is broken; filled markers are accepted steps.",
+    "design_space.png": "Explored designs by latency and area, coloured by peak power (the red tick on the colour "
+    "bar is the power limit); the star is the final design, the dashed line the area limit.",
+}
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename, so a report is never half-written."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------ document model
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    path: Path
+    caption: str
+
+
+@dataclass(frozen=True)
+class Items:
+    items: tuple[str, ...]
+
+
+def _yes(b: bool) -> str:
+    return "yes" if b else "no"
+
+
+def _design_text(design: dict, summary: dict) -> str:
+    if isinstance(summary.get("design_text"), str):
+        return summary["design_text"]
+    return ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in design.items())
+
+
+def _constraint_rows(run: RunData) -> list[tuple[str, ...]]:
+    s = run.summary
+    total, limits = s["total"], run.limits
+    by_net = total.get("latency_s_by_network") or {}
+    rows = []
+    for name, budget in s["constraints"]["budgets"].items():
+        if name == "area_mm2":
+            limit, value = f"<= {limits.get('area_mm2', float('nan')):g} mm^2", f"{total['area_mm2']:.3f} mm^2"
+        elif name == "power_w":
+            limit, value = f"<= {limits.get('power_w', float('nan')):g} W", f"{total['power_w']:.3f} W"
+        elif name.startswith("throughput."):
+            net = name.split(".", 1)[1]
+            rate = (limits.get("min_per_s") or {}).get(net)
+            limit = f">= {rate:g} /s" if rate else "?"
+            value = f"{1.0 / by_net[net]:.2f} /s" if by_net.get(net) else "?"
+        else:
+            limit, value = "?", "?"
+        rows.append((name, limit, value, f"{budget:.3f}", _yes(budget <= 1.0 + 1e-9)))
+    return rows
+
+
+def _layer_table(rows: list[dict]) -> Table:
+    out = []
+    for r in rows:
+        g = layer_groups(r)
+        scaling = r.get("bottleneck_scaling")
+        bound = r["bottleneck"] + (f" ({scaling:.2f}x next)" if isinstance(scaling, (int, float)) else "")
+        if r.get("legal") is False:
+            bound += " ILLEGAL"
+        util = r.get("utilisation")
+        ratio = r.get("roofline_ratio")
+        out.append(
+            (
+                r["name"],
+                str(r["count"]),
+                str(r.get("shape", "")),
+                r["loop_nest"],
+                f"{r['latency_s'] * 1e3:.4f}",
+                f"{r['energy_j'] * 1e6:.2f}",
+                f"{util:.1%}" if isinstance(util, (int, float)) else "",
+                f"{ratio:.2f}x" if isinstance(ratio, (int, float)) else "",
+                " / ".join(f"{g[k] / 1e3:.1f}" for k in ("compute", "NoC", "DMA")),
+                bound,
+            )
+        )
+    header = (
+        "layer",
+        "x",
+        "shape",
+        "mapping (outermost first)",
+        "latency ms",
+        "energy uJ",
+        "util",
+        "/roofline",
+        "compute / NoC / DMA kcycles",
+        "bottleneck",
+    )
+    return Table(header, tuple(out))
+
+
+def _step_text(e: dict, position: int) -> str:
+    n = e.get("evaluation", position)
+    worst = max(e["budgets"].items(), key=lambda kv: kv[1]) if e["budgets"] else None
+    t = e["total"]
+    outcome = (
+        f"latency {t['latency_s'] * 1e3:.4g} ms, area {t['area_mm2']:.3g} mm^2, peak power {t['power_w']:.3g} W; "
+        + ("feasible" if e["feasible"] else "infeasible")
+    )
+    if worst is not None:
+        outcome += f" (largest used share of a budget: {worst[0]} {worst[1]:.2f})"
+    return f"Design {n}: {e['reason'].rstrip('. ')}. Outcome: {outcome}."
+
+
+def build_document(run: RunData, folder: Path) -> list:
+    """The report's content as a list of blocks (``Heading``, ``Para``, ``Table``, ``Figure``, ``Items``)."""
+    s, trace = run.summary, run.trace
+    t = s["total"]
+    n = len(trace)
+    n_feas = sum(1 for e in trace if e["feasible"])
+    accepted = [(i, e) for i, e in enumerate(trace, start=1) if e["accepted"]]
+    nets = list(s["layers"])
+    doc: list = [
+        Heading(1, f"Codesign report: {', '.join(nets)}"),
+        Para(
+            f"{run.method} explorer, objective {run.objective}; {n} designs evaluated, {n_feas} feasible. "
+            f"Read from {folder.name}/result.json and trace.jsonl."
+        ),
+        Heading(2, "Summary"),
+    ]
+    if s["feasible"]:
+        doc.append(Para("The final design meets every constraint."))
+    else:
+        blocking = s.get("blocking_constraint") or "?"
+        doc.append(Para(f"No feasible design was found; the closest design is blocked by {blocking}."))
+    doc.append(Para(f"Final design: {_design_text(s['design'], s)}."))
+    totals = [
+        ("latency", f"{t['latency_s'] * 1e3:.4f} ms"),
+        ("energy", f"{t['energy_j'] * 1e3:.4f} mJ"),
+        ("area", f"{t['area_mm2']:.3f} mm^2"),
+        ("peak power", f"{t['power_w']:.3f} W"),
+        (f"objective ({run.objective})", f"{t['objective']:.6g}"),
+    ]
+    if len(nets) > 1:
+        for net, lat in (t.get("latency_s_by_network") or {}).items():
+            totals.append((f"latency {net}", f"{lat * 1e3:.4f} ms"))
+    doc += [
+        Table(("total", "value"), tuple(totals)),
+        Heading(3, "Constraints"),
+        Table(("constraint", "limit", "final design", "used share of budget", "met"), tuple(_constraint_rows(run))),
+        Heading(3, "Design parameters"),
+        Table(("parameter", "value", "unit"), tuple((k, f"{v:g}", UNITS.get(k, "")) for k, v in s["design"].items())),
+        Heading(2, "Per-layer costs on the final design"),
+    ]
+    for net, rows in s["layers"].items():
+        lat = sum(r["latency_s"] * r["count"] for r in rows)
+        doc += [Heading(3, f"{net} ({len(rows)} unique layers, {lat * 1e3:.3f} ms)"), _layer_table(rows)]
+    doc.append(Heading(2, "Figures"))
+    doc += [Figure(folder / name, CAPTIONS[name]) for name in FIGURES]
+    doc += [
+        Heading(2, f"Accepted steps ({len(accepted)})"),
+        Items(tuple(_step_text(e, i) for i, e in accepted)),
+        Heading(2, "Counts"),
+    ]
+    best = run.best_so_far()
+    first_best = next((i for i, b in enumerate(best, start=1) if b == best[-1]), None) if n_feas else None
+    counts = [
+        ("evaluated designs", str(n)),
+        ("feasible designs", f"{n_feas} ({n_feas / n:.0%})"),
+        ("accepted steps", str(len(accepted))),
+        ("best feasible first reached at design", str(first_best) if first_best else "never"),
+    ]
+    if isinstance(s.get("wall_s"), (int, float)):
+        counts.append(("search wall time", f"{s['wall_s']:.1f} s"))
+    doc.append(Table(("count", "value"), tuple(counts)))
+    return doc
+
+
+# ------------------------------------------------------------------ renderers
+def _md_cell(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(doc: list, base: Path) -> str:
+    """Markdown; figures linked relative to ``base`` (the report's folder)."""
+    out = []
+    for b in doc:
+        if isinstance(b, Heading):
+            out.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Para):
+            out.append(b.text)
+        elif isinstance(b, Table):
+            lines = ["| " + " | ".join(_md_cell(h) for h in b.header) + " |", "|" + "---|" * len(b.header)]
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+            out.append("\n".join(lines))
+        elif isinstance(b, Figure):
+            rel = Path(os.path.relpath(b.path.resolve(), base.resolve())).as_posix()
+            out.append(f"![{b.path.stem}]({rel})\n\n*{b.caption}*")
+        elif isinstance(b, Items):
+            out.append("\n".join(f"{i}. {_md_cell(item)}" for i, item in enumerate(b.items, start=1)) or "(none)")
+    return "\n\n".join(out) + "\n"
+
+
+STYLE = (
+    "body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:0.8em 0;font-size:0.85em}"
+    "th,td{border:1px solid #ccc;padding:0.2em 0.5em;text-align:left;vertical-align:top}"
+    "th{background:#f0f0f0}figure{margin:1em 0}img{max-width:100%}figcaption{font-size:0.85em;color:#555}"
+)
+
+
+def render_html(doc: list) -> str:
+    """A self-contained HTML page: inline style sheet, figures as base64 data URIs."""
+    esc = html.escape
+    title = next((b.text for b in doc if isinstance(b, Heading)), "jaxdse report")
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
+    ]
+    for b in doc:
+        if isinstance(b, Heading):
+            out.append(f"<h{b.level}>{esc(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            out.append(f"<p>{esc(b.text)}</p>")
+        elif isinstance(b, Table):
+            out.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in b.header) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in b.rows]
+            out.append("</table>")
+        elif isinstance(b, Figure):
+            data = base64.b64encode(b.path.read_bytes()).decode("ascii")
+            out.append(
+                f'<figure><img alt="{esc(b.path.stem)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{esc(b.caption)}</figcaption></figure>"
+            )
+        elif isinstance(b, Items):
+            out.append(
+                "<ol>" + "".join(f"<li>{esc(i)}</li>" for i in b.items) + "</ol>" if b.items else "<p>(none)</p>"
+            )
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def write_report(result_dir: str | Path, fmt: str = "md", out: str | Path | None = None) -> Path:
+    """Turn a result folder into a Markdown or self-contained HTML report.
+
+    Args:
+        result_dir: A folder written by ``explore(..., out=DIR)`` or
+            ``Result.save(DIR)``: ``result.json`` and ``trace.jsonl`` are
+            read; figures missing there are drawn from them into the folder.
+        fmt: ``"md"`` (figures linked by relative path) or ``"html"``
+            (figures inlined, no external references).
+        out: Report file (default ``DIR/report.md`` or ``DIR/report.html``).
+
+    Returns:
+        The path of the report written.
+
+    Raises:
+        ReportError: Unknown format, or a missing / malformed file or key
+            (the message names it).
+    """
+    if fmt not in FORMATS:
+        raise ReportError(f"report: field 'fmt' expected one of {list(FORMATS)}, found {fmt!r}")
+    folder = Path(result_dir)
+    run = load_run(folder)
+    missing = [name for name in FIGURES if not (folder / name).is_file()]
+    if missing:
+        save_figures(run, folder, missing)
+    target = Path(out) if out is not None else folder / f"report.{fmt}"
+    if target.is_dir():
+        raise ReportError(f"report: field 'out' expected a file path, found the directory '{target}'")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    doc = build_document(run, folder)
+    _write(target, render_markdown(doc, target.parent) if fmt == "md" else render_html(doc))
+    return target

@@ -15,8 +15,9 @@ from costmodels import ArchError, MappingError, get_arch, preset_names
 from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeError, SpaceError
 from jaxdse.codesign.baselines import BaselineUnavailable
 from jaxdse.codesign.saved import ReportError
+from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
-from workloads import WorkloadError, get, load, names
+from workloads import Network, WorkloadError, get, load, names
 
 USER_ERRORS = (
     WorkloadError,
@@ -29,10 +30,18 @@ USER_ERRORS = (
     ConstraintError,
     BaselineUnavailable,
     ResumeError,
+    TimeloopError,
 )
 
 
 def _network(args: argparse.Namespace):
+    if getattr(args, "timeloop_problem", None):
+        if args.model or args.workload:
+            raise TimeloopError("command line: expected one of --model, --workload, --timeloop-problem, found several")
+        from jaxdse.interop import read_problem
+
+        layers = tuple(read_problem(p) for p in args.timeloop_problem)
+        return Network(name="timeloop", layers=layers, counts=(1,) * len(layers))
     if args.model and args.workload:
         raise WorkloadError("command line: expected one of --model or --workload, found both")
     if args.model:
@@ -51,6 +60,38 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
         default="explainable_default",
         help=f"arch preset ({', '.join(preset_names())}) or YAML/JSON arch file [explainable_default]",
     )
+
+
+def _add_timeloop_args(p: argparse.ArgumentParser, command: str) -> None:
+    g = p.add_argument_group("Timeloop interop (see README, 'Timeloop interop')")
+    g.add_argument(
+        "--timeloop-problem",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="Timeloop problem YAML, one layer (repeat for several); instead of --model/--workload",
+    )
+    g.add_argument(
+        "--timeloop-arch",
+        type=Path,
+        metavar="FILE",
+        help="Timeloop architecture YAML (v0.2-v0.4) instead of --arch; what it cannot carry over is listed on stderr",
+    )
+    if command == "evaluate":
+        g.add_argument(
+            "--timeloop-mapping",
+            type=Path,
+            action="append",
+            metavar="FILE",
+            help="Timeloop mapping YAML per layer, in layer order: evaluate these mappings instead of searching",
+        )
+    else:
+        g.add_argument(
+            "--export-timeloop",
+            type=Path,
+            metavar="DIR",
+            help="also write arch.yaml, one problem + mapping YAML per layer and index.yaml for timeloop-model",
+        )
 
 
 def _progress(line: str) -> None:
@@ -76,7 +117,26 @@ def _map(args: argparse.Namespace):
     from jaxdse.plan import evaluate
 
     net = _network(args)
-    arch = get_arch(args.arch)
+    arch, timeloop_arch = get_arch(args.arch), None
+    if getattr(args, "timeloop_arch", None):
+        from jaxdse.interop import read_arch
+
+        if args.arch != "explainable_default":
+            raise TimeloopError("command line: expected one of --arch or --timeloop-arch, found both")
+        timeloop_arch = read_arch(args.timeloop_arch)
+        arch, args.arch = timeloop_arch.arch, str(args.timeloop_arch)
+        for note in timeloop_arch.dropped:
+            print(f"timeloop arch: {note}", file=sys.stderr)
+    if getattr(args, "timeloop_mapping", None):
+        from jaxdse.interop import read_mapping
+
+        if len(args.timeloop_mapping) != len(net.layers):
+            raise TimeloopError(
+                f"command line: field '--timeloop-mapping' expected one file per layer ({len(net.layers)}), "
+                f"found {len(args.timeloop_mapping)}"
+            )
+        mappings = [read_mapping(m, layer, timeloop_arch) for m, layer in zip(args.timeloop_mapping, net.layers)]
+        return net, evaluate(net, arch, mappings, method="Timeloop mapping files")
     if args.method == "default":
         return net, evaluate(net, arch, "default")
     return net, map_network(
@@ -99,6 +159,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_map(args: argparse.Namespace) -> int:
     args.nests = True
     net, plan = _map(args)
+    if args.export_timeloop:
+        from jaxdse.interop import export_plan
+
+        print(f"wrote {export_plan(plan, args.export_timeloop)} (Timeloop inputs)", file=sys.stderr)
     _emit(plan, args, f"{net.summary()} mapped on arch '{args.arch}'")
     return 0
 
@@ -195,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="[0]")
         p.add_argument("--json", action="store_true", help="print JSON (keys: layers, total) instead of a table")
         p.add_argument("--out", type=Path, help="also write DIR/plan.json")
+        _add_timeloop_args(p, name)
         p.set_defaults(func=func)
 
     p = sub.add_parser("explore", help="codesign: search hardware and mappings together under constraints")

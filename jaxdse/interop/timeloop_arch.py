@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from costmodels import NOCS, Arch, ArchError, make_arch
 from costmodels.arch import DMA_SETUP_CYCLES_DEFAULT, NOC_FIELDS
 from jaxdse.interop.timeloop_io import (
@@ -120,6 +122,10 @@ def write_arch(arch: Arch, word_bits: int = WORD_BITS_DEFAULT, names: dict[str, 
         names: Component names by role (default ``LEVEL_NAMES``).
     """
     n = {**LEVEL_NAMES, **(names or {})}
+    if not isinstance(arch, Arch) or np.ndim(arch.num_pes) != 0:
+        raise TimeloopError(
+            f"write_arch: field 'arch' expected one costmodels.Arch (no batch axis), found {show(arch)}"
+        )
     d = arch.to_dict()
     pes = _integral("num_pes", d["num_pes"])
     l1_words = _integral("l1_bytes (in words)", d["l1_bytes"] * 8 / word_bits)

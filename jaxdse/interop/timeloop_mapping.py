@@ -118,7 +118,7 @@ def _dim(source: str, field: str, name: str) -> str:
 
 
 def _factors(source: str, field: str, spec: Any, layer: Layer) -> dict[str, int]:
-    text = " ".join(spec) if isinstance(spec, list) else spec
+    text = " ".join(spec) if isinstance(spec, list) and all(isinstance(x, str) for x in spec) else spec
     if text is None:
         return {}
     if not isinstance(text, str):
@@ -146,7 +146,7 @@ def _permutation(source: str, field: str, spec: Any) -> list[str]:
     """Timeloop permutation (inner to outer) -> dims outermost first."""
     if spec is None:
         return []
-    text = "".join(spec) if isinstance(spec, list) else spec
+    text = "".join(spec) if isinstance(spec, list) and all(isinstance(x, str) for x in spec) else spec
     if not isinstance(text, str):
         raise TimeloopError(f"{source}: field '{field}' expected a string of dimensions, found {show(spec)}")
     dims = [_dim(source, field, ch) for ch in text if not ch.isspace()]
@@ -156,10 +156,14 @@ def _permutation(source: str, field: str, spec: Any) -> list[str]:
 
 
 def _infer_levels(source: str, directives: list) -> dict[str, str]:
-    temporal = []
-    for d in directives:
+    temporal: list[str] = []
+    for i, d in enumerate(directives):
         if d.get("type") == "temporal" and d.get("target") not in temporal:
-            temporal.append(d.get("target"))
+            if not isinstance(d.get("target"), str):
+                raise TimeloopError(
+                    f"{source}: field 'mapping[{i}].target' expected a level name, found {show(d.get('target'))}"
+                )
+            temporal.append(d["target"])
     if len(temporal) != 3:
         raise TimeloopError(
             f"{source}: field 'mapping' expected temporal directives at exactly 3 levels (DRAM, shared buffer, "

@@ -1,6 +1,8 @@
 """Timeloop interop: round trips, hand-written Timeloop inputs, folding rules, errors, CLI."""
 
+import copy
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -502,6 +504,42 @@ def test_file_errors(tmp_path):
         read_problem(tmp_path / "missing.yaml")
     with pytest.raises(TimeloopError, match="valid YAML"):
         read_arch(_write(tmp_path / "bad.yaml", "architecture: [unclosed\n"))
+
+
+def test_mutated_inputs_raise_only_timeloop_errors():
+    """Random field replacements and deletions: every failure is a TimeloopError naming the source."""
+    rng = random.Random(0)
+    junk = [None, "x", [], {}, [1], {"a": 1}, -1, 0, 2.5, float("nan"), float("inf"), True, 10**30, [[["C"]]]]
+    layer, arch = LAYERS[0], costmodels.preset("tiny")
+    ta = read_arch(write_arch(arch))
+    cases = [
+        (yaml.safe_load(CONV_S2), read_problem),
+        (yaml.safe_load(EYERISS_V03), read_arch),
+        (write_mapping(default_mapping(layer, arch), layer), lambda d: read_mapping(d, layer, ta)),
+        (write_mapping(default_mapping(layer, arch), layer), lambda d: read_mapping(d, layer)),
+    ]
+    for doc, read in cases:
+        for _ in range(150):
+            d = copy.deepcopy(doc)
+            paths, stack = [], [((), d)]
+            while stack:
+                path, node = stack.pop()
+                items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+                for k, v in items:
+                    paths.append(path + (k,))
+                    stack.append((path + (k,), v))
+            path = rng.choice(paths)
+            parent = d
+            for k in path[:-1]:
+                parent = parent[k]
+            if isinstance(parent, dict) and rng.random() < 0.2:
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = copy.deepcopy(rng.choice(junk))
+            try:
+                read(d)
+            except TimeloopError as e:
+                assert str(e).startswith("<dict>")
 
 
 # ----------------------------------------------------------------- export/CLI

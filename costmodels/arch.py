@@ -21,6 +21,7 @@ with a leading axis and can be vmapped.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from workloads.specfile import read_spec
+from workloads.specfile import printable, read_spec, show
 
 NOCS: tuple[str, ...] = ("inputs", "weights", "psum_reads", "output_writes")
 """The four per-operand NoCs (Explainable-DSE Table 1, "x4")."""
@@ -119,7 +120,7 @@ def make_arch(
     for name, v in (("noc_width_bits", noc_width_bits), ("noc_links", noc_links), ("noc_virtual", noc_virtual)):
         if isinstance(v, (list, tuple)):
             if len(v) != len(NOCS):
-                raise ArchError(f"{source}: field '{name}' expected {len(NOCS)} values {NOCS}, found {list(v)!r}")
+                raise ArchError(f"{source}: field '{name}' expected {len(NOCS)} values {NOCS}, found {show(list(v))}")
             vals = [_number(source, f"{name}[{i}]", x) for i, x in enumerate(v)]
         else:
             vals = [_number(source, name, v)] * len(NOCS)
@@ -134,13 +135,18 @@ def make_arch(
 
 
 def _number(source: str, field: str, v: Any, lo: float | None = None) -> float:
+    """A finite number > 0 (or >= lo) that stays so as float32, the Arch's dtype."""
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise ArchError(f"{source}: field '{field}' expected a number, found {v!r}")
-    v = float(v)
-    if not np.isfinite(v) or (v < lo if lo is not None else v <= 0):
+        raise ArchError(f"{source}: field '{field}' expected a number, found {show(v)}")
+    with np.errstate(over="ignore"):
+        as_f32 = float(np.float32(v)) if abs(v) <= _F32_MAX else float("inf")
+    if not np.isfinite(as_f32) or (as_f32 < lo if lo is not None else as_f32 <= 0):
         want = f">= {lo:g}" if lo is not None else "> 0"
-        raise ArchError(f"{source}: field '{field}' expected a finite number {want}, found {v!r}")
-    return v
+        raise ArchError(f"{source}: field '{field}' expected a finite number {want} (in float32), found {show(v)}")
+    return float(v)
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 # --------------------------------------------------------------------- presets
@@ -214,13 +220,13 @@ def arch_from_dict(data: Any, source: str = "arch") -> Arch:
     """
     if not isinstance(data, dict):
         raise ArchError(f"{source}: expected a mapping of arch fields, found {type(data).__name__}")
-    unknown = sorted(set(data) - _ALLOWED)
+    unknown = sorted(k if isinstance(k, str) else show(k) for k in data if k not in _ALLOWED)
     if unknown:
-        raise ArchError(f"{source}: unknown field(s) {unknown}; allowed fields are {sorted(_ALLOWED)}")
+        raise ArchError(f"{source}: expected fields among {sorted(_ALLOWED)}, found unknown field(s) {unknown}")
     required = ("num_pes", "l1_bytes", "l2_kib", "dram_mb_per_s") + NOC_FIELDS
     missing = [f for f in required if f not in data]
     if missing:
-        raise ArchError(f"{source}: missing required field(s) {missing}")
+        raise ArchError(f"{source}: expected the required field(s) {missing}, found them missing")
     kwargs = {k: v for k, v in data.items() if k not in ("name", "notes")}
     return make_arch(**kwargs, source=source)
 
@@ -228,16 +234,28 @@ def arch_from_dict(data: Any, source: str = "arch") -> Arch:
 def load_arch(path: str | Path) -> Arch:
     """Read an arch YAML/JSON file (schema: ``arch_from_dict``)."""
     data = read_spec(path, "arch file", ArchError)
-    return arch_from_dict(data, source=f"arch file '{path}'")
+    return arch_from_dict(data, source=f"arch file '{printable(path)}'")
 
 
 def get_arch(spec: str | Path | Arch) -> Arch:
     """A preset name, a path to an arch file, or an Arch (returned as is)."""
     if isinstance(spec, Arch):
         return spec
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ArchError(
+            f"arch: expected an Arch, a preset name {preset_names()} or a .yaml/.json file, found {show(spec)}"
+        )
     spec_s = str(spec)
     if spec_s in _PRESETS:
         return preset(spec_s)
-    if Path(spec_s).suffix.lower() in (".yaml", ".yml", ".json") or Path(spec_s).exists():
+    if Path(spec_s).suffix.lower() in (".yaml", ".yml", ".json") or _is_file(spec_s):
         return load_arch(spec_s)
-    raise ArchError(f"arch: expected a preset name {preset_names()} or a .yaml/.json file, found {spec_s!r}")
+    raise ArchError(f"arch: expected a preset name {preset_names()} or a .yaml/.json file, found {show(spec_s)}")
+
+
+def _is_file(path: str) -> bool:
+    """Whether ``path`` names an existing file; False for names the OS rejects (NUL, too long)."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False

@@ -24,6 +24,8 @@ import numpy as np
 from flax import struct
 
 from workloads import DIMS, Layer
+from workloads.layer import MAX_EXTENT
+from workloads.specfile import show
 
 LEVELS: tuple[str, ...] = ("dram", "l2", "l1")
 """Temporal levels of a mapping, outer to inner."""
@@ -84,10 +86,11 @@ def _order_row(spec: str | list | tuple | None, field: str) -> list[int]:
     """Dims listed outer to inner; unlisted dims are placed outermost."""
     if spec is None:
         return list(range(len(DIMS)))
-    names = list(spec) if isinstance(spec, str) else list(spec)
-    bad = [d for d in names if d not in DIMS]
-    if bad or len(set(names)) != len(names):
-        raise MappingError(f"mapping: field '{field}' expected distinct dims from {DIMS}, found {spec!r}")
+    names = list(spec) if isinstance(spec, (str, list, tuple)) else None
+    if names is None or not all(isinstance(d, str) and d in DIMS for d in names) or len(set(names)) != len(names):
+        raise MappingError(
+            f"mapping: field '{field}' expected a str or list of distinct dims from {DIMS}, found {show(spec)}"
+        )
     rest = [d for d in DIMS if d not in names]
     return [DIMS.index(d) for d in rest + names]
 
@@ -95,17 +98,24 @@ def _order_row(spec: str | list | tuple | None, field: str) -> list[int]:
 def _factor_row(spec: dict | None, field: str) -> list[float]:
     spec = spec or {}
     if not isinstance(spec, dict):
-        raise MappingError(f"mapping: field '{field}' expected a mapping of dim -> factor, found {spec!r}")
-    bad = sorted(set(spec) - set(DIMS))
+        raise MappingError(f"mapping: field '{field}' expected a mapping of dim -> factor, found {show(spec)}")
+    bad = _unknown(spec, DIMS)
     if bad:
         raise MappingError(f"mapping: field '{field}' expected keys among {DIMS}, found {bad}")
     row = []
     for d in DIMS:
         v = spec.get(d, 1)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise MappingError(f"mapping: field '{field}.{d}' expected a positive int, found {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_EXTENT:
+            raise MappingError(
+                f"mapping: field '{field}.{d}' expected a positive int (at most {MAX_EXTENT}), found {show(v)}"
+            )
         row.append(float(v))
     return row
+
+
+def _unknown(keys: Any, allowed: tuple[str, ...] | set[str]) -> list[str]:
+    """Keys not in ``allowed``, sorted, shown as text (keys of any type)."""
+    return sorted(k if isinstance(k, str) else show(k) for k in keys if k not in allowed)
 
 
 def make_mapping(
@@ -122,7 +132,7 @@ def make_mapping(
     """
     order = order or {}
     if not isinstance(order, dict) or set(order) - set(LEVELS):
-        raise MappingError(f"mapping: field 'order' expected keys among {LEVELS}, found {order!r}")
+        raise MappingError(f"mapping: field 'order' expected a mapping with keys among {LEVELS}, found {show(order)}")
     temporal = [_factor_row(dram, "dram"), _factor_row(l2, "l2"), _factor_row(l1, "l1")]
     orders = [_order_row(order.get(lvl), f"order.{lvl}") for lvl in LEVELS]
     return Mapping(
@@ -135,11 +145,11 @@ def make_mapping(
 def mapping_from_dict(data: Any) -> Mapping:
     """Inverse of ``Mapping.to_dict``."""
     if not isinstance(data, dict):
-        raise MappingError(f"mapping: expected a mapping with keys dram/l2/spatial/l1/order, found {data!r}")
+        raise MappingError(f"mapping: expected a mapping with keys dram/l2/spatial/l1/order, found {show(data)}")
     allowed = {"dram", "l2", "spatial", "l1", "order"}
-    bad = sorted(set(data) - allowed)
+    bad = _unknown(data, allowed)
     if bad:
-        raise MappingError(f"mapping: unknown field(s) {bad}; allowed fields are {sorted(allowed)}")
+        raise MappingError(f"mapping: expected fields among {sorted(allowed)}, found unknown field(s) {bad}")
     return make_mapping(**data)
 
 
@@ -149,24 +159,39 @@ def validate_mapping(layer: Layer, mapping: Mapping) -> None:
     Raises MappingError naming the field. Capacity and fan-out limits depend
     on the hardware and are reported by the cost model as named violations.
     """
-    t, s, o = (np.asarray(x) for x in (mapping.temporal, mapping.spatial, mapping.order))
+    if not isinstance(layer, Layer):
+        raise MappingError(f"validate_mapping: field 'layer' expected a workloads.Layer, found {show(layer)}")
+    if not isinstance(mapping, Mapping):
+        raise MappingError(f"validate_mapping: field 'mapping' expected a costmodels.Mapping, found {show(mapping)}")
+    try:
+        t, s, o = (np.asarray(x, dtype=np.float64) for x in (mapping.temporal, mapping.spatial, mapping.order))
+    except (TypeError, ValueError) as e:
+        raise MappingError(f"mapping for '{layer.name}': expected numeric arrays, found error: {e}") from None
     if t.shape != (3, 8) or s.shape != (8,) or o.shape != (3, 8):
         raise MappingError(
             f"mapping for '{layer.name}': expected temporal (3, 8), spatial (8,), order (3, 8); "
             f"found {t.shape}, {s.shape}, {o.shape}"
         )
-    if (t < 1).any() or (s < 1).any() or (np.abs(t - np.rint(t)) > 1e-6).any() or (np.abs(s - np.rint(s)) > 1e-6).any():
-        raise MappingError(f"mapping for '{layer.name}': field 'temporal/spatial' expected positive integers")
+    for name, x in (("temporal", t), ("spatial", s)):
+        if not (
+            np.isfinite(x).all()
+            and (x >= 1).all()
+            and (x <= MAX_EXTENT).all()
+            and (np.abs(x - np.rint(x)) <= 1e-6).all()
+        ):
+            raise MappingError(
+                f"mapping for '{layer.name}': field '{name}' expected integer factors in 1..{MAX_EXTENT}, "
+                f"found {show(x.tolist(), 200)}"
+            )
     for j, lvl in enumerate(LEVELS):
         if sorted(o[j].tolist()) != list(range(8)):
             raise MappingError(
                 f"mapping for '{layer.name}': field 'order.{lvl}' expected a permutation of 0..7, found {o[j].tolist()}"
             )
-    f = mapping.factors()
-    prod = f.prod(axis=0)
+    prod = np.prod(np.rint(np.stack([t[0], t[1], s, t[2]])), axis=0)  # float64: exact up to 2**53, far above any bound
     for d, (p, n) in enumerate(zip(prod, layer.sizes)):
         if p < n:
             raise MappingError(
                 f"mapping for '{layer.name}': field 'factors.{DIMS[d]}' expected a product >= {n} "
-                f"(the loop bound), found {p}"
+                f"(the loop bound), found {p:.0f}"
             )

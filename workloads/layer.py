@@ -23,7 +23,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 from flax import struct
+
+from workloads.specfile import show
 
 DIMS: tuple[str, ...] = ("N", "G", "K", "C", "P", "Q", "R", "S")
 """Loop dimension names, in the fixed order used by every array in jaxdse."""
@@ -51,12 +54,40 @@ def halo_extent(out_extent: float, filt_extent: float, stride: float, dilation: 
     return (out_extent - 1) * stride + (filt_extent - 1) * dilation + 1
 
 
+MAX_EXTENT = 2**24
+"""Largest loop bound, stride, dilation, padding or bit width a layer may have:
+every integer up to 2**24 is exact in float32 (24-bit significand, IEEE 754),
+the dtype of the cost model's arrays. Real layers are far smaller."""
+
+
 def _positive_int(field: str, value: Any, owner: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{owner}: field '{field}' expected a positive int, found {value!r}")
-    if value < 1:
-        raise ValueError(f"{owner}: field '{field}' expected a positive int, found {value!r}")
+        raise TypeError(f"{owner}: field '{field}' expected a positive int, found {show(value)}")
+    if not 1 <= value <= MAX_EXTENT:
+        raise ValueError(
+            f"{owner}: field '{field}' expected a positive int (at most {MAX_EXTENT}), found {show(value)}"
+        )
     return value
+
+
+def _distinct_offsets(n1: int, step1: int, n2: int, step2: int) -> int:
+    """How many distinct ``i * step1 + j * step2`` for ``0 <= i < n1, 0 <= j < n2``.
+
+    Loops over the shorter index only: the offsets ``i * step1`` (i < n1,
+    the shorter) each start an arithmetic progression of ``n2`` terms with
+    step ``step2``; progressions whose starts agree modulo ``step2`` are
+    intervals of one integer line (start // step2 .. + n2), so the count is
+    the length of the union of those intervals, class by class.
+    """
+    if n1 > n2:
+        n1, step1, n2, step2 = n2, step2, n1, step1
+    starts = np.arange(n1, dtype=np.int64) * step1
+    cls, pos = starts % step2, starts // step2
+    idx = np.lexsort((pos, cls))
+    cls, pos = cls[idx], pos[idx]
+    same_class_next = np.append(cls[1:] == cls[:-1], False)
+    gap = np.append(pos[1:] - pos[:-1], n2)
+    return int(np.sum(np.where(same_class_next, np.minimum(gap, n2), n2)))
 
 
 @struct.dataclass(frozen=True)
@@ -129,8 +160,8 @@ class Layer:
         with stride 2 reads every other row).
         """
         n, g, k, c, p, q, r, s = self.sizes
-        rows = len({pi * self.stride[0] + ri * self.dilation[0] for pi in range(p) for ri in range(r)})
-        cols = len({qi * self.stride[1] + si * self.dilation[1] for qi in range(q) for si in range(s)})
+        rows = _distinct_offsets(p, self.stride[0], r, self.dilation[0])
+        cols = _distinct_offsets(q, self.stride[1], s, self.dilation[1])
         return rows, cols
 
     def compulsory_bytes(self) -> dict[str, int]:
@@ -196,10 +227,21 @@ def _nonneg_pair(field: str, v: Any, owner: str) -> tuple[int, int]:
     if (
         not isinstance(v, (tuple, list))
         or len(v) != 2
-        or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in v)
+        or any(isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= MAX_EXTENT for x in v)
     ):
-        raise ValueError(f"{owner}: field '{field}' expected a non-negative int or pair, found {v!r}")
+        raise ValueError(
+            f"{owner}: field '{field}' expected a non-negative int (at most {MAX_EXTENT}) or pair, found {show(v)}"
+        )
     return (v[0], v[1])
+
+
+def _bits(v: Any, owner: str) -> tuple[int, int, int]:
+    """One bit width for all operands, or (inputs, weights, outputs)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = (v, v, v)
+    if not isinstance(v, (tuple, list)) or len(v) != 3:
+        raise ValueError(f"{owner}: field 'bits' expected an int or three ints (inputs, weights, outputs), found {v!r}")
+    return tuple(v)
 
 
 def conv_out_extent(in_extent: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -255,7 +297,7 @@ def conv2d(
         sizes=(batch, groups, out_channels // groups, in_channels // groups, p, q, kr, ks),
         stride=st,
         dilation=dl,
-        bits=tuple(bits),
+        bits=_bits(bits, owner),
         kind=kind,
     )
 
@@ -292,7 +334,7 @@ def linear(
     for f, v in (("in_features", in_features), ("out_features", out_features), ("tokens", tokens), ("batch", batch)):
         _positive_int(f, v, owner)
     return Layer(
-        name=name, sizes=(batch, 1, out_features, in_features, tokens, 1, 1, 1), bits=tuple(bits), kind="linear"
+        name=name, sizes=(batch, 1, out_features, in_features, tokens, 1, 1, 1), bits=_bits(bits, owner), kind="linear"
     )
 
 
@@ -318,7 +360,7 @@ def matmul(
     owner = f"matmul '{name}'"
     for f, v in (("m", m), ("k", k), ("n", n), ("heads", heads), ("batch", batch)):
         _positive_int(f, v, owner)
-    return Layer(name=name, sizes=(batch, heads, n, k, m, 1, 1, 1), bits=tuple(bits), kind="matmul")
+    return Layer(name=name, sizes=(batch, heads, n, k, m, 1, 1, 1), bits=_bits(bits, owner), kind="matmul")
 
 
 def raw(
@@ -336,11 +378,13 @@ def raw(
         if unknown:
             raise ValueError(f"{owner}: field 'sizes' expected keys among {DIMS}, found {unknown}")
         sizes = tuple(sizes.get(d, 1) for d in DIMS)
+    elif not isinstance(sizes, (tuple, list)):
+        raise ValueError(f"{owner}: field 'sizes' expected a dict by dim or {len(DIMS)} ints, found {show(sizes)}")
     return Layer(
         name=name,
         sizes=tuple(sizes),
         stride=_pair("stride", stride, owner),
         dilation=_pair("dilation", dilation, owner),
-        bits=tuple(bits),
+        bits=_bits(bits, owner),
         kind=kind,
     )

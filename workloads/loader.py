@@ -31,9 +31,9 @@ from typing import Any
 import yaml
 
 from workloads.errors import WorkloadError
-from workloads.layer import DIMS, KINDS, Layer, conv2d, depthwise, linear, matmul, raw
+from workloads.layer import DIMS, KINDS, MAX_EXTENT, Layer, conv2d, depthwise, linear, matmul, raw
 from workloads.network import Network
-from workloads.specfile import read_spec
+from workloads.specfile import printable, read_spec, show
 
 
 class _FieldError(Exception):
@@ -47,11 +47,15 @@ class _FieldError(Exception):
 _MISSING = object()
 
 
+def _name(key: Any) -> str:
+    """A mapping key as it appears in a field path."""
+    return key if isinstance(key, str) else show(key)
+
+
 def _show(value: Any) -> str:
     if value is _MISSING:
         return "nothing (field missing)"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return show(value)
 
 
 # ----------------------------------------------------------------- checkers
@@ -59,19 +63,23 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _in_range(v: Any, minimum: int) -> bool:
+    return _is_int(v) and minimum <= v <= MAX_EXTENT
+
+
 def _pos_int(path: str, v: Any) -> int:
-    if not _is_int(v) or v < 1:
-        raise _FieldError(path, "a positive int", v)
+    if not _in_range(v, 1):
+        raise _FieldError(path, f"a positive int (at most {MAX_EXTENT})", v)
     return v
 
 
 def _pair(minimum: int) -> Callable[[str, Any], int | tuple[int, int]]:
-    what = "a positive int" if minimum == 1 else "a non-negative int"
+    what = f"a {'positive' if minimum == 1 else 'non-negative'} int (at most {MAX_EXTENT})"
 
     def check(path: str, v: Any) -> int | tuple[int, int]:
-        if _is_int(v) and v >= minimum:
+        if _in_range(v, minimum):
             return v
-        if isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x) and x >= minimum for x in v):
+        if isinstance(v, (list, tuple)) and len(v) == 2 and all(_in_range(x, minimum) for x in v):
             return (v[0], v[1])
         raise _FieldError(path, f"{what} or a list of two", v)
 
@@ -79,11 +87,11 @@ def _pair(minimum: int) -> Callable[[str, Any], int | tuple[int, int]]:
 
 
 def _bits(path: str, v: Any) -> tuple[int, int, int]:
-    if _is_int(v) and v >= 1:
+    if _in_range(v, 1):
         return (v, v, v)
-    if isinstance(v, (list, tuple)) and len(v) == 3 and all(_is_int(x) and x >= 1 for x in v):
+    if isinstance(v, (list, tuple)) and len(v) == 3 and all(_in_range(x, 1) for x in v):
         return (v[0], v[1], v[2])
-    raise _FieldError(path, "a positive int or a list of three (inputs, weights, outputs) bit widths", v)
+    raise _FieldError(path, f"a positive int (at most {MAX_EXTENT}) or three (inputs, weights, outputs) bit widths", v)
 
 
 def _sizes(path: str, v: Any) -> dict[str, int]:
@@ -96,7 +104,7 @@ def _sizes(path: str, v: Any) -> dict[str, int]:
     out = {}
     for d, n in v.items():
         if d not in DIMS:
-            raise _FieldError(f"{path}.{d}", f"a dim name among {list(DIMS)}", d)
+            raise _FieldError(f"{path}.{_name(d)}", f"a dim name among {list(DIMS)}", d)
         out[d] = _pos_int(f"{path}.{d}", n)
     return out
 
@@ -158,7 +166,7 @@ def _layer(i: int, item: Any) -> tuple[Layer, int]:
     allowed = list(_COMMON) + list(fields)
     for key in item:
         if key not in allowed:
-            raise _FieldError(f"{where}.{key}", f"a key allowed for type {ltype}: {allowed}", key)
+            raise _FieldError(f"{where}.{_name(key)}", f"a key allowed for type {ltype}: {allowed}", key)
     name = _str(f"{where}.name", item["name"]) if "name" in item else f"{ltype}{i}"
     count = _pos_int(f"{where}.count", item["count"]) if "count" in item else 1
     kwargs = {}
@@ -189,7 +197,7 @@ def from_dict(data: Any, source: str = "<dict>") -> Network:
             raise _FieldError("<top level>", "a mapping with keys 'name', 'layers' (and optional 'notes')", data)
         for key in data:
             if key not in _TOP:
-                raise _FieldError(str(key), f"a top-level key among {list(_TOP)}", key)
+                raise _FieldError(_name(key), f"a top-level key among {list(_TOP)}", key)
         name = _str("name", data.get("name", _MISSING))
         notes = data.get("notes", "")
         if notes is None:
@@ -213,9 +221,8 @@ def load(path: str | Path) -> Network:
     Raises:
         WorkloadError: Missing or unreadable file, bad syntax, or an invalid field.
     """
-    p = Path(path)
-    data = read_spec(p, "workload file", WorkloadError)
-    return from_dict(data, source=str(p))
+    data = read_spec(path, "workload file", WorkloadError)
+    return from_dict(data, source=printable(path))
 
 
 # ------------------------------------------------------------------- writing

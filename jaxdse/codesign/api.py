@@ -35,8 +35,10 @@ from jaxdse.codesign.explainable import _result, explainable
 from jaxdse.codesign.gradient import gradient_explorer
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space
+from jaxdse.mapper.api import MAX_BUDGET, MAX_SEED
 from jaxdse.mapper.space import OBJECTIVES
 from workloads import Network, get
+from workloads.specfile import check_out_dir, show
 
 EXPLORERS: dict[str, object] = {}
 
@@ -129,17 +131,37 @@ def explore(
     """
     if isinstance(networks, (Network, str)):
         networks = [networks]
+    if not isinstance(networks, (list, tuple)):
+        raise ExploreError(
+            f"explore: field 'networks' expected a Network, a zoo name or a list of them, found {show(networks)}"
+        )
     nets = []
-    for n in networks:
+    for i, n in enumerate(networks):
+        if not isinstance(n, (Network, str)):
+            raise ExploreError(f"explore: field 'networks[{i}]' expected a Network or a zoo name, found {show(n)}")
         nets.append(get(n) if isinstance(n, str) else n)
     if not nets:
         raise ExploreError("explore: field 'networks' expected at least one network, found none")
-    if method not in EXPLORERS:
-        raise ExploreError(f"explore: field 'method' expected one of {sorted(EXPLORERS)}, found {method!r}")
-    if objective not in OBJECTIVES:
-        raise ExploreError(f"explore: field 'objective' expected one of {OBJECTIVES}, found {objective!r}")
+    if not isinstance(method, str) or method not in EXPLORERS:
+        raise ExploreError(f"explore: field 'method' expected one of {sorted(EXPLORERS)}, found {show(method)}")
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise ExploreError(f"explore: field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ExploreError(f"explore: field 'budget' expected a positive int, found {budget!r}")
+        raise ExploreError(f"explore: field 'budget' expected a positive int, found {show(budget)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ExploreError(f"explore: field 'seed' expected an int in 0..{MAX_SEED}, found {show(seed)}")
+    if mapper_budget is not None and (
+        isinstance(mapper_budget, bool) or not isinstance(mapper_budget, int) or not 1 <= mapper_budget <= MAX_BUDGET
+    ):
+        raise ExploreError(
+            f"explore: field 'mapper_budget' expected an int in 1..{MAX_BUDGET} or None, found {show(mapper_budget)}"
+        )
+    if constraints is not None and not isinstance(constraints, Constraints):
+        raise ExploreError(f"explore: field 'constraints' expected a Constraints or None, found {show(constraints)}")
+    if progress is not None and not callable(progress):
+        raise ExploreError(f"explore: field 'progress' expected a callable(str) or None, found {show(progress)}")
+    if out is not None:
+        check_out_dir(out, "explore: field 'out'", ExploreError)
     if space is None:
         space = table1_space()
     elif not isinstance(space, DesignSpace):
@@ -147,7 +169,7 @@ def explore(
     if start is not None:
         start = space.validate(start)
     if warm_start is not None and (isinstance(warm_start, bool) or not isinstance(warm_start, int) or warm_start < 0):
-        raise ExploreError(f"explore: field 'warm_start' expected a non-negative int, found {warm_start!r}")
+        raise ExploreError(f"explore: field 'warm_start' expected a non-negative int, found {show(warm_start)}")
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
     evaluator = Evaluator(nets, space, constraints or Constraints(), objective, seed, **kw)
     if out is not None:

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from workloads.specfile import show
+
 DEFAULT_AREA_MM2 = 75.0
 DEFAULT_POWER_W = 4.0
 
@@ -37,6 +41,19 @@ DEFAULT_MIN_PER_S: dict[str, float] = {
 
 class ConstraintError(ValueError):
     """A malformed constraint; the message names the field."""
+
+
+def _positive(v) -> bool:
+    """A real number > 0 that is a float (not bool, not NaN, no int past float range).
+
+    ``inf`` passes: an infinite area or power limit is no limit; an infinite
+    throughput can never be met (a "no feasible design" result)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return False
+    try:
+        return float(v) > 0
+    except OverflowError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -60,11 +77,28 @@ class Constraints:
     def __post_init__(self) -> None:
         for name in ("area_mm2", "power_w"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
-                raise ConstraintError(f"constraints: field '{name}' expected a positive number or None, found {v!r}")
+            if v is not None and not _positive(v):
+                raise ConstraintError(
+                    f"constraints: field '{name}' expected a positive number or None, found {show(v)}"
+                )
+        if not isinstance(self.min_per_s, dict):
+            raise ConstraintError(
+                f"constraints: field 'min_per_s' expected a dict of network name -> inferences/s, "
+                f"found {show(self.min_per_s)}"
+            )
         for k, v in self.min_per_s.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise ConstraintError(f"constraints: field 'min_per_s[{k}]' expected a positive number, found {v!r}")
+            if not isinstance(k, str):
+                raise ConstraintError(
+                    f"constraints: field 'min_per_s' expected network names (str) as keys, found {show(k)}"
+                )
+            if not _positive(v):
+                raise ConstraintError(
+                    f"constraints: field 'min_per_s[{k}]' expected a positive number, found {show(v)}"
+                )
+        if not isinstance(self.default_throughput, (bool, np.bool_)):
+            raise ConstraintError(
+                f"constraints: field 'default_throughput' expected a bool, found {show(self.default_throughput)}"
+            )
 
     def throughput_limit(self, network: str) -> float | None:
         if network in self.min_per_s:

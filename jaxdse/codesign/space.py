@@ -17,13 +17,14 @@ int16, 500 MHz and the 291-cycle DMA setup are fixed (``costmodels.arch``).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from costmodels import NOCS, Arch, make_arch
-from workloads.specfile import read_spec
+from workloads.specfile import printable, read_spec, show
 
 NOC_KEYS = ("inputs", "weights", "psum", "writes")
 """Short names of the four NoCs in parameter names (``links_inputs`` ...)."""
@@ -51,8 +52,24 @@ UNITS = {
 PARAMS: tuple[str, ...] = tuple(TABLE1)
 
 
+FIXED = ("dma_setup_cycles", "freq_mhz")
+"""``costmodels.make_arch`` fields a space may hold constant."""
+
+_F32_MAX = float(np.finfo(np.float32).max)
+"""Largest value an ``Arch`` field (float32) holds."""
+
+
 class SpaceError(ValueError):
     """A malformed design space or design; the message names the field."""
+
+
+def _number_ok(v, low: float | None = None) -> bool:
+    """A real number (not bool), finite in float32, > 0 (or >= ``low``)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return False
+    if not abs(v) <= _F32_MAX:  # also False for NaN; compares huge ints exactly
+        return False
+    return v >= low if low is not None else v > 0
 
 
 @dataclass(frozen=True)
@@ -69,20 +86,37 @@ class DesignSpace:
     fixed: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.values, dict):
+            raise SpaceError(
+                f"design space: field 'values' expected a dict of parameter -> values, found {show(self.values)}"
+            )
         missing = [p for p in PARAMS if p not in self.values]
         if missing:
-            raise SpaceError(f"design space: missing parameter(s) {missing}")
+            raise SpaceError(f"design space: expected every parameter, found {missing} missing")
         for p, vals in self.values.items():
             if p not in PARAMS:
-                raise SpaceError(f"design space: unknown parameter '{p}'; expected one of {list(PARAMS)}")
-            if not vals or list(vals) != sorted(set(vals)) or min(vals) <= 0:
+                raise SpaceError(f"design space: unknown parameter {show(p)}; expected one of {list(PARAMS)}")
+            ok = isinstance(vals, (tuple, list)) and all(_number_ok(v) for v in vals)
+            if not ok or not vals or list(vals) != sorted(set(vals)):
                 raise SpaceError(
-                    f"design space: field '{p}' expected a non-empty ascending list of distinct positive values, "
-                    f"found {list(vals)}"
+                    f"design space: field '{p}' expected a non-empty ascending list of distinct finite numbers "
+                    f"in (0, {_F32_MAX:.3g}], found {show(vals)}"
                 )
+        if min(self.values["num_pes"]) < 1:
+            raise SpaceError(
+                f"design space: field 'num_pes' expected counts >= 1, found {list(self.values['num_pes'])}"
+            )
         for p in (f"links_{k}" for k in NOC_KEYS):
             if max(self.values[p]) > 64:
                 raise SpaceError(f"design space: field '{p}' expected indices i in 1..64 (links = PEs*i/64)")
+        if not isinstance(self.fixed, dict):
+            raise SpaceError(f"design space: field 'fixed' expected a dict, found {show(self.fixed)}")
+        for k, v in self.fixed.items():
+            if k not in FIXED or not _number_ok(v, low=0.0 if k == "dma_setup_cycles" else None):
+                raise SpaceError(
+                    f"design space: field 'fixed' expected keys {list(FIXED)} with finite numbers "
+                    f"(dma_setup_cycles >= 0, freq_mhz > 0), found {show(k)}: {show(v)}"
+                )
 
     @property
     def size(self) -> float:
@@ -108,17 +142,19 @@ class DesignSpace:
 
     def validate(self, design: dict[str, float]) -> dict[str, float]:
         """Check a design has a legal value for every parameter; returns floats."""
+        if not isinstance(design, dict):
+            raise SpaceError(f"design: expected a dict of parameter -> value, found {show(design)}")
         out = {}
         for p in PARAMS:
             if p not in design:
-                raise SpaceError(f"design: missing parameter '{p}'")
-            v = float(design[p])
-            if v not in self.values[p]:
-                raise SpaceError(f"design: field '{p}' expected one of {list(self.values[p])}, found {design[p]!r}")
-            out[p] = v
-        unknown = sorted(set(design) - set(PARAMS))
+                raise SpaceError(f"design: field '{p}' expected one of {list(self.values[p])}, found it missing")
+            v = design[p]
+            if not _number_ok(v) or float(v) not in self.values[p]:
+                raise SpaceError(f"design: field '{p}' expected one of {list(self.values[p])}, found {show(v)}")
+            out[p] = float(v)
+        unknown = sorted(k if isinstance(k, str) else show(k) for k in design if k not in PARAMS)
         if unknown:
-            raise SpaceError(f"design: unknown parameter(s) {unknown}")
+            raise SpaceError(f"design: expected parameters among {list(PARAMS)}, found unknown parameter(s) {unknown}")
         return out
 
     def default_design(self) -> dict[str, float]:
@@ -174,24 +210,31 @@ def describe(design: dict[str, float]) -> str:
 def load_space(path: str | Path) -> DesignSpace:
     """A YAML/JSON space file: ``{parameter: [legal values]}``; parameters left
     out keep their Table-1 values; optional ``fixed: {dma_setup_cycles, freq_mhz}``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise SpaceError(f"load_space: field 'path' expected a YAML/JSON file path, found {show(path)}")
     path = Path(path)
     data = read_spec(path, "design-space file", SpaceError)
+    where = printable(path)
     if not isinstance(data, dict):
-        raise SpaceError(f"space file '{path}': expected a mapping of parameter -> list, found {type(data).__name__}")
+        raise SpaceError(f"space file '{where}': expected a mapping of parameter -> list, found {type(data).__name__}")
     fixed = data.pop("fixed", {}) or {}
-    if not isinstance(fixed, dict) or set(fixed) - {"dma_setup_cycles", "freq_mhz"}:
-        raise SpaceError(f"space file '{path}': field 'fixed' expected keys dma_setup_cycles/freq_mhz, found {fixed!r}")
+    if not isinstance(fixed, dict) or any(k not in FIXED for k in fixed):
+        raise SpaceError(f"space file '{where}': field 'fixed' expected keys among {list(FIXED)}, found {show(fixed)}")
     values = {p: tuple(float(x) for x in v) for p, v in TABLE1.items()}
     for p, v in data.items():
         if p not in PARAMS:
-            raise SpaceError(f"space file '{path}': unknown parameter '{p}'; expected one of {list(PARAMS)}")
-        if not isinstance(v, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
-            raise SpaceError(f"space file '{path}': field '{p}' expected a list of numbers, found {v!r}")
+            raise SpaceError(f"space file '{where}': unknown parameter {show(p)}; expected one of {list(PARAMS)}")
+        if not isinstance(v, list) or not all(_number_ok(x) for x in v):
+            raise SpaceError(
+                f"space file '{where}': field '{p}' expected a list of finite positive numbers, found {show(v)}"
+            )
         values[p] = tuple(sorted(float(x) for x in v))
     try:
-        return DesignSpace(values=values, fixed={k: float(v) for k, v in fixed.items()})
+        return DesignSpace(
+            values=values, fixed={k: float(v) if _number_ok(v, low=0.0) else v for k, v in fixed.items()}
+        )
     except SpaceError as e:
-        raise SpaceError(f"space file '{path}': {e}") from None
+        raise SpaceError(f"space file '{where}': {e}") from None
 
 
 __all__ = [

@@ -27,24 +27,44 @@ import numpy as np
 from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
 from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, take
 from workloads import Layer, Network
+from workloads.specfile import show
 
 METHODS: tuple[str, ...] = ("gradient", "pruned", "random", "exhaustive")
 
 _GRAD_ROUNDS, _GRAD_NEIGHBOURS, _ORDERS = 3, 8, 9
 
 
+MAX_SEED = 2**32 - 1
+"""Largest seed: the codesign baselines hand it to optuna's samplers, which
+seed a NumPy RandomState (0..2**32 - 1, numpy.random.RandomState "seed")."""
+
+
 def _check_method(method: str) -> str:
-    if method not in METHODS:
-        raise MapperError(f"mapper: field 'method' expected one of {METHODS}, found {method!r}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise MapperError(f"mapper: field 'method' expected one of {METHODS}, found {show(method)}")
     return method
 
 
+def _check_int(field: str, value, low: int, high: int | None = None) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+        or (high is not None and value > high)
+    ):
+        want = f"an int in {low}..{high}" if high else f"an int >= {low}"
+        raise MapperError(f"mapper: field '{field}' expected {want}, found {show(value)}")
+    return int(value)
+
+
+MAX_BUDGET = 10**7
+"""Largest per-layer budget: 1,000 x the reference's 10,000-mapping setting.
+Beyond it the gradient mapper's starts (one per 216 evaluations) and the
+random mapper's candidate arrays only exhaust memory."""
+
+
 def _check_budget(budget) -> int | None:
-    if budget is None:
-        return None
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
-        raise MapperError(f"mapper: field 'budget' expected a positive int, found {budget!r}")
-    return int(budget)
+    return None if budget is None else _check_int("budget", budget, 1, MAX_BUDGET)
 
 
 GRADIENT_STARTS_DEFAULT = 12
@@ -52,11 +72,14 @@ GRADIENT_STARTS_DEFAULT = 12
 10,000 random mappings on every zoo network (benchmarks/mapper_quality.py)."""
 
 
-def _validated(arch, objective: str, method: str, budget) -> tuple[Arch, int | None]:
+def _validated(arch, objective: str, method: str, budget, seed) -> tuple[Arch, int | None]:
     """Check every argument before any search starts; returns the Arch and budget."""
     arch = get_arch(arch)
+    if not isinstance(objective, str):
+        raise MapperError(f"mapper: field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
     check_objective(objective)
     _check_method(method)
+    _check_int("seed", seed, 0, MAX_SEED)
     return arch, _check_budget(budget)
 
 
@@ -157,7 +180,10 @@ def map_layer(
     top_n: int = 10,
 ) -> LayerMapping:
     """Best mapping of one layer on one design (see the module docstring)."""
-    arch, budget = _validated(arch, objective, method, budget)
+    if not isinstance(layer, Layer):
+        raise MapperError(f"map_layer: field 'layer' expected a workloads.Layer, found {show(layer)}")
+    arch, budget = _validated(arch, objective, method, budget, seed)
+    _check_int("top_n", top_n, 1)
     cand = _run_method([layer], arch, objective, method, budget, seed, None)[0]
     return _finish(layer, arch, cand, method, objective, top_n)
 
@@ -184,7 +210,11 @@ def map_network(
     """
     from jaxdse.plan import evaluate as evaluate_plan
 
-    arch, budget = _validated(arch, objective, method, budget)
+    if not isinstance(network, Network):
+        raise MapperError(f"map_network: field 'network' expected a workloads.Network, found {show(network)}")
+    arch, budget = _validated(arch, objective, method, budget, seed)
+    if progress is not None and not callable(progress):
+        raise MapperError(f"map_network: field 'progress' expected a callable(str) or None, found {show(progress)}")
     t0 = time.perf_counter()
     cands = _run_method(network.layers, arch, objective, method, budget, seed, progress)
     results = [_finish(lay, arch, c, method, objective, 1) for lay, c in zip(network.layers, cands)]

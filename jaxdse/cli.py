@@ -18,6 +18,7 @@ from jaxdse.codesign.saved import ReportError
 from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import Network, WorkloadError, get, load, names
+from workloads.specfile import check_out_dir
 
 USER_ERRORS = (
     WorkloadError,
@@ -116,6 +117,9 @@ def _map(args: argparse.Namespace):
     from jaxdse.mapper.api import map_network
     from jaxdse.plan import evaluate
 
+    for flag in ("out", "export_timeloop"):  # a folder that cannot be written fails now, not after the search
+        if getattr(args, flag, None) is not None:
+            check_out_dir(getattr(args, flag), f"command line: field '--{flag.replace('_', '-')}'", MapperError)
     net = _network(args)
     arch, timeloop_arch = get_arch(args.arch), None
     if getattr(args, "timeloop_arch", None):
@@ -213,7 +217,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         import json
 
         print(json.dumps(result.to_dict(), indent=2))
-        return 0
+        return 0 if result.feasible else 3
     print(result.explain())
     for name, plan in result.best.plans.items():
         print(f"\n{name} on the final design:")
@@ -303,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except USER_ERRORS as e:
-        print(f"jaxdse: error: {e}", file=sys.stderr)
+        print("jaxdse: error: " + " ".join(str(e).splitlines()), file=sys.stderr)  # always one line
         return 2
 
 

@@ -14,13 +14,19 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-"""Settings of every fuzz test: no deadline (the first call compiles JAX code)."""
+FUZZ = settings(
+    max_examples=int(os.environ.get("JAXDSE_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+"""Settings of every fuzz test: no deadline (the first call compiles JAX code);
+``JAXDSE_FUZZ_EXAMPLES=2000`` fuzzes harder."""
 
 ODD_NUMBERS = [
     0,

@@ -1,0 +1,377 @@
+"""Fuzzing the command line: hypothesis-made argv lists and malformed files
+through ``jaxdse.cli.main``.
+
+Every call must end in one of: argparse's ``SystemExit(2)``; exit status 2
+with a single ``jaxdse: error: ... expected ...`` line on stderr; ``list``'s
+status 0; or the start of a long computation. The long computations (the
+mapper's search, exact evaluation of a whole plan, the explorer's search)
+are replaced by a stub that raises ``Reached`` after checking that every
+argument it received is valid: so the fuzzing stays cheap, and it also
+proves that validation happens *before* any long computation starts
+(including that an ``--out`` folder can be written, which is otherwise only
+found out at the end).
+
+One real run (marked slow) checks the other exit status: no design meets
+the constraints -> status 3, the closest design and the blocking constraint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from fuzz_strategies import FUZZ, one_line, spec_file
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+import costmodels
+import jaxdse.codesign.api as codesign_api
+import jaxdse.mapper.api as mapper_api
+import jaxdse.plan as plan_module
+from jaxdse.cli import main
+from jaxdse.codesign import EXPLORERS, Constraints, DesignSpace
+from jaxdse.mapper.api import MAX_BUDGET, MAX_SEED, METHODS, OBJECTIVES
+from workloads import Layer, Network, names
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_CNN = ROOT / "workloads/examples/tiny_cnn.yaml"
+WORKLOAD_BASE = yaml.safe_load(TINY_CNN.read_text())
+ARCH_BASE = costmodels.preset_dict("tiny")
+SPACE_BASE = {"num_pes": [64, 128], "l1_bytes": [16, 64], "l2_kib": [64], "dram_mb_per_s": [1024, 4096]}
+
+
+class Reached(Exception):
+    """A long computation would start here, with arguments that passed every check."""
+
+
+def _check_arch(arch) -> None:
+    assert isinstance(arch, costmodels.Arch)
+    for f in ("num_pes", "l1_bytes", "l2_kib", "dram_mb_per_s", "freq_mhz", "noc_width_bits", "noc_links"):
+        v = np.asarray(getattr(arch, f), np.float64)
+        assert np.all(np.isfinite(v)) and np.all(v > 0), (f, v)
+
+
+def _check_seed(seed) -> None:
+    assert isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED, seed
+
+
+def fake_search(evaluator, method, budget, out, start, progress, warm_start):
+    assert evaluator.networks and all(isinstance(n, Network) for n in evaluator.networks)
+    assert isinstance(evaluator.space, DesignSpace) and isinstance(evaluator.constraints, Constraints)
+    assert method in EXPLORERS and isinstance(budget, int) and budget >= 1
+    assert evaluator.objective in OBJECTIVES
+    _check_seed(evaluator.seed)
+    raise Reached("explore search")
+
+
+def fake_run_method(layers, arch, objective, method, budget, seed, progress):
+    assert layers and all(isinstance(x, Layer) for x in layers)
+    _check_arch(arch)
+    assert objective in OBJECTIVES and method in METHODS
+    assert budget is None or (isinstance(budget, int) and 1 <= budget <= MAX_BUDGET), budget
+    _check_seed(seed)
+    raise Reached("mapper search")
+
+
+def fake_plan_evaluate(network, arch="explainable_default", mappings=None, **kw):
+    assert isinstance(network, Network)
+    _check_arch(arch)
+    assert mappings == "default" or len(mappings) == len(network.layers)
+    raise Reached("plan evaluation")
+
+
+@contextlib.contextmanager
+def stubbed():
+    """The long computations replaced by the checking stubs (undone on exit)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(codesign_api, "_search", fake_search)
+        mp.setattr(mapper_api, "_run_method", fake_run_method)
+        mp.setattr(plan_module, "evaluate", fake_plan_evaluate)
+        yield
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Files the flags point at: good ones, bad ones, and a run folder to resume."""
+    d = tmp_path_factory.mktemp("fuzz_cli")
+    (d / "good_workload.yaml").write_text(TINY_CNN.read_text())
+    (d / "good_arch.yaml").write_text(yaml.safe_dump(ARCH_BASE))
+    (d / "good_space.yaml").write_text(yaml.safe_dump(SPACE_BASE))
+    (d / "bad.yaml").write_text("layers: [1, 2\n")
+    (d / "latin1.yaml").write_bytes(b"name: caf\xe9\n")
+    (d / "empty.yaml").write_text("")
+    (d / "deep.json").write_text("[" * 5000 + "]" * 5000)
+    (d / "a_dir.yaml").mkdir()
+    (d / "a_file").write_text("not a folder")
+    (d / "empty_run").mkdir()
+    run = d / "run"
+    with stubbed(), pytest.raises(Reached):  # writes run/run.json, then stops where the search would start
+        _call(["explore", "--workload", str(TINY_CNN), "--space", str(d / "good_space.yaml"), "--out", str(run)])
+    return d
+
+
+_counter = itertools.count()
+
+
+def _call(argv: list[str]) -> tuple[int | str, str]:
+    """main(argv) -> (status or 'reached', stderr); SystemExit is turned into its status."""
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as e:
+            status = e.code
+    return status, err.getvalue()
+
+
+def _usable_folder(path: str) -> bool:
+    p = Path(path).absolute()
+    while not p.exists():
+        p = p.parent
+    return p.is_dir()
+
+
+NUMBERS = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.floats().map(repr),
+    st.sampled_from(["0", "-1", "1", "2", "3", "1e3", "0x10", "", "nan", "inf", "-inf", "1e400", "9" * 50, " 7"]),
+)
+TEXT = st.text(max_size=15)
+
+
+@st.composite
+def paths(draw, base):
+    """A path for a file flag: good, bad, missing, odd, or a fresh malformed file."""
+    kind = draw(st.sampled_from(["fixed", "fixed", "fresh", "text"]))
+    if kind == "fixed":
+        return "{folder}/" + draw(
+            st.sampled_from(
+                [
+                    "good_workload.yaml",
+                    "good_arch.yaml",
+                    "good_space.yaml",
+                    "bad.yaml",
+                    "latin1.yaml",
+                    "empty.yaml",
+                    "deep.json",
+                    "a_dir.yaml",
+                    "a_file",
+                    "missing.yaml",
+                    "missing.json",
+                    "run/run.json",
+                ]
+            )
+        )
+    if kind == "fresh":
+        content, suffix = draw(spec_file(base))
+        return ("{fresh}", content, suffix)
+    return draw(TEXT)
+
+
+def out_dirs():
+    """Only folders inside the test's tmp folder (the stubbed explore writes run.json there)."""
+    return st.one_of(
+        st.sampled_from(["out_new", "nested/a/b", "a_file", "a_file/sub", "a_dir.yaml", "run"]),
+        TEXT.filter(lambda s: ".." not in s),
+    ).map(lambda s: "{folder}/o/" + s if s not in ("a_file", "a_file/sub", "a_dir.yaml", "run") else "{folder}/" + s)
+
+
+FLAG_VALUES = {
+    "--model": st.one_of(st.sampled_from(names() + ["resnet5", "", "RESNET18", "tiny_cnn", "resnet18\n"]), TEXT),
+    "--workload": paths(WORKLOAD_BASE),
+    "--arch": st.one_of(st.sampled_from(costmodels.preset_names() + ["huge", ""]), paths(ARCH_BASE)),
+    "--space": paths(SPACE_BASE),
+    "--method": st.one_of(st.sampled_from(list(METHODS) + sorted(EXPLORERS) + ["default", "oracle"]), TEXT),
+    "--objective": st.one_of(st.sampled_from(list(OBJECTIVES) + ["speed"]), TEXT),
+    "--budget": NUMBERS,
+    "--seed": NUMBERS,
+    "--area-mm2": NUMBERS,
+    "--power-w": NUMBERS,
+    "--min-fps": NUMBERS,
+    "--out": out_dirs(),
+    "--resume": st.one_of(st.sampled_from(["{folder}/run", "{folder}/empty_run", "{folder}/a_file"]), TEXT),
+    "--timeloop-problem": paths(WORKLOAD_BASE),
+    "--timeloop-arch": paths(ARCH_BASE),
+    "--timeloop-mapping": paths({"mapping": [{"target": "DRAM", "type": "temporal", "factors": "K=4"}]}),
+    "--export-timeloop": out_dirs(),
+}
+BARE = ["--json", "--nests", "--bogus", "-x", "--", "-", "--budget", "--model"]
+
+
+GOOD = {
+    "evaluate": {
+        "--arch": costmodels.preset_names() + ["{folder}/good_arch.yaml"],
+        "--method": list(METHODS) + ["default"],
+        "--objective": list(OBJECTIVES),
+        "--budget": ["1", "300"],
+        "--seed": ["0", "7"],
+        "--out": ["{folder}/o/evaluate"],
+    },
+    "explore": {
+        "--space": ["{folder}/good_space.yaml"],
+        "--method": sorted(EXPLORERS),
+        "--objective": list(OBJECTIVES),
+        "--area-mm2": ["75", "1e-3"],
+        "--power-w": ["4"],
+        "--min-fps": ["10"],
+        "--budget": ["3"],
+        "--seed": ["1"],
+        "--out": ["{folder}/o/explore"],
+    },
+}
+GOOD["map"] = {**GOOD["evaluate"], "--out": ["{folder}/o/map"], "--export-timeloop": ["{folder}/o/timeloop"]}
+SOURCES = {"--model": ["resnet18", "mobilenet_v2", "bert_base"], "--workload": ["{folder}/good_workload.yaml"]}
+
+
+@st.composite
+def argvs(draw):
+    """A valid command line (subcommand, one workload source, some good flags)
+    damaged zero to three times: a flag's value replaced from that flag's
+    fuzz strategy or another's, a foreign flag added, a flag dropped, a junk
+    token inserted."""
+    cmd = draw(st.sampled_from(["evaluate", "map", "explore", "explore", "list"]))
+    pairs: list[list] = []
+    if cmd == "explore" and draw(st.integers(0, 5)) == 0:
+        pairs.append(["--resume", "{folder}/run"])
+    elif cmd != "list":
+        src = draw(st.sampled_from(sorted(SOURCES)))
+        pairs.append([src, draw(st.sampled_from(SOURCES[src]))])
+        for flag in draw(st.lists(st.sampled_from(sorted(GOOD[cmd])), max_size=4, unique=True)):
+            pairs.append([flag, draw(st.sampled_from(GOOD[cmd][flag]))])
+    junk = []
+    for _ in range(draw(st.sampled_from([0, 1, 1, 2, 3]))):
+        op = draw(st.sampled_from(["value", "value", "other", "foreign", "drop", "junk"]))
+        if op in ("value", "other") and pairs:
+            pair = draw(st.sampled_from(pairs))
+            flag = pair[0] if op == "value" else draw(st.sampled_from(sorted(FLAG_VALUES)))
+            pair[1] = draw(FLAG_VALUES[flag])
+        elif op == "foreign":
+            flag = draw(st.sampled_from(sorted(FLAG_VALUES)))
+            pairs.append([flag, draw(FLAG_VALUES[flag])])
+        elif op == "drop" and pairs:
+            pairs.remove(draw(st.sampled_from(pairs)))
+        else:
+            junk.append(draw(st.one_of(st.sampled_from(BARE), TEXT)))
+    argv = [cmd] + [x for pair in draw(st.permutations(pairs)) for x in pair]
+    for token in junk:
+        argv.insert(draw(st.integers(1, len(argv))), token)
+    if draw(st.booleans()):
+        argv.append("--json")
+    return argv
+
+
+def _materialise(argv, folder: Path) -> list[str]:
+    out = []
+    for a in argv:
+        if isinstance(a, tuple):  # a fresh malformed file
+            _, content, suffix = a
+            p = folder / f"fresh{next(_counter)}{suffix}"
+            p.write_bytes(content)
+            a = str(p)
+        out.append(a.replace("{folder}", str(folder)))
+    return out
+
+
+def _last(argv: list[str], flag: str) -> str | None:
+    idx = [i for i, a in enumerate(argv[:-1]) if a == flag]
+    return argv[idx[-1] + 1] if idx else None
+
+
+@FUZZ
+@given(argvs())
+def test_cli_fuzz(folder, argv):
+    argv = _materialise(argv, folder)
+    try:
+        with stubbed():
+            status, err = _call(argv)
+    except Reached as r:
+        event(f"reached {r}")
+        # Validation passed and a long computation would start: any folder to
+        # write must be usable now, not found broken at the end.
+        for flag in ("--out", "--export-timeloop"):
+            target = _last(argv, flag)
+            if target is not None and argv[0] in ("evaluate", "map"):
+                assert _usable_folder(target), f"{flag} {target!r} accepted but cannot be a folder"
+        return
+    event(f"status {status}")
+    assert status in (0, 2), (status, err)
+    if status == 0:
+        assert argv[0] == "list", argv
+        return
+    if err.startswith("jaxdse: error:"):
+        assert one_line(err), err
+        assert "expected" in err, err
+    else:
+        assert "usage:" in err, err  # argparse's own error
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["evaluate", "--model", "resnet18", "--seed", "-1"], "seed"),
+        (["map", "--model", "resnet18", "--budget", str(10**12)], "budget"),
+        (["explore", "--model", "resnet18", "--seed", str(2**40)], "seed"),
+        (["explore", "--model", "resnet18", "--area-mm2", "nan"], "area_mm2"),
+        (["explore", "--model", "resnet18", "--min-fps", "-3"], "min_per_s"),
+        (["explore", "--workload", "{folder}/deep.json"], "deep.json"),
+        (["explore", "--model", "resnet18", "--out", "{folder}/a_file"], "out"),
+        (["evaluate", "--model", "resnet18", "--out", "{folder}/a_file/sub"], "--out"),
+        (["map", "--model", "resnet18", "--export-timeloop", "{folder}/a_file"], "--export-timeloop"),
+        (["evaluate", "--workload", "{folder}/latin1.yaml"], "UTF-8"),
+        (["evaluate", "--model", "resnet18\nx"], "resnet18\\nx"),
+    ],
+)
+def test_cli_rejects_before_any_search(folder, argv, needle):
+    with stubbed():
+        status, err = _call(_materialise(argv, folder))
+    assert status == 2, err
+    assert err.startswith("jaxdse: error:") and one_line(err), err
+    assert needle in err, err
+
+
+# ------------------------------------------------------ no feasible design
+SMALL_SPACE = {
+    "num_pes": [64],
+    "l1_bytes": [64],
+    "l2_kib": [64, 128],
+    "dram_mb_per_s": [4096],
+    "noc_width_bits": [64],
+    **{f"links_{k}": [4] for k in ("inputs", "weights", "psum", "writes")},
+    **{f"virtual_{k}": [8] for k in ("inputs", "weights", "psum", "writes")},
+}
+
+
+@pytest.mark.slow
+def test_no_feasible_design_exits_3_with_closest_design_and_blocking_constraint(tmp_path):
+    """An area limit no design meets: status 3 (text and --json alike), the closest
+    design, and the constraint that blocks it (area_mm2)."""
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump(SMALL_SPACE))
+    argv = ["explore", "--workload", str(TINY_CNN), "--space", str(space), "--method", "random", "--budget", "2"]
+    argv += ["--area-mm2", "0.001", "--seed", "0"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(argv + ["--out", str(tmp_path / "run")]) == 3
+    text = out.getvalue()
+    assert "NO feasible design found; closest is blocked by area_mm2" in text
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["feasible"] is False and result["blocking_constraint"] == "area_mm2"
+    assert result["constraints"]["budgets"]["area_mm2"] > 1
+    assert set(result["design"]) >= {"num_pes", "l2_kib"} and math.isfinite(result["total"]["latency_s"])
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(argv + ["--json"]) == 3
+    assert json.loads(out.getvalue())["blocking_constraint"] == "area_mm2"
+
+
+def test_stubs_are_the_real_entry_points():
+    """The stubs replace functions that exist (a rename would silently un-stub them)."""
+    assert callable(codesign_api._search) and callable(mapper_api._run_method) and callable(plan_module.evaluate)

@@ -98,13 +98,20 @@ def load_section(src: Any, key: str, kind: str) -> tuple[Any, str, Any]:
     raise TimeloopError(f"{source}: field '{key}' expected a {kind} (top-level key '{key}'), found {show(data)}")
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """SafeDumper that writes repeated objects out in full (no ``&id``/``*id`` aliases)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_yaml(data: dict, path: str | Path) -> Path:
     """Write a dict as YAML (or JSON for a ``.json`` path); folders are created."""
     p = Path(path)
     if p.suffix.lower() == ".json":
         text = json.dumps(data, indent=2)
     else:
-        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
+        text = yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, default_flow_style=None, width=120)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")

@@ -66,24 +66,26 @@ def problem_dims(layer: Layer) -> tuple[str, ...]:
 
 
 def _shape(grouped: bool) -> dict:
-    g = [[["G"]]] if grouped else []
+    def g() -> list:  # a fresh list per data-space
+        return [[["G"]]] if grouped else []
+
     return {
         "name": "Grouped-CNN-Layer" if grouped else "CNN-Layer",
         "dimensions": list(CNN_DIMS + (("G",) if grouped else ())),
         "coefficients": [{"name": c, "default": 1} for c in COEFFICIENTS],
         "data-spaces": [
-            {"name": "Weights", "projection": [*g, [["C"]], [["K"]], [["R"]], [["S"]]]},
+            {"name": "Weights", "projection": [*g(), [["C"]], [["K"]], [["R"]], [["S"]]]},
             {
                 "name": "Inputs",
                 "projection": [
                     [["N"]],
-                    *g,
+                    *g(),
                     [["C"]],
                     [["R", "Wdilation"], ["P", "Wstride"]],
                     [["S", "Hdilation"], ["Q", "Hstride"]],
                 ],
             },
-            {"name": "Outputs", "projection": [[["N"]], *g, [["K"]], [["Q"]], [["P"]]], "read-write": True},
+            {"name": "Outputs", "projection": [[["N"]], *g(), [["K"]], [["Q"]], [["P"]]], "read-write": True},
         ],
     }
 

@@ -23,6 +23,11 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         assert (tmp_path / "runs/notebook-resnet18/result.json").exists()
     elif path.name.startswith("02_"):
         assert "bottleneck:" in outputs and "what-if checked" in outputs
+    elif path.name.startswith("03_"):
+        assert "devices:" in outputs and "exact mappings/s" in outputs and "exact evaluations in one call" in outputs
+        assert "compiled program reused" in outputs and "final (" in outputs
+        report = (tmp_path / "runs/notebook-batched/report.html").read_text()
+        assert report.count("data:image/png;base64,") == 4
     else:
         pytest.fail(f"no output check written for {path.name}")
 

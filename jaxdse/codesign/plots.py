@@ -1,4 +1,4 @@
-"""Figures of an exploration (matplotlib, headless Agg backend).
+"""Figures of an exploration (matplotlib).
 
 Every function takes a ``Result`` or a ``RunData`` (``load_run(folder)``: a
 saved run read back from ``result.json`` and ``trace.jsonl``) and a path, so
@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from jaxdse.codesign.saved import RunData, run_data  # noqa: E402
+from jaxdse.codesign.saved import RunData, run_data
 
 CMAP = "viridis"
 OBJECTIVE_LABELS = {"latency": "latency (s)", "energy": "energy (J)", "edp": "energy x delay (J s)"}
@@ -32,11 +31,20 @@ GROUP_COLORS = {"compute": "tab:green", "NoC": "tab:blue", "DMA": "tab:red"}
 """Latency groups of ``plot_breakdown``: compute, the slowest of the four NoCs, DMA."""
 
 
-def _save(fig, path: str | Path) -> Path:
+def _figure(nrows: int = 1, ncols: int = 1, figsize=(6, 3.5), **kw):
+    """A figure with axes, made without pyplot: no global backend or figure
+    registry is touched, so plotting is safe headless, in threads and next to a
+    notebook's inline backend (matplotlib docs, "Embedding Matplotlib in a web
+    application server": https://matplotlib.org/stable/gallery/user_interfaces/web_application_server_sgskip.html).
+    """
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -59,7 +67,7 @@ def plot_convergence(result, path: str | Path) -> Path:
     run = run_data(result)
     c = _columns(run)
     feas, acc = c["feasible"], c["accepted"]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = _figure(figsize=(6, 3.5))
     ax.scatter(c["x"][feas], c["objective"][feas], s=14, c="tab:blue", label="feasible")
     ax.scatter(c["x"][~feas], c["objective"][~feas], s=14, c="tab:red", marker="x", label="infeasible")
     ax.scatter(c["x"][acc], c["objective"][acc], s=70, facecolors="none", edgecolors="k", label="accepted step")
@@ -84,7 +92,7 @@ def plot_convergence_compare(results, path: str | Path) -> Path:
     """
     if not isinstance(results, dict):
         results = {run_data(r).method: r for r in results}
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = _figure(figsize=(6, 3.5))
     objective = ""
     for label, r in results.items():
         run = run_data(r)
@@ -123,7 +131,7 @@ def plot_breakdown(result, path: str | Path) -> Path:
     run = run_data(result)
     layers = run.summary["layers"]
     sizes = [len(rows) for rows in layers.values()]
-    fig, axes = plt.subplots(
+    fig, axes = _figure(
         len(layers), 1, figsize=(8, 1.2 * len(layers) + 0.22 * sum(sizes)), squeeze=False, height_ratios=sizes
     )
     for ax, (name, rows) in zip(axes[:, 0], layers.items()):
@@ -157,7 +165,7 @@ def plot_budgets(result, path: str | Path) -> Path:
     names: list[str] = []
     for e in run.trace:
         names += [k for k in e["budgets"] if k not in names]
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    fig, ax = _figure(figsize=(6.5, 3.5))
     acc = c["accepted"]
     for name in names:
         b = np.array([float(e["budgets"].get(name, np.nan)) for e in run.trace])
@@ -183,12 +191,12 @@ def plot_design_space(result, path: str | Path) -> Path:
     run = run_data(result)
     c = _columns(run)
     feas = c["feasible"]
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = _figure(figsize=(6.5, 4))
     lo, hi = float(c["power_w"].min()), float(c["power_w"].max())
     power_limit = run.limits.get("power_w")
     if power_limit is not None:
         lo, hi = min(lo, float(power_limit)), max(hi, float(power_limit))
-    norm = matplotlib.colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+    norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
     common = {"cmap": CMAP, "norm": norm, "s": 30}
     lat, area, power = c["latency_ms"], c["area_mm2"], c["power_w"]
     ax.scatter(lat[feas], area[feas], c=power[feas], marker="o", label="feasible", **common)
@@ -210,13 +218,13 @@ def plot_design_space(result, path: str | Path) -> Path:
     rates = {k: v for k, v in (run.limits.get("min_per_s") or {}).items() if v}
     if len(rates) == 1 and len(run.summary["layers"]) == 1:
         ((net, rate),) = rates.items()
-        ax.axvline(1e3 / float(rate), c="gray", ls=":", lw=1, label=f"{net}: {float(rate):g}/s")
+        ax.axvline(1e3 / float(rate), c="gray", ls=":", lw=1, label=f"{net} >= {float(rate):g}/s (latency limit)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("latency (ms, summed over networks)")
     ax.set_ylabel("area (mm^2)")
     ax.set_title(f"{len(c['x'])} explored designs")
-    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=CMAP), ax=ax)
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), ax=ax)
     bar.set_label("peak power (W)")
     if power_limit is not None:
         bar.ax.axhline(float(power_limit), c="r", lw=2)

@@ -76,14 +76,14 @@ class RunData:
 
 
 def run_data(run: Any) -> RunData:
-    """A ``RunData`` from a ``RunData`` (returned as is) or a ``jaxdse.codesign.Result``."""
+    """A ``RunData`` from a ``RunData`` (returned as is) or a ``jaxdse.codesign.Result`` (TypeError otherwise)."""
     if isinstance(run, RunData):
         return run
     from jaxdse.codesign.result import Result
 
     if isinstance(run, Result):
         return RunData(summary=run.to_dict(), trace=tuple(e.to_dict() for e in run.trace.entries))
-    raise ReportError(f"figures: argument 'run' expected a Result or RunData, found {type(run).__name__}")
+    raise TypeError(f"figures: argument 'run' expected a Result or RunData, found {type(run).__name__}")
 
 
 def _is_number(v: Any) -> bool:

@@ -211,3 +211,8 @@ def test_cli_report(run, tmp_path, capsys):
     assert main(["report", str(folder), "--format", "html", "--out", str(tmp_path / "r.html")]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'r.html'}"
     assert (tmp_path / "r.html").read_text().count("data:image/png;base64,") == len(FIGURES)
+
+
+def test_figures_reject_other_objects(tmp_path):
+    with pytest.raises(TypeError, match="run"):
+        save_figures({"design": {}}, tmp_path)

@@ -49,7 +49,7 @@ _MISSING = object()
 
 def _name(key: Any) -> str:
     """A mapping key as it appears in a field path."""
-    return key if isinstance(key, str) else show(key)
+    return key if isinstance(key, str) and key.isprintable() else show(key)
 
 
 def _show(value: Any) -> str:

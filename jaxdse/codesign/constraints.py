@@ -93,7 +93,7 @@ class Constraints:
                 )
             if not _positive(v):
                 raise ConstraintError(
-                    f"constraints: field 'min_per_s[{k}]' expected a positive number, found {show(v)}"
+                    f"constraints: field 'min_per_s[{show(k)}]' expected a positive number, found {show(v)}"
                 )
         if not isinstance(self.default_throughput, (bool, np.bool_)):
             raise ConstraintError(

@@ -64,12 +64,14 @@ class SpaceError(ValueError):
 
 
 def _number_ok(v, low: float | None = None) -> bool:
-    """A real number (not bool), finite in float32, > 0 (or >= ``low``)."""
+    """A real number (not bool) that stays finite and > 0 (or >= ``low``) as
+    float32, the dtype of ``costmodels.Arch`` (1e-50 would become 0)."""
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
         return False
     if not abs(v) <= _F32_MAX:  # also False for NaN; compares huge ints exactly
         return False
-    return v >= low if low is not None else v > 0
+    v32 = float(np.float32(v))
+    return v32 >= low if low is not None else v32 > 0
 
 
 @dataclass(frozen=True)

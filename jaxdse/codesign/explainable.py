@@ -341,7 +341,7 @@ def _random_neighbours(cur: DesignEval, space: DesignSpace, evaluator: Evaluator
         for i in moved:
             p = PARAMS[int(i)]
             d[p] = space.step(p, d[p], int(rng.choice([-2, -1, 1, 2])))
-        if d != cur.design and not evaluator.seen(d):
+        if d != cur.design and not evaluator.seen(d) and all(d != o.design for o in out):
             txt = ", ".join(
                 f"{PARAMS[int(i)]} {_fmt(PARAMS[int(i)], cur.design[PARAMS[int(i)]])} -> "
                 f"{_fmt(PARAMS[int(i)], d[PARAMS[int(i)]])}"
@@ -450,7 +450,7 @@ def explainable(
         proposals = proposals[: min(per_step, max(0, budget - evaluator.count))]
         if not proposals:
             if escape >= 3:
-                proposals = _random_neighbours(cur, space, evaluator, rng, per_step)
+                proposals = _random_neighbours(cur, space, evaluator, rng, min(per_step, budget - evaluator.count))
                 if not proposals:
                     break
             else:

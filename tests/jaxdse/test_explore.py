@@ -120,6 +120,14 @@ def test_same_seed_same_result_json(method):
     assert [e.design for e in a.trace.entries] == [e.design for e in b.trace.entries]
     assert [e.reason for e in a.trace.entries] == [e.reason for e in b.trace.entries]
     assert _without_timings(a.to_dict()) == _without_timings(b.to_dict())
+    assert a.evaluations == len(a.trace.entries) <= 5
+
+
+def test_explainable_never_exceeds_its_budget():
+    """Also when it falls back to random neighbours after stalling (tiny space, no warm start)."""
+    r = explore(TINY_NET, space=small_space(), budget=41, seed=0, mapper_budget=300, warm_start=0)
+    assert any("stalled" in e.reason for e in r.trace.entries)  # the fallback ran
+    assert r.evaluations == len(r.trace.entries) <= 41
 
 
 def test_no_feasible_design_is_reported_with_blocking_constraint():

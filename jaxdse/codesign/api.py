@@ -140,24 +140,7 @@ def explore(
         if not isinstance(n, (Network, str)):
             raise ExploreError(f"explore: field 'networks[{i}]' expected a Network or a zoo name, found {show(n)}")
         nets.append(get(n) if isinstance(n, str) else n)
-    if not nets:
-        raise ExploreError("explore: field 'networks' expected at least one network, found none")
-    if not isinstance(method, str) or method not in EXPLORERS:
-        raise ExploreError(f"explore: field 'method' expected one of {sorted(EXPLORERS)}, found {show(method)}")
-    if not isinstance(objective, str) or objective not in OBJECTIVES:
-        raise ExploreError(f"explore: field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ExploreError(f"explore: field 'budget' expected a positive int, found {show(budget)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ExploreError(f"explore: field 'seed' expected an int in 0..{MAX_SEED}, found {show(seed)}")
-    if mapper_budget is not None and (
-        isinstance(mapper_budget, bool) or not isinstance(mapper_budget, int) or not 1 <= mapper_budget <= MAX_BUDGET
-    ):
-        raise ExploreError(
-            f"explore: field 'mapper_budget' expected an int in 1..{MAX_BUDGET} or None, found {show(mapper_budget)}"
-        )
-    if constraints is not None and not isinstance(constraints, Constraints):
-        raise ExploreError(f"explore: field 'constraints' expected a Constraints or None, found {show(constraints)}")
+    _check_settings("explore:", ExploreError, nets, method, objective, budget, seed, mapper_budget, constraints)
     if progress is not None and not callable(progress):
         raise ExploreError(f"explore: field 'progress' expected a callable(str) or None, found {show(progress)}")
     if out is not None:
@@ -168,8 +151,7 @@ def explore(
         space = load_space(space)
     if start is not None:
         start = space.validate(start)
-    if warm_start is not None and (isinstance(warm_start, bool) or not isinstance(warm_start, int) or warm_start < 0):
-        raise ExploreError(f"explore: field 'warm_start' expected a non-negative int, found {show(warm_start)}")
+    _check_warm_start("explore:", ExploreError, warm_start)
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
     evaluator = Evaluator(nets, space, constraints or Constraints(), objective, seed, **kw)
     if out is not None:
@@ -182,6 +164,34 @@ def explore(
         (out / EVALS_FILE).write_text("")
         (out / "result.json").unlink(missing_ok=True)  # a result.json in DIR is always this run's
     return _search(evaluator, method, budget, out, start, progress, warm_start)
+
+
+def _check_settings(who: str, error, nets, method, objective, budget, seed, mapper_budget, constraints) -> None:
+    """The run settings ``explore`` gets as arguments and ``resume`` reads from
+    ``run.json``, checked before any search starts; ``who`` starts each message."""
+    if not isinstance(nets, list) or not nets or not all(isinstance(n, Network) for n in nets):
+        raise error(f"{who} field 'networks' expected at least one network, found {show(nets)}")
+    if not isinstance(method, str) or method not in EXPLORERS:
+        raise error(f"{who} field 'method' expected one of {sorted(EXPLORERS)}, found {show(method)}")
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise error(f"{who} field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise error(f"{who} field 'budget' expected a positive int, found {show(budget)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise error(f"{who} field 'seed' expected an int in 0..{MAX_SEED}, found {show(seed)}")
+    if mapper_budget is not None and (
+        isinstance(mapper_budget, bool) or not isinstance(mapper_budget, int) or not 1 <= mapper_budget <= MAX_BUDGET
+    ):
+        raise error(
+            f"{who} field 'mapper_budget' expected an int in 1..{MAX_BUDGET} or None, found {show(mapper_budget)}"
+        )
+    if constraints is not None and not isinstance(constraints, Constraints):
+        raise error(f"{who} field 'constraints' expected a Constraints or None, found {show(constraints)}")
+
+
+def _check_warm_start(who: str, error, warm_start) -> None:
+    if warm_start is not None and (isinstance(warm_start, bool) or not isinstance(warm_start, int) or warm_start < 0):
+        raise error(f"{who} field 'warm_start' expected a non-negative int, found {show(warm_start)}")
 
 
 def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_start) -> Result:
@@ -210,8 +220,14 @@ def resume(out: str | Path, progress=None) -> Result:
     out = Path(out)
     s = read_settings(out)
     records = read_records(out / EVALS_FILE)
-    if s["method"] not in EXPLORERS:
-        raise ResumeError(f"resume: '{out / RUN_FILE}' field 'method' expected one of {sorted(EXPLORERS)}")
+    who = f"resume: '{out / RUN_FILE}'"
+    _check_settings(who, ResumeError, s["networks"], s["method"], s["objective"], s["budget"], s["seed"],
+                    s["mapper_budget"], s["constraints"])  # fmt: skip
+    _check_warm_start(who, ResumeError, s["warm_start"])
+    if progress is not None and not callable(progress):
+        raise ResumeError(f"resume: field 'progress' expected a callable(str) or None, found {show(progress)}")
+    if s["start"] is not None:
+        s["start"] = s["space"].validate(s["start"])
     evaluator = Evaluator(
         s["networks"], s["space"], s["constraints"], s["objective"], s["seed"], mapper_budget=s["mapper_budget"]
     )
@@ -222,7 +238,11 @@ def resume(out: str | Path, progress=None) -> Result:
                 f"resume: '{out / EVALS_FILE}' line {i + 1} field 'plans' expected networks {sorted(names)}, "
                 f"found {sorted(r['plans'])}"
             )
-        evaluator.replay[evaluator.key(r["design"])] = r
+        try:
+            design = s["space"].validate(r["design"])
+        except SpaceError as e:
+            raise ResumeError(f"resume: '{out / EVALS_FILE}' line {i + 1}: {e}") from None
+        evaluator.replay[evaluator.key(design)] = r
     # rewrite the stored evaluations without a torn last line before appending new ones
     atomic_write(out / EVALS_FILE, "".join(json.dumps(r) + "\n" for r in records))
     if progress is not None:

@@ -95,8 +95,8 @@ def read_settings(out_dir: str | Path) -> dict[str, Any]:
         raise ResumeError(f"resume: expected '{path}' (written by explore(out=...)), found no such file")
     try:
         s = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ResumeError(f"resume: '{path}' expected JSON, found a malformed file ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ResumeError(f"resume: '{path}' expected JSON, found a malformed file ({type(e).__name__}: {e})") from None
     if not isinstance(s, dict):
         raise ResumeError(f"resume: '{path}' expected a JSON object, found {type(s).__name__}")
     if s.get("format_version") != FORMAT_VERSION:
@@ -114,7 +114,7 @@ def read_settings(out_dir: str | Path) -> dict[str, Any]:
             fixed={k: float(v) for k, v in s["space"].get("fixed", {}).items()},
         )
         cons = Constraints(**s["constraints"])
-    except (TypeError, KeyError, AttributeError) as e:
+    except (TypeError, KeyError, AttributeError, ValueError, OverflowError) as e:  # float("abc"), float(10**400)
         raise ResumeError(f"resume: '{path}' has a malformed field ({type(e).__name__}: {e})") from None
     return {
         "networks": nets,
@@ -186,14 +186,17 @@ def read_records(path: Path) -> list[dict]:
     """Stored evaluations; a torn (unparsable) last line is dropped, a torn line elsewhere is an error."""
     if not path.is_file():
         return []
-    lines = path.read_text().splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ResumeError(f"resume: '{path}' expected a readable UTF-8 file, found error: {e}") from None
     out = []
     for i, line in enumerate(lines):
         try:
             rec = json.loads(line)
-            if not isinstance(rec, dict) or "design" not in rec or "plans" not in rec:
-                raise ValueError("missing 'design' or 'plans'")
-        except ValueError as e:
+            if not isinstance(rec, dict) or not all(isinstance(rec.get(k), dict) for k in ("design", "plans")):
+                raise ValueError("missing 'design' or 'plans' (dicts)")
+        except (ValueError, RecursionError) as e:  # RecursionError: nesting deeper than the parser's limit
             if i == len(lines) - 1:
                 break  # the process died while writing this line: map the design again
             raise ResumeError(f"resume: '{path}' line {i + 1} expected a stored evaluation, found {e}") from None

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from fuzz_strategies import FUZZ, one_line, spec_file
+from fuzz_strategies import FUZZ, garbage, mutated, one_line, spec_file
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -35,8 +35,10 @@ import costmodels
 import jaxdse.codesign.api as codesign_api
 import jaxdse.mapper.api as mapper_api
 import jaxdse.plan as plan_module
+import workloads
 from jaxdse.cli import main
-from jaxdse.codesign import EXPLORERS, Constraints, DesignSpace
+from jaxdse.codesign import EXPLORERS, Constraints, DesignSpace, table1_space
+from jaxdse.codesign.checkpoint import run_settings
 from jaxdse.mapper.api import MAX_BUDGET, MAX_SEED, METHODS, OBJECTIVES
 from workloads import Layer, Network, names
 
@@ -45,6 +47,22 @@ TINY_CNN = ROOT / "workloads/examples/tiny_cnn.yaml"
 WORKLOAD_BASE = yaml.safe_load(TINY_CNN.read_text())
 ARCH_BASE = costmodels.preset_dict("tiny")
 SPACE_BASE = {"num_pes": [64, 128], "l1_bytes": [16, 64], "l2_kib": [64], "dram_mb_per_s": [1024, 4096]}
+
+
+RUN_BASE = run_settings(
+    [workloads.load(TINY_CNN)],
+    DesignSpace(values={**table1_space().values, "num_pes": (64.0, 128.0)}),
+    Constraints(),
+    "latency",
+    "random",
+    3,
+    0,
+    300,
+    None,
+    None,
+)
+"""A run.json as explore(out=...) writes it (mutated for ``--resume``)."""
+RECORD_BASE = {"design": table1_space().default_design(), "plans": {"tiny_cnn": {"mappings": [], "wall_s": 0.1}}}
 
 
 class Reached(Exception):
@@ -196,7 +214,19 @@ FLAG_VALUES = {
     "--power-w": NUMBERS,
     "--min-fps": NUMBERS,
     "--out": out_dirs(),
-    "--resume": st.one_of(st.sampled_from(["{folder}/run", "{folder}/empty_run", "{folder}/a_file"]), TEXT),
+    "--resume": st.one_of(
+        st.sampled_from(["{folder}/run", "{folder}/empty_run", "{folder}/a_file"]),
+        TEXT,
+        st.tuples(st.just("{freshrun}"), spec_file(RUN_BASE).map(lambda c: c[0]), st.just(b"")),
+        st.tuples(
+            st.just("{freshrun}"),
+            st.just(json.dumps(RUN_BASE).encode()),
+            st.lists(
+                st.one_of(mutated(RECORD_BASE), garbage).map(lambda r: json.dumps(r, default=str)), max_size=3
+            ).map(lambda lines: "\n".join(lines).encode())
+            | st.binary(max_size=40),
+        ),
+    ),
     "--timeloop-problem": paths(WORKLOAD_BASE),
     "--timeloop-arch": paths(ARCH_BASE),
     "--timeloop-mapping": paths({"mapping": [{"target": "DRAM", "type": "temporal", "factors": "K=4"}]}),
@@ -238,8 +268,8 @@ def argvs(draw):
     token inserted."""
     cmd = draw(st.sampled_from(["evaluate", "map", "explore", "explore", "list"]))
     pairs: list[list] = []
-    if cmd == "explore" and draw(st.integers(0, 5)) == 0:
-        pairs.append(["--resume", "{folder}/run"])
+    if cmd == "explore" and draw(st.integers(0, 4)) == 0:
+        pairs.append(["--resume", draw(st.sampled_from(["{folder}/run", "{folder}/run"]) | FLAG_VALUES["--resume"])])
     elif cmd != "list":
         src = draw(st.sampled_from(sorted(SOURCES)))
         pairs.append([src, draw(st.sampled_from(SOURCES[src]))])
@@ -270,7 +300,14 @@ def argvs(draw):
 def _materialise(argv, folder: Path) -> list[str]:
     out = []
     for a in argv:
-        if isinstance(a, tuple):  # a fresh malformed file
+        if isinstance(a, tuple) and a[0] == "{freshrun}":  # a run folder: run.json, evaluations.jsonl
+            _, run_json, evaluations = a
+            p = folder / f"freshrun{next(_counter)}"
+            p.mkdir()
+            (p / "run.json").write_bytes(run_json)
+            (p / "evaluations.jsonl").write_bytes(evaluations)
+            a = str(p)
+        elif isinstance(a, tuple):  # a fresh malformed file
             _, content, suffix = a
             p = folder / f"fresh{next(_counter)}{suffix}"
             p.write_bytes(content)

@@ -15,9 +15,10 @@ tool's own input format, and measures per layer, in one process:
   called once per mapping from Python (all of ``Costs`` returned), vs ZigZag
   building ``TemporalMapping`` + ``CostModelEvaluation`` (its cost model; what
   its ``CostModelStage`` runs per mapping) for the same tiling, spatial
-  unrolling and loop orders. Median over ``--reps`` calls after one warm-up
-  call (for jaxdse that call compiles). The mapping is jaxdse's best mapping
-  of the layer (gradient mapper), translated loop for loop;
+  unrolling and loop orders. Each is called ``--reps`` times, taking turns
+  in blocks of 10 back-to-back calls so that both see the same machine load,
+  after one warm-up call each (for jaxdse it compiles); medians. The mapping is jaxdse's best mapping of the
+  layer (gradient mapper), translated loop for loop;
 * **batched evaluations**: jaxdse ``costmodels.evaluate_batch`` (jitted) over
   random exact factorisations and loop orders of the layer (the generator of
   ``benchmarks/model_speed.py``), median of 3 after compilation, divided by
@@ -144,7 +145,7 @@ LAYERS_DEFAULT: tuple[tuple[str, str], ...] = (
 )
 ARCH = "explainable_default"
 WORD_BITS = 16
-# jaxdse dim -> ZigZag loop dim (ZigZag's conv naming, https://kuleuven-micas.github.io/zigzag/workload.html).
+# jaxdse dim -> ZigZag loop dim (the conv loop names of ZigZag's docs and bundled inputs).
 ZZ_DIMS = {"N": "B", "K": "K", "C": "C", "P": "OY", "Q": "OX", "R": "FY", "S": "FX"}
 ZZ_OPERANDS = ("O", "W", "I")
 # ZigZag search settings: the defaults of zigzag.api.get_hardware_performance_zigzag (zigzag-dse 3.x).
@@ -162,7 +163,7 @@ def zigzag_accelerator(arch_name: str = ARCH) -> dict:
     """The jaxdse preset as a ZigZag accelerator (the dict a ZigZag accelerator YAML file holds).
 
     Sizes in bits, bandwidths in bits/cycle, ``r_cost``/``w_cost`` in pJ per ``bandwidth_max``-bit access
-    (ZigZag docs, "Hardware", https://kuleuven-micas.github.io/zigzag/hardware.html). Energies from
+    (schema: zigzag-dse 3.9.1 ``parser/accelerator_validator.py``; units: ``MemoryInstance``). Energies from
     ``costmodels.technology`` at this design's sizes; see the module docstring for what is left out.
     """
     a = cm.preset_dict(arch_name)
@@ -223,13 +224,15 @@ def zigzag_accelerator(arch_name: str = ARCH) -> dict:
 def zigzag_layer(layer: w.Layer, layer_id: int = 0) -> dict:
     """A jaxdse layer as one ZigZag workload layer (conv form; a linear layer is a 1x1 conv over tokens).
 
-    ZigZag's equation / dimension-relation format: https://kuleuven-micas.github.io/zigzag/workload.html.
+    ZigZag's equation / dimension-relation format: zigzag-dse 3.9.1 ``parser/workload_validator.py``.
     """
     n, g, k, c, p, q, r, s = layer.sizes
     if g != 1:
         raise ValueError(f"zigzag_layer: field 'sizes.G' of layer {layer.name!r} expected 1, found {g}")
     if len(set(layer.bits)) != 1:
-        raise ValueError(f"zigzag_layer: field 'bits' of layer {layer.name!r} expected equal, found {layer.bits}")
+        raise ValueError(
+            f"zigzag_layer: field 'bits' of {layer.name!r} expected one width for every operand, found {layer.bits}"
+        )
     (sy, sx), (dy, dx) = layer.stride, layer.dilation
     bits = layer.bits[0]
     return dict(
@@ -389,15 +392,33 @@ def zigzag_available() -> str | None:
 
 
 # ----------------------------------------------------------------------------- timing helpers
-def median_call_s(fn, reps: int) -> float:
-    """Median wall seconds of ``fn()`` over ``reps`` calls, after one warm-up call (JAX results blocked on)."""
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
+BLOCK = 10
+"""Calls per block in ``median_call_s``."""
+
+
+def median_call_s(fns: list, reps: int) -> list[float]:
+    """Median wall seconds per call of each function (JAX results blocked on), after one warm-up call each.
+
+    The functions take turns in blocks of ``BLOCK`` back-to-back calls (f0 x 10, f1 x 10, f0 x 10, ...), so
+    that both tools see the same machine load over the run while each runs warm, as in a search loop.
+    """
+    for fn in fns:
         jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(max(1, reps // BLOCK)):
+        for fn, ts in zip(fns, times):
+            for _ in range(min(BLOCK, reps)):
+                t = time.perf_counter()
+                jax.block_until_ready(fn())
+                ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
+
+
+def _timed(fn):
+    """(result, wall seconds, process CPU seconds) of one call."""
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t, time.process_time() - c
 
 
 def comparable_energy_pj(costs: cm.Costs) -> float:
@@ -419,22 +440,21 @@ def measure_layer(layer: w.Layer, arch: cm.Arch, zz: ZigZag | None, reps: int, b
     la = cm.layer_arrays(layer)
     row: dict = dict(layer=layer.name, macs=layer.macs)
 
-    t = time.perf_counter()
-    jaxdse.map_layer(layer, arch)  # first call: compiles the mapper's programs for this layer's shapes
-    row["jaxdse_map_first_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    best = jaxdse.map_layer(layer, arch)
-    row["jaxdse_map_s"] = time.perf_counter() - t
+    # first call compiles the mapper's programs for this layer's shapes; the second is timed
+    _, row["jaxdse_map_first_s"], _ = _timed(lambda: jaxdse.map_layer(layer, arch))
+    best, row["jaxdse_map_s"], row["jaxdse_map_cpu_s"] = _timed(lambda: jaxdse.map_layer(layer, arch))
     row["jaxdse_map_evals"] = best.exact_evaluations
     m = best.mapping
     row["mapping"] = m.describe()
 
-    row["jaxdse_eval_s"] = median_call_s(lambda: cm.evaluate_jit(arch, la, m), reps)
+    fns = [lambda: cm.evaluate_jit(arch, la, m)] + ([zz.fixed(layer, m)] if zz is not None else [])
+    times = median_call_s(fns, reps)
+    row["jaxdse_eval_s"] = times[0]
     exact = jax.jit(
         lambda ms: (lambda c: (c.latency_cycles, c.energy_total_pj, c.legal))(cm.evaluate_batch(arch, la, ms))
     )
     ms = jax.device_put(random_mappings(layer, batch, np.random.default_rng(0), max_spatial=int(arch.num_pes)))
-    row["jaxdse_batch_eval_s"] = median_call_s(lambda: exact(ms), 3) / batch
+    row["jaxdse_batch_eval_s"] = median_call_s([lambda: exact(ms)], 3)[0] / batch
 
     costs = best.costs
     row["jaxdse_latency_cycles"] = float(costs.latency_cycles)
@@ -444,16 +464,13 @@ def measure_layer(layer: w.Layer, arch: cm.Arch, zz: ZigZag | None, reps: int, b
     if zz is None:
         return row
 
-    evaluate = zz.fixed(layer, m)
-    row["zigzag_eval_s"] = median_call_s(evaluate, reps)
-    cme = evaluate()
+    row["zigzag_eval_s"] = times[1]
+    cme = fns[1]()
     row["zigzag_ideal_cycles"] = float(cme.ideal_temporal_cycle)
     row["zigzag_latency_cycles"] = float(cme.latency_total2)
     row["zigzag_energy_pj"] = float(cme.energy_total)
 
-    t = time.perf_counter()
-    zbest, n = zz.search(layer)
-    row["zigzag_search_s"] = time.perf_counter() - t
+    (zbest, n), row["zigzag_search_s"], row["zigzag_search_cpu_s"] = _timed(lambda: zz.search(layer))
     row["zigzag_search_evals"] = n
     row["zigzag_best_latency_cycles"] = float(zbest.latency_total2)
     row["zigzag_best_energy_pj"] = float(zbest.energy_total)
@@ -468,8 +485,10 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
         print("  ".join(c.ljust(wd) if i == 0 else c.rjust(wd) for i, (c, wd) in enumerate(zip(r, widths))))
 
 
-def _fmt(r: dict, key: str, spec: str, scale: float = 1.0) -> str:
-    return format(r[key] * scale, spec) if key in r else "-"
+def _fmt(r: dict, key: str, spec: str, scale: float | None = None) -> str:
+    if key not in r:
+        return "-"
+    return format(r[key] if scale is None else r[key] * scale, spec)
 
 
 def _ratio(r: dict, num: str, den: str) -> str:
@@ -495,14 +514,23 @@ def print_tables(rows: list[dict]) -> None:
     )
     print("\nmapping the layer (one run each; evaluations = cost-model evaluations the search spent):")
     _table(
-        ["layer", "jaxdse map s", "evals", "ms/eval", "ZigZag search s", "evals", "ms/eval", "ZigZag / jaxdse"],
+        [
+            "layer",
+            "jaxdse map s (CPU)",
+            "evals",
+            "ms/eval",
+            "ZigZag search s (CPU)",
+            "evals",
+            "ms/eval",
+            "ZigZag / jaxdse",
+        ],
         [
             [
                 r["layer"],
-                f"{r['jaxdse_map_s']:.2f}",
+                f"{r['jaxdse_map_s']:.2f} ({r['jaxdse_map_cpu_s']:.2f})",
                 f"{r['jaxdse_map_evals']:,}",
                 f"{1e3 * r['jaxdse_map_s'] / r['jaxdse_map_evals']:.3f}",
-                _fmt(r, "zigzag_search_s", ".2f"),
+                f"{r['zigzag_search_s']:.1f} ({r['zigzag_search_cpu_s']:.1f})" if "zigzag_search_s" in r else "-",
                 _fmt(r, "zigzag_search_evals", ","),
                 f"{1e3 * r['zigzag_search_s'] / r['zigzag_search_evals']:.2f}" if "zigzag_search_s" in r else "-",
                 _ratio(r, "zigzag_search_s", "jaxdse_map_s"),
@@ -583,9 +611,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"measuring {layer.name}: {layer.describe()}", file=sys.stderr, flush=True)
         rows.append(measure_layer(layer, arch, zz, reps, batch))
     print(
-        f"timings: median of {reps} calls after a warm-up (jaxdse: jitted, compile excluded; ZigZag: "
-        f"TemporalMapping + CostModelEvaluation); batched: evaluate_batch over {batch:,} random mappings, "
-        "median of 3; map / search: one run (jaxdse's second call; its first, compiling, is in the CSV)"
+        f"timings: median of {reps} calls, the tools taking turns in blocks of {BLOCK}, after a warm-up "
+        "(jaxdse: jitted, compile excluded; ZigZag: TemporalMapping + CostModelEvaluation);\n"
+        f"batched: evaluate_batch over {batch:,} random mappings, median of 3; map / search: one run "
+        "(jaxdse's second call; the first, compiling, and both tools' CPU seconds are in the CSV)"
     )
     print_tables(rows)
     for r in rows:

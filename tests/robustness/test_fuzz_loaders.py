@@ -368,3 +368,51 @@ def test_path_with_a_newline_stays_one_line(tmp_path):
         workloads.load(tmp_path / "a\nb.yaml")
     rejected(info.value)
     assert "a\\nb.yaml" in str(info.value)
+
+
+# ------------------------------------------------ Timeloop files (jaxdse.interop)
+TL_LAYER = workloads.conv2d("tl", 8, 16, 10, 3, stride=2)
+TL_MAPPING = costmodels.make_mapping(
+    dram={"K": 2}, l2={"C": 2, "P": 5}, spatial={"K": 8}, l1={"C": 4, "R": 3, "S": 3, "Q": 5}
+)
+
+
+def _timeloop_bases():
+    from jaxdse.interop import write_arch, write_mapping, write_problem
+
+    return {
+        "problem": write_problem(TL_LAYER),
+        "arch": write_arch(costmodels.preset("tiny")),
+        "mapping": write_mapping(TL_MAPPING, TL_LAYER),
+    }
+
+
+TL_BASES = _timeloop_bases()
+
+
+def _timeloop_reader(kind: str):
+    from jaxdse.interop import read_arch, read_mapping, read_problem
+
+    return {"problem": read_problem, "arch": read_arch, "mapping": lambda src: read_mapping(src, TL_LAYER)}[kind]
+
+
+@FUZZ
+@given(st.sampled_from(sorted(TL_BASES)), st.data())
+def test_timeloop_readers(files, kind, data):
+    from jaxdse.interop import TimeloopError
+
+    if data.draw(st.booleans()):
+        src = data.draw(st.one_of(garbage, mutated(TL_BASES[kind])))
+    else:
+        src = files(*data.draw(spec_file(TL_BASES[kind])))
+    try:
+        out = _timeloop_reader(kind)(src)
+    except TimeloopError as e:
+        rejected(e)
+    else:
+        if kind == "problem":
+            assert all(isinstance(v, int) and 1 <= v <= MAX_EXTENT for v in out.sizes)
+        elif kind == "arch":
+            check_arch(out.arch)
+        else:
+            check_mapping(out)

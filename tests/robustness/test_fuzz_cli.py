@@ -412,3 +412,74 @@ def test_no_feasible_design_exits_3_with_closest_design_and_blocking_constraint(
 def test_stubs_are_the_real_entry_points():
     """The stubs replace functions that exist (a rename would silently un-stub them)."""
     assert callable(codesign_api._search) and callable(mapper_api._run_method) and callable(plan_module.evaluate)
+
+
+# ------------------------------------------------------------- Python API
+def _maybe(good: list, bad=garbage):
+    return st.one_of(st.sampled_from(good), bad)
+
+
+@FUZZ
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "space": _maybe([None, str(ROOT / "workloads/examples/tiny_cnn.yaml")], garbage | TEXT),
+            "constraints": _maybe([None, Constraints(), Constraints(area_mm2=1.0)]),
+            "objective": _maybe(list(OBJECTIVES)),
+            "method": _maybe(sorted(EXPLORERS)),
+            "budget": _maybe([1, 5]),
+            "seed": _maybe([0, 3]),
+            "start": _maybe([None, table1_space().default_design()]),
+            "progress": _maybe([None, print]),
+            "mapper_budget": _maybe([None, 100]),
+            "warm_start": _maybe([None, 0, 2]),
+        },
+    ),
+    _maybe(["resnet18", ["mobilenet_v2", "resnet18"]], garbage),
+)
+def test_explore_arguments(kwargs, networks):
+    """``jaxdse.explore`` checks every argument before its search starts."""
+    from jaxdse import explore
+    from jaxdse.cli import USER_ERRORS
+
+    try:
+        with stubbed():
+            explore(networks, **kwargs)
+    except Reached as r:
+        event(f"reached {r}")
+    except USER_ERRORS as e:
+        assert one_line(str(e)) and "expected" in str(e), str(e)
+
+
+@FUZZ
+@given(
+    _maybe(["map_network", "map_layer"], st.nothing()),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "arch": _maybe(["tiny", costmodels.preset("tiny")], garbage | TEXT),
+            "objective": _maybe(list(OBJECTIVES)),
+            "method": _maybe(list(METHODS)),
+            "budget": _maybe([None, 1, 500]),
+            "seed": _maybe([0, 3]),
+        },
+    ),
+    st.booleans(),
+    garbage,
+)
+def test_mapper_arguments(which, kwargs, good_target, bad_target):
+    """``map_network`` / ``map_layer`` check every argument before any search starts."""
+    from jaxdse import map_layer, map_network
+    from jaxdse.cli import USER_ERRORS
+
+    net = workloads.load(TINY_CNN)
+    target = (net if which == "map_network" else net.layers[0]) if good_target else bad_target
+    fn = map_network if which == "map_network" else map_layer
+    try:
+        with stubbed():
+            fn(target, **kwargs)
+    except Reached as r:
+        event(f"reached {r}")
+    except USER_ERRORS as e:
+        assert one_line(str(e)) and "expected" in str(e), str(e)

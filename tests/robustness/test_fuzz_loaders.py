@@ -146,6 +146,22 @@ def test_layer_constructors(kind, kwargs):
         assert all(isinstance(v, int) and 1 <= v <= MAX_EXTENT for v in layer.sizes)
 
 
+@FUZZ
+@given(st.integers(1, 40), st.integers(1, 9), st.integers(1, 40), st.integers(1, 9))
+def test_touched_input_rows_match_enumeration(p, stride, r, dilation):
+    """Layer.touched_input_hw (counted per residue class, not by enumeration) equals a brute-force count."""
+    layer = workloads.raw("w", {"P": p, "R": r}, stride=(stride, 1), dilation=(dilation, 1))
+    assert layer.touched_input_hw[0] == len({i * stride + j * dilation for i in range(p) for j in range(r)})
+
+
+def test_touched_input_rows_of_a_huge_window():
+    """A P x R window of 2^20 x 2^20 (enumerating it would never finish) in closed form."""
+    layer = workloads.raw("w", {"P": 2**20, "R": 2**20, "Q": 3, "S": 2}, stride=(2, 3), dilation=(3, 1))
+    # rows 2p + 3r (p, r < 2^20) cover 0..top except 1 and top - 1
+    top = 2 * (2**20 - 1) + 3 * (2**20 - 1)
+    assert layer.touched_input_hw == (top + 1 - 2, 6)  # cols: 3q + s for q < 3, s < 2
+
+
 # ---------------------------------------------------------------------- archs
 def check_arch(arch) -> None:
     assert isinstance(arch, costmodels.Arch)

@@ -115,6 +115,14 @@ def stubbed():
         yield
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _in_scratch_dir(tmp_path_factory):
+    """Fuzzed relative paths (``--out 0.0``, ``--export-timeloop inf``) land in a scratch folder, not the checkout."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """Files the flags point at: good ones, bad ones, and a run folder to resume."""

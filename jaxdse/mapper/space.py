@@ -86,8 +86,9 @@ def score(arch: Arch, layer: Layer, mappings: Mapping, objective: str) -> np.nda
 
 
 def take(mappings: Mapping, idx) -> Mapping:
-    """Select mappings from a batch (host-side)."""
-    return jax.tree_util.tree_map(lambda x: np.asarray(x)[idx], mappings)
+    """Select mappings from a batch (host-side), as copies: a view would keep the
+    whole candidate batch alive (~4 MB per mapped ResNet-18 in an explorer's cache)."""
+    return jax.tree_util.tree_map(lambda x: np.array(np.asarray(x)[idx]), mappings)
 
 
 def concat(batches: list[Mapping]) -> Mapping:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from costmodels import Mapping
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.space import DesignSpace
 from workloads import Network, from_dict
+from workloads.specfile import show
 
 RUN_FILE = "run.json"
 EVALS_FILE = "evaluations.jsonl"
@@ -107,15 +108,40 @@ def read_settings(out_dir: str | Path) -> dict[str, Any]:
     missing = [k for k in need if k not in s]
     if missing:
         raise ResumeError(f"resume: '{path}' expected fields {list(need)}, missing {missing}")
+
+    def shaped(key: str, ok: bool, expected: str) -> None:
+        if not ok:
+            raise ResumeError(f"resume: '{path}' field '{key}' expected {expected}, found {show(s[key])}")
+
+    shaped("networks", isinstance(s["networks"], list), "a list of workload dicts")
+    sp = s["space"]
+    shaped(
+        "space",
+        isinstance(sp, dict) and isinstance(sp.get("values"), dict) and isinstance(sp.get("fixed", {}), dict),
+        "{'values': {parameter: [values]}, 'fixed': {...}}",
+    )
+    shaped(
+        "constraints",
+        isinstance(s["constraints"], dict) and set(s["constraints"]) <= {f.name for f in fields(Constraints)},
+        f"a dict with keys among {[f.name for f in fields(Constraints)]}",
+    )
+    key = "networks"
     try:
         nets = [from_dict(d, source=f"{path}: networks[{i}]") for i, d in enumerate(s["networks"])]
+        key = "space"
         space = DesignSpace(
-            values={p: tuple(float(x) for x in v) for p, v in s["space"]["values"].items()},
-            fixed={k: float(v) for k, v in s["space"].get("fixed", {}).items()},
+            values={p: tuple(float(x) for x in v) for p, v in sp["values"].items()},
+            fixed={k: float(v) for k, v in sp.get("fixed", {}).items()},
         )
+        key = "constraints"
         cons = Constraints(**s["constraints"])
     except (TypeError, KeyError, AttributeError, ValueError, OverflowError) as e:  # float("abc"), float(10**400)
-        raise ResumeError(f"resume: '{path}' has a malformed field ({type(e).__name__}: {e})") from None
+        if isinstance(e, ValueError) and "expected" in str(e):  # the project's own errors name what they expected
+            raise ResumeError(f"resume: '{path}' field '{key}': {e}") from None
+        raise ResumeError(
+            f"resume: '{path}' field '{key}' expected the form explore(out=...) writes, found a malformed value "
+            f"({type(e).__name__}: {e})"
+        ) from None
     return {
         "networks": nets,
         "space": space,

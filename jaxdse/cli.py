@@ -8,12 +8,14 @@ found, and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
 
 from costmodels import ArchError, MappingError, get_arch, preset_names
-from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeError, SpaceError
+from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeError, SpaceError, explore
 from jaxdse.codesign.baselines import BaselineUnavailable
+from jaxdse.codesign.constraints import DEFAULT_AREA_MM2, DEFAULT_POWER_W
 from jaxdse.codesign.saved import ReportError
 from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
@@ -171,13 +173,17 @@ def cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
-EXPLORE_DEFAULTS = {"area_mm2": 75.0, "power_w": 4.0, "budget": 50, "method": "explainable", "seed": 0,
-                    "objective": "latency"}  # fmt: skip
-"""Defaults of ``jaxdse explore``'s run settings (applied here so ``--resume`` can tell which were given)."""
+EXPLORE_DEFAULTS = {
+    "area_mm2": DEFAULT_AREA_MM2,
+    "power_w": DEFAULT_POWER_W,
+    **{k: inspect.signature(explore).parameters[k].default for k in ("budget", "method", "seed", "objective")},
+}
+"""Defaults of ``jaxdse explore``'s run settings, taken from ``Constraints`` and ``jaxdse.explore``
+(applied in ``cmd_explore`` rather than by argparse, so ``--resume`` can tell which flags were given)."""
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    from jaxdse.codesign import Constraints, explore, resume
+    from jaxdse.codesign import Constraints, resume
 
     progress = None if args.json else _progress
     settings = ["model", "workload", "space", "min_fps", *EXPLORE_DEFAULTS]

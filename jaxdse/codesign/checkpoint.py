@@ -202,6 +202,7 @@ def plans_from_record(record: dict, networks: list[Network], arch) -> dict:
 
 
 def append_record(path: Path, record: dict) -> None:
+    """Append one JSON line and fsync it (``evaluations.jsonl``, ``trace.jsonl``)."""
     with open(path, "a") as fh:
         fh.write(json.dumps(record) + "\n")
         fh.flush()

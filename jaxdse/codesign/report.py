@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.codesign.plots import FIGURES, layer_groups, save_figures
 from jaxdse.codesign.saved import ReportError, RunData, load_run
 from jaxdse.codesign.space import UNITS
@@ -36,13 +37,6 @@ CAPTIONS = {
     "design_space.png": "Explored designs by latency and area, coloured by peak power (the red tick on the colour "
     "bar is the power limit); the star is the final design, the dashed line the area limit.",
 }
-
-
-def _write(path: Path, text: str) -> None:
-    """Write through a temporary file and a rename, so a report is never half-written."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------ document model
@@ -316,5 +310,5 @@ def write_report(result_dir: str | Path, fmt: str = "md", out: str | Path | None
         raise ReportError(f"report: field 'out' expected a file path, found the directory '{target}'")
     target.parent.mkdir(parents=True, exist_ok=True)
     doc = build_document(run, folder)
-    _write(target, render_markdown(doc, target.parent) if fmt == "md" else render_html(doc))
+    atomic_write(target, render_markdown(doc, target.parent) if fmt == "md" else render_html(doc))
     return target

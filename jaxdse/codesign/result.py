@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxdse.codesign.checkpoint import atomic_write
+from jaxdse.codesign.checkpoint import append_record, atomic_write
 from jaxdse.codesign.evaluator import DesignEval
 from jaxdse.codesign.space import describe
 
@@ -61,9 +61,7 @@ class Trace:
         e = TraceEntry(step, ev.index, ev.design, ev.total(), ev.budgets, ev.feasible, accepted, reason)
         self.entries.append(e)
         if self.out_dir is not None:
-            with open(self.out_dir / "trace.jsonl", "a") as fh:
-                fh.write(json.dumps(e.to_dict()) + "\n")
-                fh.flush()
+            append_record(self.out_dir / "trace.jsonl", e.to_dict())
         return e
 
 

@@ -1,34 +1,16 @@
 """The codesign explorer: space, constraints, elasticities, explore() and its files."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from explore_helpers import TINY_NET, small_space, without_timings
 
 import jaxdse
-import workloads as w
 from jaxdse.cli import main
 from jaxdse.codesign import Constraints, DesignSpace, SpaceError, elasticities, load_space, table1_space, to_arch
 from jaxdse.codesign.api import ExploreError, explore
 from jaxdse.codesign.constraints import ConstraintError
-
-ROOT = Path(__file__).resolve().parents[2]
-TINY_NET = w.load(ROOT / "workloads/examples/tiny_cnn.yaml")
-
-
-def small_space() -> DesignSpace:
-    v = {p: vals for p, vals in table1_space().values.items()}
-    v.update(
-        num_pes=(64.0, 128.0, 256.0),
-        l1_bytes=(16.0, 64.0),
-        l2_kib=(64.0, 256.0),
-        dram_mb_per_s=(1024.0, 4096.0, 12800.0),
-        noc_width_bits=(32.0, 64.0),
-        **{f"links_{k}": (4.0, 16.0) for k in ("inputs", "weights", "psum", "writes")},
-        **{f"virtual_{k}": (8.0,) for k in ("inputs", "weights", "psum", "writes")},
-    )
-    return DesignSpace(values=v)
 
 
 def test_table1_space_and_snapping():
@@ -102,14 +84,6 @@ def test_explore_writes_result_trace_and_figures(tmp_path):
     assert r.best.objective <= first
 
 
-def _without_timings(d):
-    if isinstance(d, dict):
-        return {k: _without_timings(v) for k, v in d.items() if k != "wall_s"}
-    if isinstance(d, list):
-        return [_without_timings(x) for x in d]
-    return d
-
-
 @pytest.mark.parametrize(
     "method", ["explainable", "gradient", "random", "grid", "annealing", "genetic", "bayesian_tpe"]
 )
@@ -119,7 +93,7 @@ def test_same_seed_same_result_json(method):
     b = explore(TINY_NET, space=small_space(), method=method, budget=5, seed=1, mapper_budget=300)
     assert [e.design for e in a.trace.entries] == [e.design for e in b.trace.entries]
     assert [e.reason for e in a.trace.entries] == [e.reason for e in b.trace.entries]
-    assert _without_timings(a.to_dict()) == _without_timings(b.to_dict())
+    assert without_timings(a.to_dict()) == without_timings(b.to_dict())
     assert a.evaluations == len(a.trace.entries) <= 5
 
 

@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from explore_helpers import TINY_NET, small_space
 
-import workloads as w
 from jaxdse.cli import main
-from jaxdse.codesign import Constraints, DesignSpace, explore, table1_space
+from jaxdse.codesign import Constraints, explore
 from jaxdse.codesign.plots import (
     FIGURES,
     layer_groups,
@@ -24,23 +24,7 @@ from jaxdse.codesign.plots import (
 from jaxdse.codesign.report import write_report
 from jaxdse.codesign.saved import ReportError, RunData, load_run
 
-ROOT = Path(__file__).resolve().parents[2]
-TINY_NET = w.load(ROOT / "workloads/examples/tiny_cnn.yaml")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _small_space() -> DesignSpace:
-    v = dict(table1_space().values)
-    v.update(
-        num_pes=(64.0, 128.0, 256.0),
-        l1_bytes=(16.0, 64.0),
-        l2_kib=(64.0, 256.0),
-        dram_mb_per_s=(1024.0, 4096.0, 12800.0),
-        noc_width_bits=(32.0, 64.0),
-        **{f"links_{k}": (4.0, 16.0) for k in ("inputs", "weights", "psum", "writes")},
-        **{f"virtual_{k}": (8.0,) for k in ("inputs", "weights", "psum", "writes")},
-    )
-    return DesignSpace(values=v)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +33,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     cons = Constraints(power_w=1.0, min_per_s={"tiny_cnn": 3000.0})
     result = explore(
-        TINY_NET, space=_small_space(), constraints=cons, budget=5, warm_start=0, seed=0, out=out, mapper_budget=300
+        TINY_NET, space=small_space(), constraints=cons, budget=5, warm_start=0, seed=0, out=out, mapper_budget=300
     )
     return result, out
 

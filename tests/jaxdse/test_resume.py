@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from explore_helpers import without_timings
 
 import jaxdse
 from jaxdse.cli import main
@@ -23,16 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "workloads" / "examples" / "tiny_cnn.yaml"
 
 
-def _strip_timings(d):
-    if isinstance(d, dict):
-        return {k: _strip_timings(v) for k, v in d.items() if k != "wall_s"}
-    if isinstance(d, list):
-        return [_strip_timings(x) for x in d]
-    return d
-
-
 def _result(path: Path) -> dict:
-    return _strip_timings(json.loads((path / "result.json").read_text()))
+    return without_timings(json.loads((path / "result.json").read_text()))
 
 
 @pytest.fixture(scope="module")

@@ -64,15 +64,28 @@ def random_explorer(evaluator: Evaluator, budget: int, trace: Trace, progress=No
     return _result("random", evaluator, trace, time.perf_counter() - t0)
 
 
-WARM_START_SHARE = 0.5
+WARM_START_SHARE = 0.3
 """Share of the budget the explainable explorer first gives the gradient
-explorer (its best design becomes the starting point); 0 disables."""
+explorer (its best design becomes the starting point); 0 disables.
+
+Chosen by measurement (seed 0, budget 50, the nine zoo networks): 0.3 with
+``WARM_START_BURN_IN`` 250 reached each network's best-known design within
+2% after 6-16 designs (median 13) and lost no final result, against 16-28
+(median 20) with 0.5 and no burn-in; 0.3 with a 150-step burn-in lost
+vgg16's free-budget escape (62.98 vs 52.48 ms)."""
+
+WARM_START_BURN_IN = 250
+"""Adam steps of the warm start before its first evaluated snap (the
+relaxed point's early snaps are far from any good design and each costs
+an evaluation)."""
 
 
 def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start=None):
     warm = int(round(budget * WARM_START_SHARE)) if warm_start is None else warm_start
     if warm > 0 and budget > 4:
-        gradient_explorer(evaluator, min(warm, budget - 1), trace, progress=progress, start=start)
+        gradient_explorer(
+            evaluator, min(warm, budget - 1), trace, progress=progress, start=start, burn_in_steps=WARM_START_BURN_IN
+        )
         evs = list(evaluator.cache.values())
         feas = [e for e in evs if e.feasible]
         best = min(feas, key=lambda e: e.objective) if feas else min(evs, key=lambda e: e.mean_budget)

@@ -23,8 +23,11 @@ One step (Explainable-DSE, Dave et al., ASPLOS 2023, pp. 5-8, and beyond):
    objective x mean budget; with none feasible, the lowest mean budget, if
    it improves on the current one. Once feasible, the search stays feasible.
 6. Stall escapes (the reference's greedy stall, e.g. VGG16): the second
-   bottleneck term, then moves that free budget (shrink what is
-   over-provisioned), then one-step neighbours of every parameter.
+   bottleneck term; then moves that free budget: a bottleneck move (or its
+   one-step version) paid for by stacked shrinks of what buys little
+   latency, until the binding limit is predicted to hold
+   (``_free_and_spend``); then one-step neighbours of every parameter;
+   then sampled neighbours.
 
 Every evaluated design gets a reason in words; accepted ones also the
 predicted and the measured change.
@@ -47,6 +50,8 @@ from jaxdse.codesign.space import NOC_KEYS, PARAMS, UNITS, DesignSpace, describe
 TOP_K = 5
 MAX_SCALE = 8.0
 STRONG_ELASTICITY = 0.05
+FREE_MARGIN = 0.98  # predicted share of the binding limit a free-budget move may use
+FREE_HARM = 0.05  # largest predicted latency cost of one shrink in a free-budget move
 
 
 @dataclass
@@ -57,6 +62,7 @@ class Proposal:
     why: str
     predicted: float | None = None  # predicted relative change of the critical cost (e.g. -0.3)
     priority: float = 0.0
+    harm: float = 0.0  # shrinks only: predicted relative latency increase
 
 
 def _fmt(param: str, v: float) -> str:
@@ -291,6 +297,7 @@ def _shrink_proposals(
                 f"shrink {p} {_fmt(p, d[p])} -> {_fmt(p, new)}",
                 pred,
                 -pred,
+                max(harm, 0.0),
             )
         )
     return out
@@ -307,14 +314,92 @@ def _neighbours(ev: DesignEval, space: DesignSpace) -> list[Proposal]:
     return out
 
 
-def _combine(cur: DesignEval, grow: Proposal, shrink: Proposal) -> Proposal:
-    d = dict(grow.design)
+def _budget_key(cost: str) -> str:
+    return "area_mm2" if cost == "area" else "power_w"
+
+
+def _one_step(cur: DesignEval, space: DesignSpace, grow: Proposal) -> Proposal | None:
+    """The same move as ``grow`` but only one legal step in each parameter it
+    moves more than one step (cheaper in area and power)."""
+    d, moved = dict(grow.design), []
     for p in PARAMS:
-        if shrink.design[p] != cur.design[p]:
-            d[p] = shrink.design[p]
-    return Proposal(
-        d, f"free budget and spend it: {shrink.why.split('; ')[-1]} and {grow.why}", grow.predicted, grow.priority
-    )
+        old, new = cur.design[p], grow.design[p]
+        if new != old and abs(space.index(p, new) - space.index(p, old)) > 1:
+            d[p] = space.step(p, old, 1 if new > old else -1)
+            moved.append(f"{p} {_fmt(p, old)} -> {_fmt(p, d[p])}")
+    if not moved:
+        return None
+    why = f"{grow.why.split('; ')[0]}; one step only: " + ", ".join(moved)
+    return Proposal(d, why, None, grow.priority)
+
+
+def _free_and_spend(
+    cur: DesignEval, evaluator: Evaluator, el: dict, focus: list[str], nets: list[str], tight: str
+) -> list[Proposal]:
+    """Stall escape: pay for a latency move with shrinks of what is over-provisioned.
+
+    For each of the top bottleneck moves (and its one-step version), the
+    ``tight`` cost's budget after the move is predicted: measured where that
+    move alone was already evaluated from the current design (the exact
+    model knows what a remapped design draws, which the elasticities, with
+    mappings held, miss for PEs), else from the elasticities
+    (``b x prod (new/old)^e``). Shrinks that cost at most ``FREE_HARM`` latency
+    each, best budget saved per latency lost first (``_shrink_proposals``),
+    are stacked one parameter at a time until the prediction is under
+    ``FREE_MARGIN`` of the limit; a second candidate adds one more shrink for
+    slack against prediction error. This is the move a greedy search cannot
+    make in one step when the binding constraint is saturated (the
+    reference's VGG16 stall): e.g. L2 1024 -> 256 KiB and psum links 2/64 ->
+    1/64 to pay for off-chip 8192 -> 12800 MB/s.
+    """
+    space = evaluator.space
+    key = _budget_key(tight)
+    b = cur.budgets.get(key)
+    if b is None:
+        return []
+
+    def log_ratio(design: dict) -> float:
+        seen = evaluator.cache.get(evaluator.key(design))
+        if seen is not None and key in seen.budgets:
+            return math.log(max(seen.budgets[key], 1e-9) / max(b, 1e-9))
+        return sum(el[tight].get(p, 0.0) * math.log(design[p] / cur.design[p]) for p in PARAMS)
+
+    shrinks = [sh for sh in _shrink_proposals(cur, space, el, tight, nets) if sh.harm <= FREE_HARM]
+    grows = sorted(_layer_votes(cur, space, focus), key=lambda p: -p.priority)[:3]
+    grows += [g for g in (_one_step(cur, space, g) for g in grows) if g is not None]
+    out = []
+    for g in grows:
+        seen = evaluator.cache.get(evaluator.key(g.design))
+        gain = seen.objective / cur.objective - 1.0 if seen is not None else g.predicted
+        d = dict(g.design)
+        used = {p for p in PARAMS if d[p] != cur.design[p]}
+        log_b = math.log(max(b, 1e-9)) + log_ratio(g.design)
+        harm, paid, extra = 1.0 + (gain or 0.0), [], 0
+        for sh in shrinks:
+            if log_b <= math.log(FREE_MARGIN):
+                extra += 1
+                if extra > 2:
+                    break
+            (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]
+            if p in used:
+                continue
+            used.add(p)
+            d[p] = sh.design[p]
+            log_b += log_ratio(sh.design)
+            harm *= 1.0 + sh.harm
+            paid.append(f"{p} {_fmt(p, cur.design[p])} -> {_fmt(p, d[p])}")
+            if log_b <= math.log(FREE_MARGIN):
+                pred = harm - 1.0
+                out.append(
+                    Proposal(
+                        dict(d),
+                        f"{tight} is the binding limit ({b:.2f} of budget); free it: shrink {', '.join(paid)}, "
+                        f"predicted {tight} budget {math.exp(log_b):.2f}; and spend it: {g.why}",
+                        pred,
+                        -pred,
+                    )
+                )
+    return out
 
 
 def _predicted_overrun(cur: DesignEval, design: dict, el: dict) -> bool:
@@ -424,14 +509,10 @@ def explainable(
             elif escape == 1:
                 proposals = _layer_votes(cur, space, focus, which=1)
             elif escape == 2:
-                # free budget: shrink what is over-provisioned (costs area/power,
-                # buys little latency) and spend it on the best latency move
-                tight = max(
-                    ("area", "power"), key=lambda c: cur.budgets.get(f"{c}_mm2" if c == "area" else f"{c}_w", 0)
-                )
-                shrinks = _shrink_proposals(cur, space, el, tight, nets, steps=(2.0,))[:2]
-                grows = sorted(_layer_votes(cur, space, focus), key=lambda p: -p.priority)[:3]
-                proposals = [_combine(cur, g, sh) for g in grows for sh in shrinks]
+                # free budget: shrink what is over-provisioned (costs area or
+                # power, buys little latency) and spend it on a latency move
+                tight = max(("area", "power"), key=lambda c: cur.budgets.get(_budget_key(c), 0.0))
+                proposals = _free_and_spend(cur, evaluator, el, focus, nets, tight)
             else:
                 proposals = _neighbours(cur, space)
         else:

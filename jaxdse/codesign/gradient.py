@@ -114,9 +114,15 @@ def gradient_explorer(
     temperature: float = 0.05,
     penalty_weight: float = 4.0,
     max_stale: int = 16,
+    burn_in_steps: int = 0,
 ) -> Result:
     """Run the joint gradient loop until ``budget`` designs were evaluated, or
-    ``max_stale`` snapping rounds passed without a better feasible design."""
+    ``max_stale`` snapping rounds passed without a better feasible design.
+
+    ``burn_in_steps`` Adam steps run before the first snap is evaluated:
+    early snaps of a relaxed point still far from converged are rarely
+    useful, and each costs an evaluated design (mapper in the loop).
+    """
     from jaxdse.codesign.explainable import _result
 
     t0 = time.perf_counter()
@@ -166,6 +172,8 @@ def gradient_explorer(
             jnp.float32(temperature),
             jnp.float32(penalty_weight),
         )
+        if step * snap_every < burn_in_steps:
+            continue
         d = _snap({k: np.asarray(v) for k, v in params["hw"].items()}, space)
         if evaluator.seen(d):
             # the relaxed point still rounds to a known design: keep descending

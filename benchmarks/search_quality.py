@@ -234,16 +234,24 @@ RUN_FIELDS = ("network", "method", "seed", "budget", "evaluations", "best", "eva
               "wall_s", "error")  # fmt: skip
 
 
-def _append_run(path: Path, r: Run, scale: float, unit: str) -> None:
-    """Append one finished run to ``runs.csv`` at once, so a long invocation that is stopped keeps what it measured.
-    ``evals_to_within_2pct`` needs the best known design over the whole invocation; it is in ``summary.csv``."""
-    new = not path.exists()
-    with open(path, "a", newline="") as fh:
+def _append_run(out: Path, r: Run, scale: float, unit: str) -> None:
+    """Append one finished run to ``runs.csv`` and its convergence curve to ``curves.csv`` at once, so a long
+    invocation that is stopped keeps what it measured (``merge_results.py`` reads both). ``evals_to_within_2pct``
+    needs the best known design over the whole invocation; it is in ``summary.csv``."""
+    new = not (out / "runs.csv").exists()
+    with open(out / "runs.csv", "a", newline="") as fh:
         wr = csv.writer(fh)
         if new:
             wr.writerow([f if f != "best" else f"best_{unit}" for f in RUN_FIELDS if f != "evals_to_within_2pct"])
         wr.writerow([r.network, r.method, r.seed, r.budget, r.evaluations, r.best * scale,
                      round(r.feasible_share, 4), round(r.wall_s, 3), r.error])  # fmt: skip
+    new = not (out / "curves.csv").exists()
+    with open(out / "curves.csv", "a", newline="") as fh:
+        wr = csv.writer(fh)
+        if new:
+            wr.writerow(["network", "method", "seed", "budget", "evaluation", f"best_feasible_{unit}"])
+        for i, v in enumerate(r.curve):
+            wr.writerow([r.network, r.method, r.seed, r.budget, i + 1, v * scale])
 
 
 def _ints(s: str) -> list[int]:
@@ -289,6 +297,7 @@ def main(argv=None) -> int:
     out = Path(args.out or ("runs/search_quality_quick" if args.quick else "runs/search_quality"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "runs.csv").unlink(missing_ok=True)
+    (out / "curves.csv").unlink(missing_ok=True)
     scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ"), "edp": (1e6, "mJ*ms")}[args.objective]
 
     import jax
@@ -319,7 +328,7 @@ def main(argv=None) -> int:
                         continue
                     r = run_one(net, method, seed, budget, memo, constraints, args.objective, args.mapper_budget)
                     runs.append(r)
-                    _append_run(out / "runs.csv", r, scale, unit)
+                    _append_run(out, r, scale, unit)
                     if r.error:
                         print(f"  {name} {method:<13} seed {seed} budget {budget:>5}: skipped: {r.error}")
                         break
@@ -359,12 +368,6 @@ def main(argv=None) -> int:
         wr = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["network"])
         wr.writeheader()
         wr.writerows(rows)
-    with open(out / "curves.csv", "w", newline="") as fh:
-        wr = csv.writer(fh)
-        wr.writerow(["network", "method", "seed", "budget", "evaluation", f"best_feasible_{unit}"])
-        for r in runs:
-            for i, v in enumerate(r.curve):
-                wr.writerow([r.network, r.method, r.seed, r.budget, i + 1, v * scale])
     figs = plot(runs, best_known, out, scale, unit, methods)
     print()
     print(f"wrote {out / 'runs.csv'}, {out / 'summary.csv'}, {out / 'curves.csv'}, " + ", ".join(map(str, figs)))

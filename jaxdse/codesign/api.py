@@ -135,7 +135,7 @@ def explore(
         mapper_budget: Exact evaluations per layer for the mapper in the loop.
         warm_start: ``explainable`` only: designs given first to the gradient
             explorer, whose best design is the starting point (default:
-            half the budget; 0 starts from ``start`` or the space's
+            ``WARM_START_SHARE`` of the budget; 0 starts from ``start`` or the space's
             default design).
 
     Returns:

@@ -374,12 +374,10 @@ def _free_and_spend(
         d = dict(g.design)
         used = {p for p in PARAMS if d[p] != cur.design[p]}
         log_b = math.log(max(b, 1e-9)) + log_ratio(g.design)
-        harm, paid, extra = 1.0 + (gain or 0.0), [], 0
+        harm, paid, emitted = 1.0 + (gain or 0.0), [], 0
         for sh in shrinks:
-            if log_b <= math.log(FREE_MARGIN):
-                extra += 1
-                if extra > 2:
-                    break
+            if emitted == 2:  # the fitting stack, and one more shrink for slack
+                break
             (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]
             if p in used:
                 continue
@@ -389,6 +387,7 @@ def _free_and_spend(
             harm *= 1.0 + sh.harm
             paid.append(f"{p} {_fmt(p, cur.design[p])} -> {_fmt(p, d[p])}")
             if log_b <= math.log(FREE_MARGIN):
+                emitted += 1
                 pred = harm - 1.0
                 out.append(
                     Proposal(

@@ -93,40 +93,47 @@ def merge(folders: list[Path]) -> tuple[dict[tuple, Run], set[str]]:
     return merged, units
 
 
+def _cell(rs: list[Run], scale: float) -> str:
+    """One table cell: best feasible objective per seed (``-``: none feasible), mean share of feasible designs."""
+    share = float(np.mean([r.feasible_share for r in rs]))
+    pct = f"{share:.0%}" if share >= 0.01 or share == 0 else "<1%"
+    if len(rs) == 1 and not np.isfinite(rs[0].best):
+        return f"none feasible ({pct})"
+    return " / ".join(f"{r.best * scale:.2f}" if np.isfinite(r.best) else "-" for r in rs) + f" ({pct})"
+
+
 def markdown(runs: list[Run], best_known: dict, scale: float, unit: str, methods: list[str]) -> str:
     """Per network: best known, designs to 2% per method at its largest budget, and the
-    method x budget table (best feasible objective, share of feasible designs)."""
+    method x budget table (best feasible objective per seed, mean share of feasible designs)."""
     out = []
     for net in dict.fromkeys(r.network for r in runs):
-        mine = {(r.method, r.budget): r for r in runs if r.network == net and not r.error}
+        mine: dict[tuple, list[Run]] = {}
+        for r in sorted((r for r in runs if r.network == net and not r.error), key=lambda r: r.seed):
+            mine.setdefault((r.method, r.budget), []).append(r)
         budgets = sorted({b for _, b in mine})
         present = [m for m in methods if any(k[0] == m for k in mine)]
         best = best_known.get(net, math.inf)
-        who = [r for r in mine.values() if r.best == best]
+        who = [r for rs in mine.values() for r in rs if r.best == best]
         where = ""
         if who and np.isfinite(best):
             r = min(who, key=lambda r: r.curve.index(best) if best in r.curve else r.budget)
             at = r.curve.index(best) + 1 if best in r.curve else r.evaluations
-            where = f", found by {r.method} at its design {at}"
+            where = f", found by {r.method} (seed {r.seed}) at its design {at}"
         to2 = []
         for m in present:
             top = mine[(m, max(b for mm, b in mine if mm == m))]
-            n = "unknown" if not top.curve else "never" if not np.isfinite(top.to_within) else f"{top.to_within:.0f}"
-            to2.append(f"{m} {n} (of {top.evaluations})")
-        out.append(f"{net} (best known {_fmt(best * scale, '.2f')} {unit}{where}; designs to within 2%: "
+            ns = ["unknown" if not r.curve else "never" if not np.isfinite(r.to_within) else f"{r.to_within:.0f}"
+                  for r in top]  # fmt: skip
+            to2.append(f"{m} {' / '.join(ns)} (of {top[0].budget})")
+        seeds = sorted({r.seed for rs in mine.values() for r in rs})
+        out.append(f"{net} (best known {_fmt(best * scale, '.2f')} {unit}{where}; designs to within 2%, per seed: "
                    + ", ".join(to2) + ")\n")  # fmt: skip
+        if len(seeds) > 1:
+            out.append(f"Cells with several values: one per seed, in the order {seeds} (of those run).\n")
         out.append("| method | " + " | ".join(f"{b:,}" for b in budgets) + " |")
         out.append("|---|" + "---:|" * len(budgets))
         for m in present:
-            cells = []
-            for b in budgets:
-                r = mine.get((m, b))
-                if r is None:
-                    cells.append("not run")
-                else:
-                    share = f"{r.feasible_share:.0%}" if r.feasible_share >= 0.01 or r.feasible_share == 0 else "<1%"
-                    value = f"{r.best * scale:.2f}" if np.isfinite(r.best) else "none feasible"
-                    cells.append(f"{value} ({share})")
+            cells = [_cell(mine[(m, b)], scale) if (m, b) in mine else "not run" for b in budgets]
             out.append(f"| {m} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)

@@ -34,11 +34,21 @@ def test_later_folder_replaces_and_best_known_spans_folders(tmp_path, capsys):
     assert mr.main([str(old), str(new), "--out", str(tmp_path / "merged")]) == 0
     text = (tmp_path / "merged" / "tables.md").read_text()
     # the new explainable run replaced the old one; best known (10.0) is taken over both folders
-    assert "best known 10.00 ms, found by explainable at its design 2" in text
+    assert "best known 10.00 ms, found by explainable (seed 0) at its design 2" in text
     assert "| explainable | 10.00 (75%) | not run |" in text
     assert "| random | none feasible (0%) | 12.00 (12%) |" in text
     assert "explainable 2 (of 4)" in text and "random never (of 8)" in text
     assert (tmp_path / "merged" / "summary.csv").is_file()
+    # another seed's runs sit next to seed 0's, one value per seed
+    seed1 = _folder(tmp_path / "seed1", [("explainable", 4, 4, 11.0, 0.25)], {("explainable", 4): [11.0] * 4})
+    (seed1 / "runs.csv").write_text((seed1 / "runs.csv").read_text().replace("net,explainable,0", "net,explainable,1"))
+    (seed1 / "curves.csv").write_text(
+        (seed1 / "curves.csv").read_text().replace("net,explainable,0", "net,explainable,1")
+    )
+    assert mr.main([str(old), str(new), str(seed1), "--out", str(tmp_path / "merged")]) == 0
+    text = (tmp_path / "merged" / "tables.md").read_text()
+    assert "| explainable | 10.00 / 11.00 (50%) | not run |" in text
+    assert "explainable 2 / never (of 4)" in text
     assert (tmp_path / "merged" / "convergence_net.png").is_file()
 
 

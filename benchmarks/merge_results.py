@@ -94,17 +94,22 @@ def merge(folders: list[Path]) -> tuple[dict[tuple, Run], set[str]]:
 
 
 def _cell(rs: list[Run], scale: float) -> str:
-    """One table cell: best feasible objective per seed (``-``: none feasible), mean share of feasible designs."""
+    """One table cell: best feasible objective per seed (``-``: none feasible) with ``@N`` when the run came
+    within 2% of the best known after N designs, then the mean share of feasible designs."""
     share = float(np.mean([r.feasible_share for r in rs]))
     pct = f"{share:.0%}" if share >= 0.01 or share == 0 else "<1%"
     if len(rs) == 1 and not np.isfinite(rs[0].best):
         return f"none feasible ({pct})"
-    return " / ".join(f"{r.best * scale:.2f}" if np.isfinite(r.best) else "-" for r in rs) + f" ({pct})"
+    vals = []
+    for r in rs:
+        v = f"{r.best * scale:.2f}" if np.isfinite(r.best) else "-"
+        vals.append(v + (f" @{r.to_within:.0f}" if np.isfinite(r.to_within) else ""))
+    return " / ".join(vals) + f" ({pct})"
 
 
 def markdown(runs: list[Run], best_known: dict, scale: float, unit: str, methods: list[str]) -> str:
     """Per network: best known, designs to 2% per method at its largest budget, and the
-    method x budget table (best feasible objective per seed, mean share of feasible designs)."""
+    method x budget table (best feasible objective per seed, @designs to 2%, mean share of feasible designs)."""
     out = []
     for net in dict.fromkeys(r.network for r in runs):
         mine: dict[tuple, list[Run]] = {}

@@ -68,11 +68,12 @@ WARM_START_SHARE = 0.3
 """Share of the budget the explainable explorer first gives the gradient
 explorer (its best design becomes the starting point); 0 disables.
 
-Chosen by measurement (seed 0, budget 50, the nine zoo networks): 0.3 with
-``WARM_START_BURN_IN`` 250 reached each network's best-known design within
-2% after 6-16 designs (median 13) and lost no final result, against 16-28
-(median 20) with 0.5 and no burn-in; 0.3 with a 150-step burn-in lost
-vgg16's free-budget escape (62.98 vs 52.48 ms)."""
+Chosen by measurement (seed 0, budget 50, the nine zoo networks,
+``benchmarks/search_quality.py``, README "Performance"): 0.3 with
+``WARM_START_BURN_IN`` 250 came within 2% of each run's best after 6-24
+designs (median 13) and lost no final result, against 14-28 (median 20)
+with 0.5 and no burn-in; 0.3 with a 150-step burn-in ended vgg16 at
+62.98 ms instead of 52.48 ms."""
 
 WARM_START_BURN_IN = 250
 """Adam steps of the warm start before its first evaluated snap (the

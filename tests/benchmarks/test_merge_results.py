@@ -35,7 +35,7 @@ def test_later_folder_replaces_and_best_known_spans_folders(tmp_path, capsys):
     text = (tmp_path / "merged" / "tables.md").read_text()
     # the new explainable run replaced the old one; best known (10.0) is taken over both folders
     assert "best known 10.00 ms, found by explainable (seed 0) at its design 2" in text
-    assert "| explainable | 10.00 (75%) | not run |" in text
+    assert "| explainable | 10.00 @2 (75%) | not run |" in text
     assert "| random | none feasible (0%) | 12.00 (12%) |" in text
     assert "explainable 2 (of 4)" in text and "random never (of 8)" in text
     assert (tmp_path / "merged" / "summary.csv").is_file()
@@ -47,7 +47,7 @@ def test_later_folder_replaces_and_best_known_spans_folders(tmp_path, capsys):
     )
     assert mr.main([str(old), str(new), str(seed1), "--out", str(tmp_path / "merged")]) == 0
     text = (tmp_path / "merged" / "tables.md").read_text()
-    assert "| explainable | 10.00 / 11.00 (50%) | not run |" in text
+    assert "| explainable | 10.00 @2 / 11.00 (50%) | not run |" in text
     assert "explainable 2 / never (of 4)" in text
     assert (tmp_path / "merged" / "convergence_net.png").is_file()
 

@@ -27,6 +27,7 @@ One step (Explainable-DSE, Dave et al., ASPLOS 2023, pp. 5-8, and beyond):
    one-step version) paid for by stacked shrinks of what buys little
    latency, until the binding limit is predicted to hold
    (``_free_and_spend``); then one-step neighbours of every parameter;
+   then free-budget moves again, now with the neighbours' measured costs;
    then sampled neighbours.
 
 Every evaluated design gets a reason in words; accepted ones also the
@@ -51,7 +52,9 @@ TOP_K = 5
 MAX_SCALE = 8.0
 STRONG_ELASTICITY = 0.05
 FREE_MARGIN = 0.98  # predicted share of the binding limit a free-budget move may use
-FREE_HARM = 0.05  # largest predicted latency cost of one shrink in a free-budget move
+FREE_HARM = 0.10  # largest latency cost of one shrink in a free-budget move (measured where known)
+FREE_GAIN = 0.01  # least predicted latency gain of a free-budget move, shrinks included
+LAST_ESCAPE = 5  # stall escapes: second bottleneck, free budget, neighbours, free budget, sampled
 
 
 @dataclass
@@ -261,7 +264,7 @@ def _gradient_proposals(ev: DesignEval, space: DesignSpace, el: dict, s: float, 
 
 
 def _shrink_proposals(
-    ev: DesignEval, space: DesignSpace, el: dict, cost: str, nets: list[str], steps=(2.0, 4.0)
+    ev: DesignEval, space: DesignSpace, el: dict, cost: str, nets: list[str], steps=(2.0, 4.0), most: int = 6
 ) -> list[Proposal]:
     """Shrink what buys the most ``cost`` (area or power) per latency lost, by
     the given factors (snapped down to legal values).
@@ -289,7 +292,7 @@ def _shrink_proposals(
                 harm = math.exp(el["latency"].get(p, 0.0) * math.log(new / d[p])) - 1.0
             ranked.append((cut / (max(harm, 0.0) + 0.01), p, new, -cut, harm))
     out = []
-    for _, p, new, pred, harm in sorted(ranked, key=lambda r: -r[0])[:6]:
+    for _, p, new, pred, harm in sorted(ranked, key=lambda r: -r[0])[:most]:
         out.append(
             Proposal(
                 _change(d, p, new),
@@ -318,19 +321,29 @@ def _budget_key(cost: str) -> str:
     return "area_mm2" if cost == "area" else "power_w"
 
 
-def _one_step(cur: DesignEval, space: DesignSpace, grow: Proposal) -> Proposal | None:
+def _one_step(cur: DesignEval, space: DesignSpace, grow: Proposal, nets: list[str]) -> Proposal | None:
     """The same move as ``grow`` but only one legal step in each parameter it
-    moves more than one step (cheaper in area and power)."""
+    moves more than one step (cheaper in area and power). Its predicted
+    latency change: ``predict`` for a one-parameter move, else the grow's
+    prediction scaled by the share of the log-distance kept."""
     d, moved = dict(grow.design), []
     for p in PARAMS:
         old, new = cur.design[p], grow.design[p]
         if new != old and abs(space.index(p, new) - space.index(p, old)) > 1:
             d[p] = space.step(p, old, 1 if new > old else -1)
-            moved.append(f"{p} {_fmt(p, old)} -> {_fmt(p, d[p])}")
+            moved.append(p)
     if not moved:
         return None
-    why = f"{grow.why.split('; ')[0]}; one step only: " + ", ".join(moved)
-    return Proposal(d, why, None, grow.priority)
+    changed = [p for p in PARAMS if d[p] != cur.design[p]]
+    pred = predict(cur, nets, changed[0], d[changed[0]]) if len(changed) == 1 else None
+    if pred is None and grow.predicted is not None:
+        keep = sum(math.log(d[p] / cur.design[p]) for p in changed)
+        full = sum(math.log(grow.design[p] / cur.design[p]) for p in changed)
+        pred = grow.predicted * keep / full if full else None
+    why = f"{grow.why.split('; ')[0]}; one step only: " + ", ".join(
+        f"{p} {_fmt(p, cur.design[p])} -> {_fmt(p, d[p])}" for p in moved
+    )
+    return Proposal(d, why, pred, -(pred or 0.0))
 
 
 def _free_and_spend(
@@ -344,13 +357,16 @@ def _free_and_spend(
     model knows what a remapped design draws, which the elasticities, with
     mappings held, miss for PEs), else from the elasticities
     (``b x prod (new/old)^e``). Shrinks that cost at most ``FREE_HARM`` latency
-    each, best budget saved per latency lost first (``_shrink_proposals``),
-    are stacked one parameter at a time until the prediction is under
-    ``FREE_MARGIN`` of the limit; a second candidate adds one more shrink for
-    slack against prediction error. This is the move a greedy search cannot
+    each (measured where that shrink alone was evaluated, else predicted),
+    best budget saved per latency lost first (``_shrink_proposals``), are
+    stacked one parameter at a time (a deeper shrink of a parameter replaces
+    a shallower one) until the prediction is under ``FREE_MARGIN`` of the
+    limit, as long as the stack still gains ``FREE_GAIN``; a second
+    candidate adds one more shrink for slack against prediction error. This is the move a greedy search cannot
     make in one step when the binding constraint is saturated (the
     reference's VGG16 stall): e.g. L2 1024 -> 256 KiB and psum links 2/64 ->
-    1/64 to pay for off-chip 8192 -> 12800 MB/s.
+    1/64 to pay for off-chip 8192 -> 12800 MB/s on vgg16; L2 2048 -> 512 KiB
+    and L1 32 -> 16 B for the same on bert_base.
     """
     space = evaluator.space
     key = _budget_key(tight)
@@ -364,38 +380,45 @@ def _free_and_spend(
             return math.log(max(seen.budgets[key], 1e-9) / max(b, 1e-9))
         return sum(el[tight].get(p, 0.0) * math.log(design[p] / cur.design[p]) for p in PARAMS)
 
-    shrinks = [sh for sh in _shrink_proposals(cur, space, el, tight, nets) if sh.harm <= FREE_HARM]
+    def harm_of(sh: Proposal) -> float:
+        seen = evaluator.cache.get(evaluator.key(sh.design))
+        return seen.objective / cur.objective - 1.0 if seen is not None else sh.harm
+
+    shrinks = [sh for sh in _shrink_proposals(cur, space, el, tight, nets, most=2 * len(PARAMS))
+               if harm_of(sh) <= FREE_HARM]  # fmt: skip
     grows = sorted(_layer_votes(cur, space, focus), key=lambda p: -p.priority)[:3]
-    grows += [g for g in (_one_step(cur, space, g) for g in grows) if g is not None]
+    grows += [g for g in (_one_step(cur, space, g, nets) for g in grows) if g is not None]
     out = []
     for g in grows:
         seen = evaluator.cache.get(evaluator.key(g.design))
-        gain = seen.objective / cur.objective - 1.0 if seen is not None else g.predicted
-        d = dict(g.design)
-        used = {p for p in PARAMS if d[p] != cur.design[p]}
-        log_b = math.log(max(b, 1e-9)) + log_ratio(g.design)
-        harm, paid, emitted = 1.0 + (gain or 0.0), [], 0
+        gain = seen.objective / cur.objective - 1.0 if seen is not None else (g.predicted or 0.0)
+        grown = {p for p in PARAMS if g.design[p] != cur.design[p]}
+        chosen: dict[str, Proposal] = {}  # parameter -> its shrink (a deeper one replaces a shallower one)
+        emitted = 0
         for sh in shrinks:
             if emitted == 2:  # the fitting stack, and one more shrink for slack
                 break
             (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]
-            if p in used:
-                continue
-            used.add(p)
-            d[p] = sh.design[p]
-            log_b += log_ratio(sh.design)
-            harm *= 1.0 + sh.harm
-            paid.append(f"{p} {_fmt(p, cur.design[p])} -> {_fmt(p, d[p])}")
+            if p in grown or (p in chosen and chosen[p].design[p] == sh.design[p]):
+                continue  # 2x and 4x can snap to the same legal value
+            trial = {**chosen, p: sh}
+            harm = (1.0 + gain) * math.prod(1.0 + harm_of(s) for s in trial.values())
+            if harm > 1.0 - FREE_GAIN:
+                continue  # this shrink would cost what the move buys
+            chosen = trial
+            log_b = math.log(max(b, 1e-9)) + log_ratio(g.design) + sum(log_ratio(s.design) for s in chosen.values())
             if log_b <= math.log(FREE_MARGIN):
                 emitted += 1
-                pred = harm - 1.0
+                d = dict(g.design)
+                d.update({q: s.design[q] for q, s in chosen.items()})
+                paid = ", ".join(f"{q} {_fmt(q, cur.design[q])} -> {_fmt(q, d[q])}" for q in chosen)
                 out.append(
                     Proposal(
-                        dict(d),
-                        f"{tight} is the binding limit ({b:.2f} of budget); free it: shrink {', '.join(paid)}, "
+                        d,
+                        f"{tight} is the binding limit ({b:.2f} of budget); free it: shrink {paid}, "
                         f"predicted {tight} budget {math.exp(log_b):.2f}; and spend it: {g.why}",
-                        pred,
-                        -pred,
+                        harm - 1.0,
+                        1.0 - harm,
                     )
                 )
     return out
@@ -507,12 +530,14 @@ def explainable(
                 proposals += _gradient_proposals(cur, space, el, min(s, MAX_SCALE), {_moved(p, cur) for p in proposals})
             elif escape == 1:
                 proposals = _layer_votes(cur, space, focus, which=1)
-            elif escape == 2:
+            elif escape in (2, 4):
                 # free budget: shrink what is over-provisioned (costs area or
-                # power, buys little latency) and spend it on a latency move
+                # power, buys little latency) and spend it on a latency move;
+                # tried again after the neighbours, which measured what each
+                # one-step shrink really costs
                 tight = max(("area", "power"), key=lambda c: cur.budgets.get(_budget_key(c), 0.0))
                 proposals = _free_and_spend(cur, evaluator, el, focus, nets, tight)
-            else:
+            elif escape == 3:
                 proposals = _neighbours(cur, space)
         else:
             proposals = _shrink_proposals(cur, space, el, target, nets)
@@ -529,7 +554,7 @@ def explainable(
         proposals.sort(key=lambda p: -p.priority)
         proposals = proposals[: min(per_step, max(0, budget - evaluator.count))]
         if not proposals:
-            if escape >= 3:
+            if escape >= LAST_ESCAPE:
                 proposals = _random_neighbours(cur, space, evaluator, rng, min(per_step, budget - evaluator.count))
                 if not proposals:
                     break
@@ -547,7 +572,8 @@ def explainable(
             accepted = ev is chosen
             trace.add(step, ev, accepted, _reason(p, ev, cur, target))
         if chosen is None:
-            escape = min(escape + 1, 3)
+            if escape not in (3, LAST_ESCAPE):  # the neighbours go on until every one is measured
+                escape += 1
             continue
         cur, escape = chosen, 0
     return _result("explainable", evaluator, trace, time.perf_counter() - t0)

@@ -99,9 +99,9 @@ def test_same_seed_same_result_json(method):
 
 def test_explainable_never_exceeds_its_budget():
     """Also when it falls back to random neighbours after stalling (tiny space, no warm start)."""
-    r = explore(TINY_NET, space=small_space(), budget=41, seed=0, mapper_budget=300, warm_start=0)
+    r = explore(TINY_NET, space=small_space(), budget=61, seed=0, mapper_budget=300, warm_start=0)
     assert any("stalled" in e.reason for e in r.trace.entries)  # the fallback ran
-    assert r.evaluations == len(r.trace.entries) <= 41
+    assert r.evaluations == len(r.trace.entries) <= 61
 
 
 def test_no_feasible_design_is_reported_with_blocking_constraint():

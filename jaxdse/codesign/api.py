@@ -69,11 +69,10 @@ WARM_START_SHARE = 0.3
 explorer (its best design becomes the starting point); 0 disables.
 
 Chosen by measurement (seed 0, budget 50, the nine zoo networks,
-``benchmarks/search_quality.py``, README "Performance"): 0.3 with
-``WARM_START_BURN_IN`` 250 came within 2% of each run's best after 6-24
-designs (median 13) and lost no final result, against 14-28 (median 20)
-with 0.5 and no burn-in; 0.3 with a 150-step burn-in ended vgg16 at
-62.98 ms instead of 52.48 ms."""
+``benchmarks/search_quality.py``): 0.3 with ``WARM_START_BURN_IN`` 250
+brought the median number of designs to come within 2% of each run's best
+from 20 (0.5, no burn-in) to 13 without losing any final result; 0.3 with
+a 150-step burn-in ended vgg16 at 62.98 ms instead of 52.48 ms."""
 
 WARM_START_BURN_IN = 250
 """Adam steps of the warm start before its first evaluated snap (the

@@ -362,9 +362,10 @@ def _free_and_spend(
     stacked one parameter at a time (a deeper shrink of a parameter replaces
     a shallower one) until the prediction is under ``FREE_MARGIN`` of the
     limit, as long as the stack still gains ``FREE_GAIN``; a second
-    candidate adds one more shrink for slack against prediction error. This is the move a greedy search cannot
-    make in one step when the binding constraint is saturated (the
-    reference's VGG16 stall): e.g. L2 1024 -> 256 KiB and psum links 2/64 ->
+    candidate adds one more shrink for slack against prediction error.
+
+    This is the move a greedy search cannot make in one step when the
+    binding constraint is saturated (the reference's VGG16 stall): e.g. L2 1024 -> 256 KiB and psum links 2/64 ->
     1/64 to pay for off-chip 8192 -> 12800 MB/s on vgg16; L2 2048 -> 512 KiB
     and L1 32 -> 16 B for the same on bert_base.
     """
@@ -428,8 +429,7 @@ def _predicted_overrun(cur: DesignEval, design: dict, el: dict) -> bool:
     """Whether area or power, predicted by their elasticities, would pass a
     limit that the current design meets."""
     for cost in ("area", "power"):
-        key = f"{cost}_mm2" if cost == "area" else f"{cost}_w"
-        b = cur.budgets.get(key)
+        b = cur.budgets.get(_budget_key(cost))
         if b is None or b > 1.0:
             continue
         log_change = sum(el[cost].get(p, 0.0) * math.log(design[p] / cur.design[p]) for p in PARAMS)

@@ -264,10 +264,10 @@ def _gradient_proposals(ev: DesignEval, space: DesignSpace, el: dict, s: float, 
 
 
 def _shrink_proposals(
-    ev: DesignEval, space: DesignSpace, el: dict, cost: str, nets: list[str], steps=(2.0, 4.0), most: int = 6
+    ev: DesignEval, space: DesignSpace, el: dict, cost: str, nets: list[str], most: int = 6
 ) -> list[Proposal]:
-    """Shrink what buys the most ``cost`` (area or power) per latency lost, by
-    the given factors (snapped down to legal values).
+    """The ``most`` best shrinks of what buys the most ``cost`` (area or power)
+    per latency lost, by 2x and 4x (snapped down to legal values).
 
     The gain is the cost's elasticity; the harm is the predicted latency
     increase of the move (``predict``: it knows e.g. that fewer PEs slow the
@@ -280,7 +280,7 @@ def _shrink_proposals(
         gain = el[cost].get(p, 0.0)
         if gain <= 1e-3 or space.index(p, d[p]) == 0:
             continue
-        for k in steps:
+        for k in (2.0, 4.0):
             new = space.snap(p, d[p] / k, up=False)
             if new == d[p]:
                 new = space.step(p, d[p], -1)

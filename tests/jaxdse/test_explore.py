@@ -165,14 +165,20 @@ def test_explainable_finds_enumerated_optimum_on_small_space():
     assert r.best.objective <= optimum * 1.02, (r.best.objective, optimum)
 
 
+def _design(num_pes, l1_bytes, l2_kib, dram_mb_per_s, links, virtual, noc_width_bits=16) -> dict[str, float]:
+    """A Table-1 design; ``links`` in 1/64 of the PEs and ``virtual`` per NoC (inputs, weights, psum, writes)."""
+    d = dict(
+        num_pes=num_pes, l1_bytes=l1_bytes, l2_kib=l2_kib, dram_mb_per_s=dram_mb_per_s, noc_width_bits=noc_width_bits
+    )
+    for k, n_links, n_virtual in zip(("inputs", "weights", "psum", "writes"), links, virtual):
+        d[f"links_{k}"], d[f"virtual_{k}"] = n_links, n_virtual
+    return {k: float(v) for k, v in d.items()}
+
+
 # where the explorer stalled on vgg16 before the free-budget escape (seed 0,
 # 50 designs; benchmarks/results/full/vgg16): power at 0.87 of its limit and
 # every latency move alone (more off-chip bandwidth, PEs, L2) breaks it
-VGG16_STALL = {
-    "num_pes": 1024.0, "l1_bytes": 32.0, "l2_kib": 512.0, "dram_mb_per_s": 8192.0, "noc_width_bits": 16.0,
-    "links_inputs": 1.0, "links_weights": 1.0, "links_psum": 2.0, "links_writes": 1.0,
-    "virtual_inputs": 64.0, "virtual_weights": 64.0, "virtual_psum": 64.0, "virtual_writes": 64.0,
-}  # fmt: skip
+VGG16_STALL = _design(1024, 32, 512, 8192, links=(1, 1, 2, 1), virtual=(64, 64, 64, 64))
 
 
 @pytest.mark.slow
@@ -193,11 +199,7 @@ def test_explainable_escapes_the_vgg16_power_stall():
 
 # where the explorer stalled on bert_base before the escape was retried with
 # measured costs (seed 0; benchmarks/results/full/bert_base_explainable_v2)
-BERT_STALL = {
-    "num_pes": 1024.0, "l1_bytes": 32.0, "l2_kib": 2048.0, "dram_mb_per_s": 8192.0, "noc_width_bits": 16.0,
-    "links_inputs": 1.0, "links_weights": 1.0, "links_psum": 1.0, "links_writes": 1.0,
-    "virtual_inputs": 64.0, "virtual_weights": 512.0, "virtual_psum": 64.0, "virtual_writes": 64.0,
-}  # fmt: skip
+BERT_STALL = _design(1024, 32, 2048, 8192, links=(1, 1, 1, 1), virtual=(64, 512, 64, 64))
 
 
 @pytest.mark.slow

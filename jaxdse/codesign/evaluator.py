@@ -15,15 +15,24 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jax
 import numpy as np
 
-from costmodels import AREA_COMPONENTS
+from costmodels import AREA_COMPONENTS, Arch, area, peak_power_w
 from jaxdse.codesign.checkpoint import append_record, evaluation_record, plans_from_record
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.space import DesignSpace, to_arch
 from jaxdse.mapper.api import map_network
 from jaxdse.plan import Plan
 from workloads import Network
+
+
+@jax.jit
+def _area_power(arch: Arch):
+    """Total area (mm^2) and peak power (W) of a design: the same functions
+    the cost model reports (``costmodels.area``, ``costmodels.peak_power_w``)."""
+    a = area(arch).sum()
+    return a, peak_power_w(arch, a)
 
 
 @dataclass
@@ -109,6 +118,7 @@ class Evaluator:
     cache: dict[tuple, DesignEval] = field(default_factory=dict)
     log_path: Path | None = None
     replay: dict[tuple, dict] = field(default_factory=dict)
+    _hardware: dict[tuple, dict[str, float]] = field(default_factory=dict, repr=False)
 
     def key(self, design: dict[str, float]) -> tuple:
         return tuple(float(design[p]) for p in sorted(design))
@@ -119,6 +129,25 @@ class Evaluator:
 
     def seen(self, design: dict[str, float]) -> bool:
         return self.key(design) in self.cache
+
+    def hardware_budgets(self, design: dict[str, float]) -> dict[str, float]:
+        """Area and peak-power budgets of a design, exact and without mapping it.
+
+        Both are functions of the hardware parameters alone (the template's
+        area and Accelergy-style peak power, ``costmodels.model``), so an
+        explorer can tell before evaluating that a design breaks an area or
+        power limit. Not counted as an evaluation.
+        """
+        k = self.key(design)
+        if k not in self._hardware:
+            a, p = _area_power(to_arch(design, self.space.fixed))
+            self._hardware[k] = self.constraints.budgets(float(a), float(p), {})
+        return self._hardware[k]
+
+    def breaks_hardware_limit(self, design: dict[str, float], current: dict[str, float]) -> bool:
+        """Whether ``design`` exceeds an area or power limit that ``current`` meets."""
+        now = self.hardware_budgets(current)
+        return any(b > 1.0 + 1e-9 and now[c] <= 1.0 + 1e-9 for c, b in self.hardware_budgets(design).items())
 
     def evaluate(self, design: dict[str, float]) -> DesignEval:
         k = self.key(design)

@@ -25,10 +25,13 @@ One step (Explainable-DSE, Dave et al., ASPLOS 2023, pp. 5-8, and beyond):
 6. Stall escapes (the reference's greedy stall, e.g. VGG16): the second
    bottleneck term; then moves that free budget: a bottleneck move (or its
    one-step version) paid for by stacked shrinks of what buys little
-   latency, until the binding limit is predicted to hold
-   (``_free_and_spend``); then one-step neighbours of every parameter;
-   then free-budget moves again, now with the neighbours' measured costs;
-   then sampled neighbours.
+   latency, until the binding limit holds (``_free_and_spend``); then
+   one-step neighbours of every parameter, a batch at a time, each batch
+   followed by the free-budget move again with what it measured; then
+   sampled neighbours.
+7. Area and peak power are exact functions of the hardware (no mapping
+   needed), so once feasible the search never evaluates a design that
+   breaks their limits, and the free-budget moves know their budgets.
 
 Every evaluated design gets a reason in words; accepted ones also the
 predicted and the measured change.
@@ -51,10 +54,10 @@ from jaxdse.codesign.space import NOC_KEYS, PARAMS, UNITS, DesignSpace, describe
 TOP_K = 5
 MAX_SCALE = 8.0
 STRONG_ELASTICITY = 0.05
-FREE_MARGIN = 0.98  # predicted share of the binding limit a free-budget move may use
 FREE_HARM = 0.10  # largest latency cost of one shrink in a free-budget move (measured where known)
 FREE_GAIN = 0.01  # least predicted latency gain of a free-budget move, shrinks included
-LAST_ESCAPE = 5  # stall escapes: second bottleneck, free budget, neighbours, free budget, sampled
+LAST_ESCAPE = 4  # stall escapes: second bottleneck, free budget <-> neighbours, sampled neighbours
+GUESSED = ("l1_bytes", "l2_kib")  # parameters whose latency effect ``predict`` only guesses
 
 
 @dataclass
@@ -216,9 +219,9 @@ def _mitigate(term: str, s: float, c, d: dict, space: DesignSpace) -> list[tuple
     return [(p, v) for p, v in out if v != d[p]]
 
 
-def _gradient_proposals(ev: DesignEval, space: DesignSpace, el: dict, s: float, named: set) -> list[Proposal]:
+def _gradient_proposals(ev: DesignEval, evaluator: Evaluator, el: dict, s: float, named: set) -> list[Proposal]:
     """Elasticity-sized moves for parameters the rules did not name, plus one joint move."""
-    d = ev.design
+    d, space = ev.design, evaluator.space
     out, joint, joint_pred = [], dict(d), 0.0
     strong = sorted(
         (p for p in PARAMS if el["latency"].get(p, 0.0) < -STRONG_ELASTICITY), key=lambda p: el["latency"][p]
@@ -243,10 +246,15 @@ def _gradient_proposals(ev: DesignEval, space: DesignSpace, el: dict, s: float, 
             )
         )
     moved = [p for p in PARAMS if joint[p] != d[p]]
-    # keep the joint step within the area/power limits the design meets:
-    # undo the moves that cost most area+power per latency gained
-    while len(moved) >= 2 and _predicted_overrun(ev, joint, el):
-        worst = max(moved, key=lambda p: (el["area"].get(p, 0) + el["power"].get(p, 0)) / abs(el["latency"][p]))
+    # keep the joint step within the area/power limits the design meets
+    # (exact): undo the moves that cost most area+power per latency gained
+    while len(moved) >= 2 and evaluator.breaks_hardware_limit(joint, d):
+
+        def spent(p: str) -> float:
+            now, undone = evaluator.hardware_budgets(joint), evaluator.hardware_budgets(_change(joint, p, d[p]))
+            return sum(math.log(now[c] / undone[c]) for c in now) / abs(el["latency"][p])
+
+        worst = max(moved, key=spent)
         joint_pred -= el["latency"][worst] * math.log(joint[worst] / d[worst])
         joint[worst] = d[worst]
         moved.remove(worst)
@@ -264,29 +272,30 @@ def _gradient_proposals(ev: DesignEval, space: DesignSpace, el: dict, s: float, 
 
 
 def _shrink_proposals(
-    ev: DesignEval, space: DesignSpace, el: dict, cost: str, nets: list[str], most: int = 6
+    ev: DesignEval, evaluator: Evaluator, el: dict, cost: str, nets: list[str], most: int = 6
 ) -> list[Proposal]:
     """The ``most`` best shrinks of what buys the most ``cost`` (area or power)
     per latency lost, by 2x and 4x (snapped down to legal values).
 
-    The gain is the cost's elasticity; the harm is the predicted latency
+    The saving is exact (``Evaluator.hardware_budgets``: area and peak power
+    are functions of the hardware alone); the harm is the predicted latency
     increase of the move (``predict``: it knows e.g. that fewer PEs slow the
     compute-bound layers, which the elasticity with mappings held cannot see),
     falling back to the latency elasticity.
     """
-    d = ev.design
+    d, space, key = ev.design, evaluator.space, _budget_key(cost)
+    now = evaluator.hardware_budgets(d)[key]
     ranked = []
     for p in PARAMS:
-        gain = el[cost].get(p, 0.0)
-        if gain <= 1e-3 or space.index(p, d[p]) == 0:
-            continue
         for k in (2.0, 4.0):
             new = space.snap(p, d[p] / k, up=False)
             if new == d[p]:
                 new = space.step(p, d[p], -1)
             if new == d[p]:
                 continue
-            cut = 1.0 - math.exp(gain * math.log(new / d[p]))
+            cut = 1.0 - evaluator.hardware_budgets(_change(d, p, new))[key] / now
+            if cut <= 1e-3:
+                continue
             harm = predict(ev, nets, p, new)
             if harm is None:
                 harm = math.exp(el["latency"].get(p, 0.0) * math.log(new / d[p])) - 1.0
@@ -296,8 +305,8 @@ def _shrink_proposals(
         out.append(
             Proposal(
                 _change(d, p, new),
-                f"{cost} elasticity to {p} is {el[cost][p]:.2f}, predicted latency cost {harm:+.0%}; "
-                f"shrink {p} {_fmt(p, d[p])} -> {_fmt(p, new)}",
+                f"shrink {p} {_fmt(p, d[p])} -> {_fmt(p, new)}: {-pred:.0%} less {cost}, "
+                f"predicted latency cost {harm:+.0%}",
                 pred,
                 -pred,
                 max(harm, 0.0),
@@ -306,14 +315,29 @@ def _shrink_proposals(
     return out
 
 
-def _neighbours(ev: DesignEval, space: DesignSpace) -> list[Proposal]:
-    d = ev.design
+def _neighbours(ev: DesignEval, evaluator: Evaluator, tight: str) -> list[Proposal]:
+    """One legal step up and down in every parameter, most informative first:
+    shrinks that save ``tight`` budget and whose latency cost ``predict``
+    only guesses (``GUESSED``; measuring them lets ``_free_and_spend`` use
+    them), then moves that cost no area or power (exact), then the rest."""
+    d, space = ev.design, evaluator.space
+    key = _budget_key(tight)
+    now = evaluator.hardware_budgets(d)
     out = []
     for p in PARAMS:
         for k in (1, -1):
             new = space.step(p, d[p], k)
-            if new != d[p]:
-                out.append(Proposal(_change(d, p, new), f"neighbour: {p} {_fmt(p, d[p])} -> {_fmt(p, new)}"))
+            if new == d[p]:
+                continue
+            nd = _change(d, p, new)
+            hw = evaluator.hardware_budgets(nd)
+            if p in GUESSED and hw.get(key, 0.0) < now.get(key, 0.0):
+                rank = 2.0
+            elif hw == now:
+                rank = 1.0
+            else:
+                rank = 0.0
+            out.append(Proposal(nd, f"neighbour: {p} {_fmt(p, d[p])} -> {_fmt(p, new)}", priority=rank))
     return out
 
 
@@ -351,54 +375,46 @@ def _free_and_spend(
 ) -> list[Proposal]:
     """Stall escape: pay for a latency move with shrinks of what is over-provisioned.
 
-    For each of the top bottleneck moves (and its one-step version), the
-    ``tight`` cost's budget after the move is predicted: measured where that
-    move alone was already evaluated from the current design (the exact
-    model knows what a remapped design draws, which the elasticities, with
-    mappings held, miss for PEs), else from the elasticities
-    (``b x prod (new/old)^e``). Shrinks that cost at most ``FREE_HARM`` latency
-    each (measured where that shrink alone was evaluated, else predicted),
-    best budget saved per latency lost first (``_shrink_proposals``), are
-    stacked one parameter at a time (a deeper shrink of a parameter replaces
-    a shallower one) until the prediction is under ``FREE_MARGIN`` of the
-    limit, as long as the stack still gains ``FREE_GAIN``; a second
-    candidate adds one more shrink for slack against prediction error.
+    For each of the top bottleneck moves (and its one-step version), shrinks
+    that cost at most ``FREE_HARM`` latency each (measured where that shrink
+    alone was evaluated from the current design, else predicted), best
+    ``tight`` budget saved per latency lost first (``_shrink_proposals``),
+    are stacked one parameter at a time (a deeper shrink of a parameter
+    replaces a shallower one) until the design meets the ``tight`` limit
+    again, as long as the stack still gains ``FREE_GAIN``. Area and power
+    budgets are exact here (``Evaluator.hardware_budgets``); the latency
+    gain of the move is measured where that move alone was evaluated, else
+    predicted.
 
     This is the move a greedy search cannot make in one step when the
     binding constraint is saturated (the reference's VGG16 stall): e.g. L2 1024 -> 256 KiB and psum links 2/64 ->
     1/64 to pay for off-chip 8192 -> 12800 MB/s on vgg16; L2 2048 -> 512 KiB
     and L1 32 -> 16 B for the same on bert_base.
     """
-    space = evaluator.space
     key = _budget_key(tight)
     b = cur.budgets.get(key)
     if b is None:
         return []
 
-    def log_ratio(design: dict) -> float:
+    def measured(design: dict) -> float | None:
         seen = evaluator.cache.get(evaluator.key(design))
-        if seen is not None and key in seen.budgets:
-            return math.log(max(seen.budgets[key], 1e-9) / max(b, 1e-9))
-        return sum(el[tight].get(p, 0.0) * math.log(design[p] / cur.design[p]) for p in PARAMS)
+        return seen.objective / cur.objective - 1.0 if seen is not None else None
 
     def harm_of(sh: Proposal) -> float:
-        seen = evaluator.cache.get(evaluator.key(sh.design))
-        return seen.objective / cur.objective - 1.0 if seen is not None else sh.harm
+        m = measured(sh.design)
+        return sh.harm if m is None else m
 
-    shrinks = [sh for sh in _shrink_proposals(cur, space, el, tight, nets, most=2 * len(PARAMS))
+    shrinks = [sh for sh in _shrink_proposals(cur, evaluator, el, tight, nets, most=2 * len(PARAMS))
                if harm_of(sh) <= FREE_HARM]  # fmt: skip
-    grows = sorted(_layer_votes(cur, space, focus), key=lambda p: -p.priority)[:3]
-    grows += [g for g in (_one_step(cur, space, g, nets) for g in grows) if g is not None]
+    grows = sorted(_layer_votes(cur, evaluator.space, focus), key=lambda p: -p.priority)[:3]
+    grows += [g for g in (_one_step(cur, evaluator.space, g, nets) for g in grows) if g is not None]
     out = []
     for g in grows:
-        seen = evaluator.cache.get(evaluator.key(g.design))
-        gain = seen.objective / cur.objective - 1.0 if seen is not None else (g.predicted or 0.0)
+        gain = measured(g.design)
+        gain = (g.predicted or 0.0) if gain is None else gain
         grown = {p for p in PARAMS if g.design[p] != cur.design[p]}
         chosen: dict[str, Proposal] = {}  # parameter -> its shrink (a deeper one replaces a shallower one)
-        emitted = 0
         for sh in shrinks:
-            if emitted == 2:  # the fitting stack, and one more shrink for slack
-                break
             (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]
             if p in grown or (p in chosen and chosen[p].design[p] == sh.design[p]):
                 continue  # 2x and 4x can snap to the same legal value
@@ -407,48 +423,44 @@ def _free_and_spend(
             if harm > 1.0 - FREE_GAIN:
                 continue  # this shrink would cost what the move buys
             chosen = trial
-            log_b = math.log(max(b, 1e-9)) + log_ratio(g.design) + sum(log_ratio(s.design) for s in chosen.values())
-            if log_b <= math.log(FREE_MARGIN):
-                emitted += 1
-                d = dict(g.design)
-                d.update({q: s.design[q] for q, s in chosen.items()})
+            d = dict(g.design)
+            d.update({q: s.design[q] for q, s in chosen.items()})
+            after = evaluator.hardware_budgets(d)[key]
+            if after <= 1.0:
                 paid = ", ".join(f"{q} {_fmt(q, cur.design[q])} -> {_fmt(q, d[q])}" for q in chosen)
                 out.append(
                     Proposal(
                         d,
-                        f"{tight} is the binding limit ({b:.2f} of budget); free it: shrink {paid}, "
-                        f"predicted {tight} budget {math.exp(log_b):.2f}; and spend it: {g.why}",
+                        f"{tight} is the binding limit ({b:.2f} of budget); free it: shrink {paid} "
+                        f"({tight} budget {after:.2f}); and spend it: {g.why}",
                         harm - 1.0,
                         1.0 - harm,
                     )
                 )
+                break
     return out
 
 
-def _predicted_overrun(cur: DesignEval, design: dict, el: dict) -> bool:
-    """Whether area or power, predicted by their elasticities, would pass a
-    limit that the current design meets."""
-    for cost in ("area", "power"):
-        b = cur.budgets.get(_budget_key(cost))
-        if b is None or b > 1.0:
-            continue
-        log_change = sum(el[cost].get(p, 0.0) * math.log(design[p] / cur.design[p]) for p in PARAMS)
-        if b * math.exp(log_change) > 1.0:
-            return True
-    return False
+def _worth_evaluating(evaluator: Evaluator, cur: DesignEval, design: dict) -> bool:
+    """Not evaluated yet, and, once the search is feasible, within the area and
+    power limits: both are exact functions of the hardware, so a design that
+    breaks them is never worth an evaluation."""
+    if evaluator.seen(design):
+        return False
+    return not (cur.feasible and evaluator.breaks_hardware_limit(design, cur.design))
 
 
-def _random_neighbours(cur: DesignEval, space: DesignSpace, evaluator: Evaluator, rng, n: int) -> list[Proposal]:
-    """The reference's fallback: sample unseen designs one or two legal steps
-    away in one or two parameters."""
-    out = []
+def _random_neighbours(cur: DesignEval, evaluator: Evaluator, rng, n: int) -> list[Proposal]:
+    """The reference's fallback: sample designs worth evaluating one or two
+    legal steps away in one or two parameters."""
+    space, out = evaluator.space, []
     for _ in range(50 * n):
         d = dict(cur.design)
         moved = rng.choice(len(PARAMS), size=rng.integers(1, 3), replace=False)
         for i in moved:
             p = PARAMS[int(i)]
             d[p] = space.step(p, d[p], int(rng.choice([-2, -1, 1, 2])))
-        if d != cur.design and not evaluator.seen(d) and all(d != o.design for o in out):
+        if d != cur.design and _worth_evaluating(evaluator, cur, d) and all(d != o.design for o in out):
             txt = ", ".join(
                 f"{PARAMS[int(i)]} {_fmt(PARAMS[int(i)], cur.design[PARAMS[int(i)]])} -> "
                 f"{_fmt(PARAMS[int(i)], d[PARAMS[int(i)]])}"
@@ -521,41 +533,42 @@ def explainable(
             target = "latency"
         else:
             focus, target = [], worst.split("_")[0]  # "area" or "power"
+        tight = max(("area", "power"), key=lambda c: cur.budgets.get(_budget_key(c), 0.0))
         proposals: list[Proposal] = []
         if target == "latency":
             if escape == 0:
                 proposals = _layer_votes(cur, space, focus)
                 # target: the bottleneck scaling, or what the violated throughput needs
                 s = max([1.0 / max(1.0 + p.predicted, 1e-3) for p in proposals if p.predicted] + [2.0, wb])
-                proposals += _gradient_proposals(cur, space, el, min(s, MAX_SCALE), {_moved(p, cur) for p in proposals})
+                named = {_moved(p, cur) for p in proposals}
+                proposals += _gradient_proposals(cur, evaluator, el, min(s, MAX_SCALE), named)
             elif escape == 1:
                 proposals = _layer_votes(cur, space, focus, which=1)
-            elif escape in (2, 4):
+            elif escape == 2:
                 # free budget: shrink what is over-provisioned (costs area or
                 # power, buys little latency) and spend it on a latency move;
-                # tried again after the neighbours, which measured what each
-                # one-step shrink really costs
-                tight = max(("area", "power"), key=lambda c: cur.budgets.get(_budget_key(c), 0.0))
+                # tried again after each batch of neighbours, which measure
+                # what one-step shrinks really cost
                 proposals = _free_and_spend(cur, evaluator, el, focus, nets, tight)
             elif escape == 3:
-                proposals = _neighbours(cur, space)
+                proposals = _neighbours(cur, evaluator, tight)
         else:
-            proposals = _shrink_proposals(cur, space, el, target, nets)
+            proposals = _shrink_proposals(cur, evaluator, el, target, nets)
             if escape >= 1:
-                proposals += _neighbours(cur, space)
-        proposals = _dedupe([p for p in proposals if not evaluator.seen(p.design)])
+                proposals += _neighbours(cur, evaluator, target)
+        proposals = _dedupe([p for p in proposals if _worth_evaluating(evaluator, cur, p.design)])
         if target == "latency":
-            # keep the budget: demote moves predicted (by the area and power
-            # elasticities) to break an area or power limit that now holds
+            # infeasible (throughput): moves that would also break an area or
+            # power limit that now holds go last
             for p in proposals:
-                if _predicted_overrun(cur, p.design, el):
+                if evaluator.breaks_hardware_limit(p.design, cur.design):
                     p.priority -= 10.0
-                    p.why += " (predicted to exceed an area/power limit)"
+                    p.why += " (exceeds an area/power limit)"
         proposals.sort(key=lambda p: -p.priority)
         proposals = proposals[: min(per_step, max(0, budget - evaluator.count))]
         if not proposals:
             if escape >= LAST_ESCAPE:
-                proposals = _random_neighbours(cur, space, evaluator, rng, min(per_step, budget - evaluator.count))
+                proposals = _random_neighbours(cur, evaluator, rng, min(per_step, budget - evaluator.count))
                 if not proposals:
                     break
             else:
@@ -572,8 +585,10 @@ def explainable(
             accepted = ev is chosen
             trace.add(step, ev, accepted, _reason(p, ev, cur, target))
         if chosen is None:
-            if escape not in (3, LAST_ESCAPE):  # the neighbours go on until every one is measured
-                escape += 1
+            # a batch of neighbours without a better design: retry the free
+            # budget move with what they measured (the neighbours go on
+            # until every one is measured)
+            escape = 2 if escape == 3 else min(escape + 1, LAST_ESCAPE)
             continue
         cur, escape = chosen, 0
     return _result("explainable", evaluator, trace, time.perf_counter() - t0)

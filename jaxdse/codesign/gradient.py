@@ -14,7 +14,10 @@ so area and power act as smooth barriers. Loop orders are chosen per layer
 as the minimum over the 9 template pairs. Every ``snap_every`` steps the
 hardware is snapped to the nearest legal design (log space) and evaluated
 exactly through the shared ``Evaluator`` (mapper in the loop, exact costs,
-budgets), which is what the trace and the budget count. The run can seed
+budgets), which is what the trace and the budget count; once a design
+meets the area and power limits, snaps that break them are skipped
+unevaluated (both are exact functions of the hardware,
+``Evaluator.hardware_budgets``). The run can seed
 the explainable explorer with its best design (``seed_explainable``).
 """
 
@@ -188,6 +191,11 @@ def gradient_explorer(
             d[p] = space.step(p, d[p], int(rng.choice([-1, 1])))
             if evaluator.seen(d):
                 continue
+        if best is not None and evaluator.breaks_hardware_limit(d, best.design):
+            # area and power are exact functions of the hardware: a design
+            # over their limits is not worth an evaluation once one meets them
+            stale += 1
+            continue
         repeats = 0
         ev = evaluator.evaluate(d)
         improved = ev.feasible and (best is None or ev.objective < best.objective)

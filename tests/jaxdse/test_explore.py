@@ -11,6 +11,7 @@ from jaxdse.cli import main
 from jaxdse.codesign import Constraints, DesignSpace, SpaceError, elasticities, load_space, table1_space, to_arch
 from jaxdse.codesign.api import ExploreError, explore
 from jaxdse.codesign.constraints import ConstraintError
+from jaxdse.codesign.evaluator import Evaluator
 
 
 def test_table1_space_and_snapping():
@@ -102,6 +103,25 @@ def test_explainable_never_exceeds_its_budget():
     r = explore(TINY_NET, space=small_space(), budget=61, seed=0, mapper_budget=300, warm_start=0)
     assert any("stalled" in e.reason for e in r.trace.entries)  # the fallback ran
     assert r.evaluations == len(r.trace.entries) <= 61
+
+
+def test_hardware_budgets_are_exact_and_spare_evaluations():
+    """Area and peak power need no mapping: ``hardware_budgets`` equals what an
+    evaluation reports, and once a run is feasible it evaluates no design over
+    those limits (limits at the space's median area and power, so they bind)."""
+    space, rng = small_space(), np.random.default_rng(0)
+    probe = Evaluator([TINY_NET], space, Constraints(area_mm2=1.0, power_w=1.0))
+    hw = [probe.hardware_budgets(space.random_design(rng)) for _ in range(40)]
+    cons = Constraints(area_mm2=float(np.median([h["area_mm2"] for h in hw])),
+                       power_w=float(np.median([h["power_w"] for h in hw])))  # fmt: skip
+    r = explore(TINY_NET, space=space, constraints=cons, budget=30, seed=0, mapper_budget=300)
+    ev = Evaluator([TINY_NET], space, cons)
+    first = next(i for i, e in enumerate(r.trace.entries) if e.feasible)
+    for e in r.trace.entries:
+        hb = ev.hardware_budgets(e.design)
+        assert hb == pytest.approx({k: e.budgets[k] for k in ("area_mm2", "power_w")}, rel=1e-5)
+    after = r.trace.entries[first:]
+    assert len(after) > 10 and all(e.budgets["area_mm2"] <= 1 and e.budgets["power_w"] <= 1 for e in after)
 
 
 def test_no_feasible_design_is_reported_with_blocking_constraint():

@@ -17,6 +17,7 @@ from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeErro
 from jaxdse.codesign.baselines import BaselineUnavailable
 from jaxdse.codesign.constraints import DEFAULT_AREA_MM2, DEFAULT_POWER_W
 from jaxdse.codesign.saved import ReportError
+from jaxdse.compile_cache import enable_compile_cache
 from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import Network, WorkloadError, get, load, names
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    enable_compile_cache()  # a second jaxdse process reuses what the first compiled
     try:
         return args.func(args)
     except USER_ERRORS as e:

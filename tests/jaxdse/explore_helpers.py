@@ -26,9 +26,9 @@ def small_space() -> DesignSpace:
 
 
 def without_timings(d):
-    """``d`` (result.json content) without its ``wall_s`` fields, at any depth."""
+    """``d`` (result.json or plan JSON) without its timings (``wall_s``, ``search_wall_s``), at any depth."""
     if isinstance(d, dict):
-        return {k: without_timings(v) for k, v in d.items() if k != "wall_s"}
+        return {k: without_timings(v) for k, v in d.items() if not k.endswith("wall_s")}
     if isinstance(d, list):
         return [without_timings(x) for x in d]
     return d

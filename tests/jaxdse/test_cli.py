@@ -1,11 +1,13 @@
 """The command line: evaluate, JSON keys, errors naming the field."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from explore_helpers import without_timings
 
 from jaxdse.cli import main
 
@@ -52,3 +54,29 @@ def test_errors_name_the_field(argv, needle, capsys):
 def test_console_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "jaxdse", "list"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "resnet50" in r.stdout and "explainable_default" in r.stdout
+
+
+def test_compile_cache_is_written_and_reused(tmp_path):
+    """A second ``jaxdse`` process loads what the first one compiled (JAX's persistent cache)."""
+    env = {**os.environ, "JAXDSE_COMPILE_CACHE": str(tmp_path / "xla")}
+    argv = [sys.executable, "-m", "jaxdse", "evaluate", "--workload", str(EXAMPLE), "--json"]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 0, first.stderr
+    stored = sorted(p.name for p in (tmp_path / "xla").iterdir())
+    assert stored, "nothing was cached"
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+    assert second.returncode == 0
+    assert without_timings(json.loads(second.stdout)) == without_timings(json.loads(first.stdout))
+    assert sorted(p.name for p in (tmp_path / "xla").iterdir()) == stored  # every executable came from the cache
+
+
+def test_compile_cache_folder_setting(monkeypatch, tmp_path):
+    from jaxdse.compile_cache import ENV, compile_cache_dir
+
+    monkeypatch.setenv(ENV, "off")
+    assert compile_cache_dir() is None
+    monkeypatch.setenv(ENV, str(tmp_path / "c"))
+    assert compile_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv(ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert compile_cache_dir() == tmp_path / "jaxdse" / "xla"

@@ -1,0 +1,64 @@
+"""A persistent XLA compilation cache, so a second ``jaxdse`` process starts fast.
+
+Most of a short command's wall time is compiling the cost model, the mapper
+and the explorers' relaxed losses (``benchmarks/README`` and the README's
+"Performance": about 30 s of a 67 s ResNet-50 codesign run on 2 cores).
+JAX can keep compiled executables on disk (``jax_compilation_cache_dir``,
+https://docs.jax.dev/en/latest/persistent_compilation_cache.html); the
+command line turns that on by default, library users call
+``enable_compile_cache()`` (a notebook, a research script) or leave JAX's
+settings alone.
+
+Where: ``$JAXDSE_COMPILE_CACHE`` if set (``off`` disables it), else
+``$XDG_CACHE_HOME/jaxdse/xla`` or ``~/.cache/jaxdse/xla``. A folder that
+cannot be created means no cache, not an error: the run is only slower.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+
+ENV = "JAXDSE_COMPILE_CACHE"
+MIN_COMPILE_S = 0.5
+"""Only executables that took this long to compile are stored (JAX's default
+of 1 s would leave out most of the mapper's pieces)."""
+
+
+def compile_cache_dir() -> Path | None:
+    """The cache folder this process would use (None: disabled by ``$JAXDSE_COMPILE_CACHE``)."""
+    v = os.environ.get(ENV)
+    if v is not None:
+        return None if v.strip().lower() in ("", "0", "off", "no", "none", "false") else Path(v).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "jaxdse" / "xla"
+
+
+def enable_compile_cache(path: str | Path | None = None) -> Path | None:
+    """Store and reuse compiled executables in ``path`` (default ``compile_cache_dir()``).
+
+    Call before the first computation of the process. A cache folder the
+    user already gave JAX (``jax_compilation_cache_dir``) is kept.
+
+    Returns:
+        The folder in use, or None when the cache is off or the folder
+        cannot be created.
+    """
+    current = jax.config.jax_compilation_cache_dir
+    if current:
+        return Path(current)
+    folder = compile_cache_dir() if path is None else Path(path).expanduser()
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_S)
+    return folder
+
+
+__all__ = ["ENV", "compile_cache_dir", "enable_compile_cache"]

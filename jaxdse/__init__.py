@@ -1,6 +1,7 @@
 """How to search: mappers, evaluation of mapped networks, explorers, CLI."""
 
 from jaxdse.codesign import Constraints, DesignSpace, Result, explore, load_space, resume, table1_space
+from jaxdse.compile_cache import enable_compile_cache
 from jaxdse.heuristic import default_mapping, divisors
 from jaxdse.mapper import METHODS, OBJECTIVES, LayerMapping, map_layer, map_network
 from jaxdse.plan import Plan, evaluate, stack_mappings
@@ -9,6 +10,7 @@ __all__ = [
     "Constraints",
     "DesignSpace",
     "Result",
+    "enable_compile_cache",
     "explore",
     "load_space",
     "resume",

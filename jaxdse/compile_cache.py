@@ -1,4 +1,4 @@
-"""A persistent XLA compilation cache, so a second ``jaxdse`` process starts fast.
+"""Less waiting for XLA: a persistent compilation cache, and compiling in the background.
 
 Most of a short command's wall time is compiling the cost model, the mapper
 and the explorers' relaxed losses (``benchmarks/README`` and the README's
@@ -9,7 +9,12 @@ command line turns that on by default, library users call
 ``enable_compile_cache()`` (a notebook, a research script) or leave JAX's
 settings alone.
 
-Where: ``$JAXDSE_COMPILE_CACHE`` if set (``off`` disables it), else
+``compile_in_background(fn, *args)`` calls a jitted function once, for its
+compile, in a daemon thread: the explorers compile their relaxed losses
+while the mapper (on the main thread) compiles and maps the first design,
+so the two compiles share the cores instead of queueing.
+
+Where the cache lives: ``$JAXDSE_COMPILE_CACHE`` if set (``off`` disables it), else
 ``$XDG_CACHE_HOME/jaxdse/xla`` or ``~/.cache/jaxdse/xla``. A folder that
 cannot be created means no cache, not an error: the run is only slower.
 """
@@ -17,6 +22,7 @@ cannot be created means no cache, not an error: the run is only slower.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import jax
@@ -61,4 +67,24 @@ def enable_compile_cache(path: str | Path | None = None) -> Path | None:
     return folder
 
 
-__all__ = ["ENV", "compile_cache_dir", "enable_compile_cache"]
+def compile_in_background(fn, *args, **kwargs) -> threading.Thread:
+    """Call ``fn(*args, **kwargs)`` in a daemon thread and drop the result.
+
+    Meant for a jitted function called with the shapes and static arguments
+    of a later real call: the executable lands in JAX's cache, so the real
+    call (after ``join()``) does not compile. A failure here is ignored: the
+    real call raises it where it can be reported.
+    """
+
+    def run() -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - the real call reports it
+            pass
+
+    t = threading.Thread(target=run, name=f"compile {getattr(fn, '__name__', fn)}", daemon=True)
+    t.start()
+    return t
+
+
+__all__ = ["ENV", "compile_cache_dir", "compile_in_background", "enable_compile_cache"]

@@ -30,11 +30,13 @@ from jaxdse.codesign.checkpoint import (
     write_settings,
 )
 from jaxdse.codesign.constraints import Constraints
+from jaxdse.codesign.elasticity import precompile_elasticities
 from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.explainable import _result, explainable
 from jaxdse.codesign.gradient import gradient_explorer
 from jaxdse.codesign.result import Result, Trace
-from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space
+from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space, to_arch
+from jaxdse.compile_cache import compile_in_background
 from jaxdse.mapper.api import MAX_BUDGET, MAX_SEED
 from jaxdse.mapper.space import OBJECTIVES
 from workloads import Network, get
@@ -82,6 +84,10 @@ an evaluation)."""
 
 def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start=None):
     warm = int(round(budget * WARM_START_SHARE)) if warm_start is None else warm_start
+    space = evaluator.space
+    compiling = compile_in_background(
+        precompile_elasticities, evaluator.networks, to_arch(start or space.default_design(), space.fixed)
+    )
     if warm > 0 and budget > 4:
         gradient_explorer(
             evaluator, min(warm, budget - 1), trace, progress=progress, start=start, burn_in_steps=WARM_START_BURN_IN
@@ -90,6 +96,7 @@ def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start
         feas = [e for e in evs if e.feasible]
         best = min(feas, key=lambda e: e.objective) if feas else min(evs, key=lambda e: e.mean_budget)
         start = best.design
+    compiling.join()
     return explainable(evaluator, budget=budget, trace=trace, progress=progress, start=start)
 
 

@@ -18,9 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from costmodels import Relaxed, evaluate_network, stack_layers
+from costmodels import Arch, Relaxed, evaluate_network, stack_layers
 from jaxdse.codesign.space import NOC_KEYS
+from jaxdse.heuristic import default_mapping
 from jaxdse.plan import Plan, stack_mappings
+from workloads import Network
 
 _SCALARS = ("num_pes", "l1_bytes", "l2_kib", "dram_mb_per_s")
 
@@ -37,17 +39,28 @@ def _grads(arch, layers, mappings, counts, temperature):
     return jax.jacrev(costs)(logs)
 
 
+def _jacobian(arch: Arch, network: Network, mappings: list, temperature: float):
+    return _grads(
+        arch,
+        stack_layers(list(network.layers)),
+        stack_mappings(mappings),
+        jnp.asarray(network.counts, jnp.float32),
+        jnp.float32(temperature),
+    )
+
+
+def precompile_elasticities(networks: list[Network], arch: Arch, temperature: float = 0.05) -> None:
+    """Compile ``elasticities`` for these networks (e.g. in a background
+    thread): the same shapes as a mapped plan's, with the default mappings."""
+    for net in networks:
+        _jacobian(arch, net, [default_mapping(layer, arch) for layer in net.layers], temperature)
+
+
 def elasticities(plan: Plan, temperature: float = 0.05) -> dict[str, dict[str, float]]:
     """``{cost: {parameter: d log cost / d log parameter}}`` for cost in
     latency, energy, area, power; parameters named as in the design space
     (the shared NoC width sums the four NoCs' elasticities)."""
-    jac = _grads(
-        plan.arch,
-        stack_layers(list(plan.network.layers)),
-        stack_mappings(list(plan.mappings)),
-        jnp.asarray(plan.network.counts, jnp.float32),
-        jnp.float32(temperature),
-    )
+    jac = _jacobian(plan.arch, plan.network, list(plan.mappings), temperature)
     out: dict[str, dict[str, float]] = {}
     for ci, cost in enumerate(("latency", "energy", "area", "power")):
         e = {p: float(np.asarray(jac[p])[ci]) for p in _SCALARS}

@@ -35,6 +35,7 @@ from costmodels import Relaxed, evaluate, stack_layers
 from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import NOC_KEYS, PARAMS, describe
+from jaxdse.compile_cache import compile_in_background
 from jaxdse.mapper.gradient import _factors, _mapping, adam_steps
 from jaxdse.mapper.space import ALL_ORDERS
 
@@ -153,28 +154,18 @@ def gradient_explorer(
     from jaxdse.codesign.space import to_arch
 
     base = to_arch(start, space.fixed)
+    counts = jnp.asarray(counts, jnp.float32)
+    hyper = (evaluator.objective, snap_every, lr, jnp.float32(temperature), jnp.float32(penalty_weight))
+    # compile the loop while the mapper compiles and maps the start design
+    compiling = compile_in_background(_run, params, opt_state, lo, hi, base, la, log_bounds, counts, limits, *hyper)
     cur = evaluator.evaluate(start)
+    compiling.join()
     trace.add(0, cur, True, f"initial design: {describe(cur.design)}")
     best = cur if cur.feasible else None
     step, stale, repeats = 0, 0, 0
     while evaluator.count < budget and stale < max_stale:
         step += 1
-        params, opt_state = _run(
-            params,
-            opt_state,
-            lo,
-            hi,
-            base,
-            la,
-            log_bounds,
-            jnp.asarray(counts, jnp.float32),
-            limits,
-            evaluator.objective,
-            snap_every,
-            lr,
-            jnp.float32(temperature),
-            jnp.float32(penalty_weight),
-        )
+        params, opt_state = _run(params, opt_state, lo, hi, base, la, log_bounds, counts, limits, *hyper)
         if step * snap_every < burn_in_steps:
             continue
         d = _snap({k: np.asarray(v) for k, v in params["hw"].items()}, space)

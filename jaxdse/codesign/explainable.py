@@ -19,16 +19,19 @@ One step (Explainable-DSE, Dave et al., ASPLOS 2023, pp. 5-8, and beyond):
    candidate moves every parameter with a strong elasticity at once. Area
    or power over budget: shrink the parameter with the best ratio of area
    (power) elasticity to latency elasticity, one and two legal steps.
-5. Acceptance: feasible candidates that improve the objective win by
-   objective x mean budget; with none feasible, the lowest mean budget, if
-   it improves on the current one. Once feasible, the search stays feasible.
+5. Acceptance: feasible candidates that improve the objective (by at least
+   ``MIN_GAIN``, the mapper's noise) win by objective x mean budget; with
+   none feasible, the lowest mean budget, if it improves on the current
+   one. Once feasible, the search stays feasible.
 6. Stall escapes (the reference's greedy stall, e.g. VGG16): the second
    bottleneck term; then moves that free budget: a bottleneck move (or its
    one-step version) paid for by stacked shrinks of what buys little
    latency, until the binding limit holds (``_free_and_spend``); then
    one-step neighbours of every parameter, a batch at a time, each batch
-   followed by the free-budget move again with what it measured; then
-   sampled neighbours.
+   followed by the free-budget move again with what it measured; then the
+   free-budget stacks that fit even where their predicted gain is nil
+   (shrinks measured alone overstate their cost next to the move they pay
+   for); then sampled neighbours.
 7. Area and peak power are exact functions of the hardware (no mapping
    needed), so once feasible the search never evaluates a design that
    breaks their limits, and the free-budget moves know their budgets.
@@ -54,9 +57,15 @@ from jaxdse.codesign.space import NOC_KEYS, PARAMS, UNITS, DesignSpace, describe
 TOP_K = 5
 MAX_SCALE = 8.0
 STRONG_ELASTICITY = 0.05
-FREE_HARM = 0.10  # largest latency cost of one shrink in a free-budget move (measured where known)
+FREE_HARM = 0.20  # largest latency cost of one shrink in a free-budget move (measured where known)
+MIN_GAIN = 0.005
+"""Least relative gain for a feasible design to replace the current one: the
+mapper's own noise (a superset of legal mappings, e.g. more virtual unicast,
+measures up to ~2% better or worse). Smaller gains still count in the
+result (the best evaluated design); they just do not restart the search
+around a design that is not really different."""
 FREE_GAIN = 0.01  # least predicted latency gain of a free-budget move, shrinks included
-LAST_ESCAPE = 4  # stall escapes: second bottleneck, free budget <-> neighbours, sampled neighbours
+LAST_ESCAPE = 5  # stall escapes: second bottleneck, free budget <-> neighbours, free budget unchecked, sampled
 GUESSED = ("l1_bytes", "l2_kib")  # parameters whose latency effect ``predict`` only guesses
 
 
@@ -371,7 +380,7 @@ def _one_step(cur: DesignEval, space: DesignSpace, grow: Proposal, nets: list[st
 
 
 def _free_and_spend(
-    cur: DesignEval, evaluator: Evaluator, el: dict, focus: list[str], nets: list[str], tight: str
+    cur: DesignEval, evaluator: Evaluator, el: dict, focus: list[str], nets: list[str], tight: str, strict=True
 ) -> list[Proposal]:
     """Stall escape: pay for a latency move with shrinks of what is over-provisioned.
 
@@ -420,11 +429,13 @@ def _free_and_spend(
                 continue  # 2x and 4x can snap to the same legal value
             trial = {**chosen, p: sh}
             harm = (1.0 + gain) * math.prod(1.0 + harm_of(s) for s in trial.values())
-            if harm > 1.0 - FREE_GAIN:
+            if strict and harm > 1.0 - FREE_GAIN:
                 continue  # this shrink would cost what the move buys
-            chosen = trial
             d = dict(g.design)
-            d.update({q: s.design[q] for q, s in chosen.items()})
+            d.update({q: s.design[q] for q, s in trial.items()})
+            if evaluator.seen(d):
+                continue  # measured already (it did not win): try the next stack instead
+            chosen = trial
             after = evaluator.hardware_budgets(d)[key]
             if after <= 1.0:
                 paid = ", ".join(f"{q} {_fmt(q, cur.design[q])} -> {_fmt(q, d[q])}" for q in chosen)
@@ -474,7 +485,7 @@ def _random_neighbours(cur: DesignEval, evaluator: Evaluator, rng, n: int) -> li
 
 def _better(c: DesignEval, cur: DesignEval) -> bool:
     if cur.feasible:
-        return c.feasible and c.objective < cur.objective * (1 - 1e-6)
+        return c.feasible and c.objective < cur.objective * (1 - MIN_GAIN)
     if c.feasible:
         return True
     return c.worst_constraint[1] < cur.worst_constraint[1] * (1 - 1e-6)
@@ -552,6 +563,13 @@ def explainable(
                 proposals = _free_and_spend(cur, evaluator, el, focus, nets, tight)
             elif escape == 3:
                 proposals = _neighbours(cur, evaluator, tight)
+            elif escape == 4:
+                # every neighbour measured: the free-budget stacks that fit,
+                # even those predicted to cost what they buy (each shrink's
+                # harm is measured alone; combined with the move it pays for
+                # it is often smaller, e.g. an L2 shrink next to more
+                # bandwidth on a DMA-bound layer)
+                proposals = _free_and_spend(cur, evaluator, el, focus, nets, tight, strict=False)
         else:
             proposals = _shrink_proposals(cur, evaluator, el, target, nets)
             if escape >= 1:

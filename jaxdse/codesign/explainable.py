@@ -17,8 +17,8 @@ One step (Explainable-DSE, Dave et al., ASPLOS 2023, pp. 5-8, and beyond):
    d log parameter, mappings held) add candidates for parameters the rules
    did not name and size them (``p x s^(1/|e|)``), and one multi-parameter
    candidate moves every parameter with a strong elasticity at once. Area
-   or power over budget: shrink the parameter with the best ratio of area
-   (power) elasticity to latency elasticity, one and two legal steps.
+   or power over budget: the shrinks (by 2x and 4x) with the best ratio of
+   exact area (power) saved to predicted latency lost.
 5. Acceptance: feasible candidates that improve the objective (by at least
    ``MIN_GAIN``, the mapper's noise) win by objective x mean budget; with
    none feasible, the lowest mean budget, if it improves on the current
@@ -380,7 +380,7 @@ def _one_step(cur: DesignEval, space: DesignSpace, grow: Proposal, nets: list[st
 
 
 def _free_and_spend(
-    cur: DesignEval, evaluator: Evaluator, el: dict, focus: list[str], nets: list[str], tight: str, strict=True
+    cur: DesignEval, evaluator: Evaluator, el: dict, focus: list[str], nets: list[str], tight: str, strict: bool = True
 ) -> list[Proposal]:
     """Stall escape: pay for a latency move with shrinks of what is over-provisioned.
 
@@ -388,9 +388,10 @@ def _free_and_spend(
     that cost at most ``FREE_HARM`` latency each (measured where that shrink
     alone was evaluated from the current design, else predicted), best
     ``tight`` budget saved per latency lost first (``_shrink_proposals``),
-    are stacked one parameter at a time (a deeper shrink of a parameter
-    replaces a shallower one) until the design meets the ``tight`` limit
-    again, as long as the stack still gains ``FREE_GAIN``. Area and power
+    are stacked one parameter at a time (a later shrink of a parameter
+    replaces the earlier one) until the design meets the ``tight`` limit
+    again, as long as the stack still gains ``FREE_GAIN`` (not checked when
+    ``strict`` is false) and was not evaluated already. Area and power
     budgets are exact here (``Evaluator.hardware_budgets``); the latency
     gain of the move is measured where that move alone was evaluated, else
     predicted.
@@ -422,7 +423,7 @@ def _free_and_spend(
         gain = measured(g.design)
         gain = (g.predicted or 0.0) if gain is None else gain
         grown = {p for p in PARAMS if g.design[p] != cur.design[p]}
-        chosen: dict[str, Proposal] = {}  # parameter -> its shrink (a deeper one replaces a shallower one)
+        chosen: dict[str, Proposal] = {}  # parameter -> its shrink (a later one replaces an earlier one)
         for sh in shrinks:
             (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]
             if p in grown or (p in chosen and chosen[p].design[p] == sh.design[p]):

@@ -271,15 +271,27 @@ def gradient_map(
     kept_v: list[list[np.ndarray]] = [[] for _ in range(n)]
     evaluations = 0
 
+    batch = starts * neighbours * n_orders  # the snapping rounds' size: every call padded to it
+
     def score_and_keep(factors, orders):
-        """factors i64[nb, M, 4, 8], orders i32[nb, M, 3, 8]; returns f[nb, M]."""
+        """factors i64[nb, M, 4, 8], orders i32[nb, M, 3, 8]; returns f[nb, M].
+
+        Batches smaller than ``batch`` (the initial mappings, the polish
+        moves) are padded with copies of their first mapping, so the scoring
+        function compiles once per network size instead of three times (the
+        padding is scored but neither kept nor counted)."""
         nonlocal evaluations
+        m_real = factors.shape[1]
+        if m_real < batch:
+            factors = np.concatenate([factors, np.repeat(factors[:, :1], batch - m_real, axis=1)], axis=1)
+            orders = np.concatenate([orders, np.repeat(orders[:, :1], batch - m_real, axis=1)], axis=1)
         m = Mapping(
             temporal=factors[:, :, [0, 1, 3]].astype(np.float32),
             spatial=factors[:, :, 2].astype(np.float32),
             order=orders.astype(np.int32),
         )
-        v = np.asarray(_score_layers(arch_d, la, shard_leading(m), objective))
+        v = np.asarray(_score_layers(arch_d, la, shard_leading(m), objective))[:, :m_real]
+        factors, orders = factors[:, :m_real], orders[:, :m_real]
         evaluations += n * factors.shape[1]
         for i in range(n):
             kept_f[i].append(factors[i])

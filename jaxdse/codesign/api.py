@@ -84,10 +84,11 @@ an evaluation)."""
 
 def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start=None):
     warm = int(round(budget * WARM_START_SHARE)) if warm_start is None else warm_start
-    space = evaluator.space
-    compiling = compile_in_background(
-        precompile_elasticities, evaluator.networks, to_arch(start or space.default_design(), space.fixed)
-    )
+    # compile the elasticities while the first designs are mapped; they are
+    # first needed after the start design is evaluated, by when the compile
+    # is done (at worst the main thread compiles them again)
+    arch = to_arch(start or evaluator.space.default_design(), evaluator.space.fixed)
+    compiling = compile_in_background(precompile_elasticities, evaluator.networks, arch)
     if warm > 0 and budget > 4:
         gradient_explorer(
             evaluator, min(warm, budget - 1), trace, progress=progress, start=start, burn_in_steps=WARM_START_BURN_IN
@@ -96,8 +97,9 @@ def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start
         feas = [e for e in evs if e.feasible]
         best = min(feas, key=lambda e: e.objective) if feas else min(evs, key=lambda e: e.mean_budget)
         start = best.design
-    compiling.join()
-    return explainable(evaluator, budget=budget, trace=trace, progress=progress, start=start)
+    result = explainable(evaluator, budget=budget, trace=trace, progress=progress, start=start)
+    compiling.join()  # no thread left compiling when the caller exits
+    return result
 
 
 EXPLORERS.update({"explainable": _explainable, "random": random_explorer, "gradient": gradient_explorer})

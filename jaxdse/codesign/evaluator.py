@@ -118,7 +118,7 @@ class Evaluator:
     cache: dict[tuple, DesignEval] = field(default_factory=dict)
     log_path: Path | None = None
     replay: dict[tuple, dict] = field(default_factory=dict)
-    _hardware: dict[tuple, dict[str, float]] = field(default_factory=dict, repr=False)
+    _hardware: dict[tuple, dict[str, float]] = field(default_factory=dict, init=False, repr=False)
 
     def key(self, design: dict[str, float]) -> tuple:
         return tuple(float(design[p]) for p in sorted(design))

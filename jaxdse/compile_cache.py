@@ -1,8 +1,8 @@
 """Less waiting for XLA: a persistent compilation cache, and compiling in the background.
 
-Most of a short command's wall time is compiling the cost model, the mapper
-and the explorers' relaxed losses (``benchmarks/README`` and the README's
-"Performance": about 30 s of a 67 s ResNet-50 codesign run on 2 cores).
+Much of a short command's wall time is compiling the cost model, the
+mapper and the explorers' relaxed losses (README, "Performance": about 25 s
+of the first 55 s ResNet-50 codesign run on 2 cores; 38 s once cached).
 JAX can keep compiled executables on disk (``jax_compilation_cache_dir``,
 https://docs.jax.dev/en/latest/persistent_compilation_cache.html); the
 command line turns that on by default, library users call

@@ -1,0 +1,334 @@
+"""Access counts of any storage hierarchy, as Timeloop v3.0.3 counts them.
+
+The loop nest is a list of storage levels, outermost (DRAM) first. Level
+``l`` has one temporal loop per dim (``temporal[l, d]``, in the order
+``order[l]``, outermost first) and, below them, a spatial fan-out to its
+child level (``spatial[l, axis, d]``, axis 0 = X, 1 = Y). The tile a level
+holds (per instance) is the data touched by its own loops and every loop
+inside it, temporal and spatial. Which operands a level keeps is
+``keep[l, o]``; an operand bypasses the levels that do not keep it.
+
+Counting (NVlabs/timeloop v3.0.3, ``src/loop-analysis/nest-analysis.cpp``,
+``tiling.cpp``, ``point-set-multi-aahr.cpp``; the facts are collected in
+``shared/reference/timeloop-semantics.md``):
+
+* **Fills** of a level are the deltas between consecutive tiles of one
+  instance: each time the loops above the level move, the level receives
+  the part of the new tile that the previous tile did not hold (tiles are
+  axis-aligned boxes in each operand's coordinates; input rows span
+  ``(p - 1) * stride + (r - 1) * dilation + 1``). Timeloop simulates only
+  iterations 0 and 1 of every loop and weighs iteration 1 by ``f - 1``
+  (``gExtrapolateUniformTemporal``), and a delta is taken only while the
+  tile keeps moving by the same translation (``SaveAndSubtractIfSameStride``):
+  a change of direction re-fetches the whole tile. Over the loops above the
+  level with factor > 1 (outer ``1`` to inner ``m``, factors ``f``, tile
+  translations ``s`` per step) this sums to::
+
+      fills = F + sum_k W_k * D_k,   W_k = (prod_{i<k} f_i) * (f_k - 1),
+      D_k = delta(T_k) if T_k == s_m else F,   T_k = s_k - sum_{i>k} s_i
+
+  where ``F`` is the tile size and ``delta(T) = |E| - prod_r max(0, E_r -
+  |T_r|)`` the new part of a box of extents ``E`` shifted by ``T``. Exact
+  tile-by-tile counting can differ (Timeloop extrapolates; we follow it).
+* **Reads of a parent** (its nearest outer level keeping the operand) are
+  the child's fills over the child instances whose tiles differ: only
+  identical tiles are multicast (``ComputeAccurateMulticastedAccesses``), so
+  PEs whose windows merely overlap each get their own copy. Distinct tiles
+  per fan-out are the product of the relevant spatial factors, with input
+  windows that coincide (a P step equal to an R step, Eyeriss's diagonal)
+  counted once. The innermost keeper is read once per MAC iteration and
+  distinct MAC operand.
+* **Outputs** (read-modify-write, first-read elision on, Timeloop's legacy
+  RMW path): updates at a level are the deltas arriving from its child (one
+  per MAC at the innermost keeper); reads = updates - partition size (the
+  distinct outputs an instance ever holds, its first writes); fills =
+  the level's own deltas - partition size (partial sums refilled into every
+  instance sharing an output); the outermost level has no fills. What a
+  level drains upward is kept apart as ``drain_reads`` (Timeloop does not
+  count it as a read; our energy does).
+* Not modelled: Timeloop's PE-to-PE link transfers
+  (``ComputeNetworkLinkTransfers``, on unless ``TIMELOOP_DISABLE_LINK_TRANSFERS``
+  is set), which can lower parent reads for sliding windows split across
+  PEs; imperfect factorisation's residual iterations (a padded mapping is
+  costed as the padded nest).
+
+Every quantity is written with the numerics object, so the exact and the
+relaxed model are this same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from costmodels.numerics import EXACT
+
+_N, _G, _K, _C, _P, _Q, _R, _S = range(8)
+NUM_DIMS = 8
+NUM_OPERANDS = 3
+NUM_COORDS = 5
+"""Coordinates of each operand's data space (inputs N G C H W, weights G K C R S, outputs N G K P Q)."""
+
+# COORD[o, d]: the coordinate of operand o that dim d moves (-1: irrelevant).
+_COORD = np.array(
+    [
+        # N   G   K   C   P   Q   R   S
+        [0, 1, -1, 2, 3, 4, 3, 4],  # inputs: N G C H W
+        [-1, 0, 1, 2, -1, -1, 3, 4],  # weights: G K C R S
+        [0, 1, 2, -1, 3, 4, -1, -1],  # outputs: N G K P Q
+    ],
+    dtype=np.int32,
+)
+REL = (_COORD >= 0).astype(np.float32)
+"""f32[3, 8]: 1 where a dim indexes an operand's data."""
+# ONEHOT[o, d, r]: dim d moves coordinate r of operand o.
+_ONEHOT = np.zeros((NUM_OPERANDS, NUM_DIMS, NUM_COORDS), np.float32)
+for _o in range(NUM_OPERANDS):
+    for _d in range(NUM_DIMS):
+        if _COORD[_o, _d] >= 0:
+            _ONEHOT[_o, _d, _COORD[_o, _d]] = 1.0
+
+
+def _dim_coef(stride, dilation):
+    """f32[3, 8]: coordinate units moved per unit of each dim (stride/dilation for input rows/cols)."""
+    one = jnp.ones((), jnp.float32)
+    inputs = jnp.stack([one, one, one * 0, one, stride[0], stride[1], dilation[0], dilation[1]])
+    return jnp.concatenate([inputs[None], jnp.asarray(REL[1:])], axis=0)
+
+
+def box_extents(extent, stride, dilation):
+    """Box extents of each operand's tile in its own coordinates.
+
+    Args:
+        extent: f32[..., 8] loop extents in ``DIMS`` order.
+        stride, dilation: f32[2] (rows, cols).
+
+    Returns:
+        f32[..., 3, 5]; irrelevant coordinates are 1. Input rows are
+        ``(p - 1) * stride + (r - 1) * dilation + 1`` (Timeloop's projection
+        of the corner points: the box spans any gap a stride leaves).
+    """
+    e = [extent[..., i] for i in range(NUM_DIMS)]
+    h = (e[_P] - 1.0) * stride[0] + (e[_R] - 1.0) * dilation[0] + 1.0
+    w = (e[_Q] - 1.0) * stride[1] + (e[_S] - 1.0) * dilation[1] + 1.0
+    inputs = jnp.stack([e[_N], e[_G], e[_C], h, w], axis=-1)
+    weights = jnp.stack([e[_G], e[_K], e[_C], e[_R], e[_S]], axis=-1)
+    outputs = jnp.stack([e[_N], e[_G], e[_K], e[_P], e[_Q]], axis=-1)
+    return jnp.stack([inputs, weights, outputs], axis=-2)
+
+
+@struct.dataclass(frozen=True)
+class NestCounts:
+    """Per-level, per-operand access counts of one layer (totals over instances).
+
+    Levels are in hierarchy order (outermost first), padded to the mapping's
+    level axis; a level that does not keep an operand has zeros for it.
+
+    Attributes:
+        instances: f32[L] utilised instances of each level.
+        tile_elems: f32[L, 3] one instance's tile of each operand (elements).
+        reads, fills, updates: f32[L, 3] scalar accesses, Timeloop's meaning.
+        drain_reads: f32[L, 3] outputs a level sends up to its parent.
+        fill_transfers: f32[L, 3] non-empty deltas (transfers) per instance.
+        fills_per_instance: f32[L, 3] fills of one instance (deltas for outputs).
+        distinct: f32[L, 3] distinct tiles across the fan-out below each level.
+        mac_iterations: temporal iterations of every MAC (compute cycles).
+        padded_macs: MACs executed including padding.
+        active_macs: MAC instances in use.
+    """
+
+    instances: Any
+    tile_elems: Any
+    reads: Any
+    fills: Any
+    updates: Any
+    drain_reads: Any
+    fill_transfers: Any
+    fills_per_instance: Any
+    distinct: Any
+    mac_iterations: Any
+    padded_macs: Any
+    active_macs: Any
+
+
+def _exclusive_cumprod(x, axis=-1, reverse=False):
+    """prod of the entries before (or after, ``reverse``) each index along ``axis``."""
+    x = jnp.moveaxis(x, axis, -1)
+    if reverse:
+        x = x[..., ::-1]
+    out = jnp.cumprod(jnp.concatenate([jnp.ones_like(x[..., :1]), x[..., :-1]], axis=-1), axis=-1)
+    if reverse:
+        out = out[..., ::-1]
+    return jnp.moveaxis(out, -1, axis)
+
+
+def _distinct_windows(fa, fb, a, b):
+    """Distinct values of ``i * a + j * b`` for ``i < fa``, ``j < fb`` (integers >= 1).
+
+    ``i a + j b = i' a + j' b`` iff ``(i - i', j' - j)`` is a multiple of
+    ``(b', a') = (b, a) / gcd(a, b)``, so every point with ``i >= b'`` and
+    ``j + a' < fb`` repeats an earlier one.
+    """
+    ai = jnp.maximum(jnp.rint(a), 1.0).astype(jnp.int32)
+    bi = jnp.maximum(jnp.rint(b), 1.0).astype(jnp.int32)
+    g = jnp.gcd(ai, bi).astype(jnp.float32)
+    a1, b1 = jax.lax.stop_gradient(ai / g), jax.lax.stop_gradient(bi / g)
+    repeats = jnp.maximum(fa - b1, 0.0) * jnp.maximum(fb - a1, 0.0)
+    return fa * fb - repeats
+
+
+def _distinct_tiles(sp, child_extent, stride, dilation):
+    """Distinct tiles of each operand across one fan-out.
+
+    Args:
+        sp: f32[8] spatial factors of the fan-out (X and Y multiplied).
+        child_extent: f32[8] extents of one child's tile (the step of each
+            spatial loop along its dim).
+        stride, dilation: f32[2].
+
+    Returns:
+        f32[3]: distinct tiles of (inputs, weights, outputs).
+    """
+    rel = jnp.asarray(REL)
+    plain = jnp.prod(jnp.where(rel > 0, sp[None, :], 1.0), axis=-1)  # [3]
+    # Inputs: P and R (rows), Q and S (cols) move the same coordinate.
+    rows = _distinct_windows(sp[_P], sp[_R], child_extent[_P] * stride[0], child_extent[_R] * dilation[0])
+    cols = _distinct_windows(sp[_Q], sp[_S], child_extent[_Q] * stride[1], child_extent[_S] * dilation[1])
+    inputs = sp[_N] * sp[_G] * sp[_C] * rows * cols
+    return jnp.stack([inputs, plain[1], plain[2]])
+
+
+def _level_fills(nums, f, g, steps, box):
+    """Fills of one child tile over the loops above it (Timeloop's extrapolated deltas).
+
+    Args:
+        nums: numerics.
+        f: f32[J] loop factors, outermost first (loops not above: factor 1).
+        g: f32[J] 1 where the loop is above the level and non-trivial.
+        steps: f32[3, J, 5] translation of each operand's tile per step of
+            each loop.
+        box: f32[3, 5] the tile's box extents per operand.
+
+    Returns:
+        (fills f32[3], transfers f32[3]) per instance of the level.
+    """
+    full = jnp.prod(box, axis=-1)  # [3]
+    gs = steps * g[None, :, None]
+    after = jnp.flip(jnp.cumsum(jnp.flip(gs, axis=1), axis=1), axis=1) - gs  # sum over inner non-trivial loops
+    trans = steps - after  # T_k  [3, J, 5]
+    innermost = g * _exclusive_cumprod(1.0 - g, reverse=True)  # [J], 1 at m
+    s_m = jnp.sum(innermost[None, :, None] * steps, axis=1)  # [3, 5]
+    same = jnp.all(jnp.abs(trans - s_m[:, None, :]) <= 1e-3 * (1.0 + jnp.abs(s_m[:, None, :])), axis=-1)
+    overlap = jnp.prod(jnp.maximum(box[:, None, :] - jnp.abs(trans), 0.0), axis=-1)  # [3, J]
+    delta = jnp.where(same, full[:, None] - overlap, full[:, None])
+    delta = jnp.maximum(delta, 0.0)
+    step = 1.0 + g * (f - 1.0)
+    weight = _exclusive_cumprod(step) * g * (f - 1.0)  # W_k  [J]
+    fills = full + jnp.sum(weight[None, :] * delta, axis=-1)
+    moved = (delta > 1e-6 * (1.0 + full[:, None])).astype(jnp.float32)
+    transfers = 1.0 + jnp.sum(weight[None, :] * moved, axis=-1)
+    del nums
+    return fills, transfers
+
+
+def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EXACT) -> NestCounts:
+    """Timeloop's per-level access counts of one layer on one hierarchy.
+
+    Args:
+        keep: f32[L, 3] 1 where level l keeps operand o (level 0, DRAM,
+            keeps everything).
+        temporal: f32[L, 8] temporal factors per level.
+        order: i32[L, 8] loop order per level, outermost first (dim indices).
+        spatial: f32[L, 2, 8] spatial factors of the fan-out below each level
+            (X, Y); the last level's fan-out reaches the MACs.
+        sizes: f32[8] loop bounds (unused by the counts; coverage is a
+            violation checked by the model).
+        stride, dilation: f32[2].
+        nums: numerics (``EXACT`` or ``Relaxed``).
+
+    Returns:
+        ``NestCounts``.
+    """
+    del sizes
+    num_levels = temporal.shape[0]
+    sp = jnp.prod(spatial, axis=1)  # [L, 8] X * Y
+    # extent below-and-at level l: temporal of levels >= l and spatial of levels >= l
+    per_level = temporal * sp  # [L, 8]
+    extent = jnp.flip(jnp.cumprod(jnp.flip(per_level, 0), axis=0), 0)  # [L, 8] tile extents (per instance)
+    extent_below = jnp.concatenate([extent[1:], jnp.ones((1, NUM_DIMS), extent.dtype)], axis=0)  # child's tile
+    instances = _exclusive_cumprod(jnp.prod(sp, axis=-1), axis=0)  # [L] utilised instances of each level
+    active_macs = jnp.prod(sp)
+    mac_iterations = jnp.prod(temporal)
+    padded_macs = mac_iterations * active_macs
+
+    coef = _dim_coef(stride, dilation)  # [3, 8]
+    onehot = jnp.asarray(_ONEHOT)  # [3, 8, 5]
+    # Loops, outermost first: level l's loops in its order.
+    loop_dims = order.reshape(-1)  # [J]
+    loop_level = jnp.repeat(jnp.arange(num_levels), NUM_DIMS)  # [J]
+    loop_f = jnp.take_along_axis(temporal, order, axis=1).reshape(-1)  # [J]
+    # step of loop j along its dim: the extent below it = temporal of deeper levels x spatial at and below its level
+    step_extent = jnp.take_along_axis(extent / jnp.maximum(temporal, 1e-30), order, axis=1).reshape(-1)  # [J]
+    steps = (coef[:, loop_dims] * step_extent[None, :])[..., None] * onehot[:, loop_dims, :]  # [3, J, 5]
+    nontrivial = nums.is_nontrivial(loop_f)  # [J]
+
+    boxes = box_extents(extent, stride, dilation)  # [L, 3, 5]
+
+    def fills_of(level):
+        above = (loop_level < level).astype(jnp.float32)
+        f = jnp.where(above > 0, loop_f, 1.0)
+        return _level_fills(nums, f, nontrivial * above, steps, boxes[level])
+
+    own_fills, transfers = jax.vmap(fills_of)(jnp.arange(num_levels))  # [L, 3] per instance
+    distinct = jax.vmap(lambda s, e: _distinct_tiles(s, e, stride, dilation))(sp, extent_below)  # [L, 3]
+
+    # The MACs as the innermost child: one access per iteration, distinct operands per fan-out.
+    keep = keep.at[0].set(1.0)
+    lvl = jnp.arange(num_levels)
+    # child_of[l, o]: nearest inner level keeping o (num_levels = the MACs).
+    later = (lvl[None, :] > lvl[:, None]).astype(jnp.float32)  # [L, L'] l' inside l
+    cand = later[:, :, None] * keep[None, :, :]  # [L, L', 3]
+    first_inner = cand * _exclusive_cumprod(1.0 - cand, axis=1)  # one-hot over L' of the nearest keeper
+    has_child = jnp.sum(first_inner, axis=1)  # [L, 3]
+    # distinct tiles over the fan-outs from level l down to (excluding) the child's level
+    log_dist = jnp.log(jnp.maximum(distinct, 1.0))  # [L, 3]
+    cum_log = jnp.cumsum(log_dist, axis=0)  # inclusive prefix over levels
+    # product of distinct over levels l..c-1 = exp(cum[c-1] - cum[l-1])
+    prefix_before = jnp.concatenate([jnp.zeros((1, NUM_OPERANDS)), cum_log[:-1]], axis=0)  # cum up to l-1
+    span_to_child = jnp.exp(jnp.sum(first_inner * prefix_before[None, :, :], axis=1) - prefix_before)  # [L, 3]
+    span_to_macs = jnp.exp(cum_log[-1][None, :] - prefix_before)  # [L, 3]
+    child_fills = jnp.sum(first_inner * own_fills[None, :, :], axis=1)  # [L, 3] per child instance
+    # per instance of l: what its child (or the MACs) asks for
+    demand = has_child * child_fills * span_to_child + (1.0 - has_child) * mac_iterations * span_to_macs
+
+    # Outputs: partition = distinct outputs an instance ever holds.
+    out_total = jnp.prod(extent[0] * jnp.asarray(REL[2]) + (1.0 - jnp.asarray(REL[2])))
+    out_distinct_above = jnp.exp(prefix_before[:, 2])  # product of output-distinct fan-outs above l
+    partition = out_total / out_distinct_above  # [L]
+
+    is_out = jnp.asarray([0.0, 0.0, 1.0])
+    is_dram = (lvl == 0).astype(jnp.float32)[:, None]
+    kept = keep
+    reads_pi = kept * (demand - is_out[None, :] * partition[:, None])
+    updates_pi = kept * is_out[None, :] * demand
+    fills_pi = kept * (1.0 - is_dram) * (own_fills - is_out[None, :] * partition[:, None])
+    drain_pi = kept * (1.0 - is_dram) * is_out[None, :] * own_fills
+    inst = instances[:, None]
+    return NestCounts(
+        instances=instances,
+        tile_elems=jnp.prod(boxes, axis=-1),
+        reads=jnp.maximum(reads_pi, 0.0) * inst,
+        fills=jnp.maximum(fills_pi, 0.0) * inst,
+        updates=updates_pi * inst,
+        drain_reads=drain_pi * inst,
+        fill_transfers=kept * (1.0 - is_dram) * transfers,
+        fills_per_instance=kept * (1.0 - is_dram) * own_fills,
+        distinct=distinct,
+        mac_iterations=mac_iterations,
+        padded_macs=padded_macs,
+        active_macs=active_macs,
+    )

@@ -1,6 +1,6 @@
 """What it costs: the accelerator template, mappings and the one cost model."""
 
-from costmodels.access import REL, fills, operand_elems
+from costmodels.access import REL, operand_elems
 from costmodels.arch import (
     NOCS,
     Arch,
@@ -72,7 +72,6 @@ __all__ = [
     "evaluate_jit",
     "evaluate_network",
     "evaluate_network_jit",
-    "fills",
     "get_arch",
     "latency",
     "layer_arrays",

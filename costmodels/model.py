@@ -33,9 +33,11 @@ import jax.numpy as jnp
 from flax import struct
 
 from costmodels import technology as tech
-from costmodels.access import REL, fills, operand_elems
 from costmodels.arch import Arch
+from costmodels.hierarchy_model import Streams, dma_cycles, dma_streams, noc_cycles, noc_streams
 from costmodels.mapping import Mapping
+from costmodels.nest import nest_counts
+from costmodels.nest_mapping import MAX_LEVELS, NestMapping
 from costmodels.numerics import EXACT
 from workloads import Layer
 
@@ -101,8 +103,12 @@ class Traffic:
         dram_reads_words: f32[3] DRAM -> L2 (outputs: partial-sum reloads).
         dram_writes_words: f32[3] L2 -> DRAM (outputs only).
         dram_requests: f32[4] DMA bursts per stream.
-        l2_fills_words, l2_reads_words, l2_updates_words: f32[3].
+        l2_fills_words, l2_reads_words, l2_updates_words: f32[3], Timeloop's
+            meaning (output reads = updates - first writes).
+        l2_drain_reads_words: f32[3] outputs L2 sends to DRAM (not counted
+            by Timeloop as reads; counted in energy).
         l1_fills_words, l1_reads_words, l1_updates_words: f32[3] (all PEs).
+        l1_drain_reads_words: f32[3] outputs the PEs send up to L2.
         noc_words: f32[4] words sent on each NoC (one per workgroup).
         noc_deliveries_words: f32[4] words received by PEs (broadcast fan-out).
         noc_requests: f32[4] tile (or delta) transfers per workgroup.
@@ -122,9 +128,11 @@ class Traffic:
     l2_fills_words: Any
     l2_reads_words: Any
     l2_updates_words: Any
+    l2_drain_reads_words: Any
     l1_fills_words: Any
     l1_reads_words: Any
     l1_updates_words: Any
+    l1_drain_reads_words: Any
     noc_words: Any
     noc_deliveries_words: Any
     noc_requests: Any
@@ -134,83 +142,57 @@ class Traffic:
     dram_bytes: Any
 
 
+def nest_mapping_of(mapping: Mapping) -> NestMapping:
+    """The template mapping as a general one: DRAM, L2 (fan-out to the PEs on X), L1."""
+    pad = MAX_LEVELS - 3
+    t = mapping.temporal
+    ones = jnp.ones((pad,) + t.shape[1:], t.dtype)
+    temporal = jnp.concatenate([t, ones], axis=0)
+    order = jnp.concatenate(
+        [mapping.order, jnp.broadcast_to(jnp.arange(t.shape[-1], dtype=mapping.order.dtype), (pad, t.shape[-1]))],
+        axis=0,
+    )
+    spatial = jnp.ones((MAX_LEVELS, 2, t.shape[-1]), t.dtype).at[1, 0].set(mapping.spatial)
+    return NestMapping(temporal=temporal, order=order, spatial=spatial)
+
+
 def traffic(layer: LayerArrays, mapping: Mapping, nums=EXACT) -> Traffic:
-    """Access counts of one layer under one mapping (Timeloop semantics)."""
-    t, s, order = mapping.temporal, mapping.spatial, mapping.order
-    st, dl, wb = layer.stride, layer.dilation, layer.word_bytes
-    l1_tile = t[2]
-    pe_union = t[2] * s
-    l2_tile = t[1] * s * t[2]
-    full = t[0] * l2_tile  # padded loop bounds
+    """Access counts of one layer under one mapping (Timeloop v3.0.3 semantics, ``costmodels.nest``).
 
-    # DRAM -> L2: loops above L2 are the DRAM-level loops.
-    f0, d0 = t[0][order[0]], order[0]
-    vol_l2, req_l2 = fills(nums, f0, d0, l2_tile[None], st, dl)
-    vol_l2 = vol_l2[0]
-    # L2 -> L1: loops above L1 are DRAM then L2 loops; one PE's tile and
-    # the union over PEs (multicast) are filled by the same loops.
-    f1 = jnp.concatenate([f0, t[1][order[1]]])
-    d1 = jnp.concatenate([d0, order[1]])
-    vol_l1, req_l1 = fills(nums, f1, d1, jnp.stack([l1_tile, pe_union]), st, dl)
-    vol_pe, vol_union = vol_l1[0], vol_l1[1]
-
-    total = operand_elems(full, st, dl)  # whole (padded) operands
-    out_total = total[2]
-    active = jnp.prod(s)
-    red = jnp.prod(jnp.where(jnp.asarray(REL[2]) > 0, 1.0, s))  # PEs sharing an output
-    workgroups3 = jnp.prod(jnp.where(jnp.asarray(REL) > 0, s[None, :], 1.0), axis=-1)  # [3]
-    padded_macs = jnp.prod(full)
-    compute_cycles = jnp.prod(t[0] * t[1] * t[2])
-
-    # Outputs: updates go up once per residency; reads skip the first touch.
-    # (>= 0 by construction; the max only guards float round-off)
-    psum_l1 = jnp.maximum(vol_union[2] - out_total, 0.0)
-    psum_dram = jnp.maximum(vol_l2[2] - out_total, 0.0)
-    psum_frac_l1 = psum_l1 / jnp.maximum(vol_union[2], 1.0)
-    psum_frac_dram = psum_dram / jnp.maximum(vol_l2[2], 1.0)
-
+    The template is the three-level hierarchy of ``hierarchy_from_arch``
+    (whose counts do not depend on the design's sizes); the NoC and DMA
+    streams are ``costmodels.hierarchy_model``'s.
+    """
+    nm = nest_mapping_of(mapping)
+    keep = jnp.asarray([[1.0] * 3] * 3 + [[0.0] * 3] * (MAX_LEVELS - 3), jnp.float32)
+    c = nest_counts(keep, nm.temporal, nm.order, nm.spatial, layer.sizes, layer.stride, layer.dilation, nums)
+    wb = layer.word_bytes
+    noc = noc_streams(c, 1, wb)
+    dma = dma_streams(c, wb)
     zero = jnp.zeros((), jnp.float32)
-    dram_reads = jnp.stack([vol_l2[0], vol_l2[1], psum_dram])
-    dram_writes = jnp.stack([zero, zero, vol_l2[2]])
-    dram_requests = jnp.stack([req_l2[0], req_l2[1], req_l2[2] * psum_frac_dram, req_l2[2]])
-    dram_bytes = jnp.stack([vol_l2[0] * wb[0], vol_l2[1] * wb[1], psum_dram * wb[2], vol_l2[2] * wb[2]])
-
-    l2_fills = dram_reads
-    l2_reads = jnp.stack([vol_union[0], vol_union[1], psum_l1 + vol_l2[2]])
-    l2_updates = jnp.stack([zero, zero, vol_union[2]])
-
-    first_touch_l1 = out_total * red
-    l1_fills = jnp.stack([vol_pe[0] * active, vol_pe[1] * active, psum_l1])
-    l1_reads = jnp.stack([padded_macs, padded_macs, padded_macs - first_touch_l1 + vol_pe[2] * active])
-    l1_updates = jnp.stack([zero, zero, padded_macs])
-
-    wg = jnp.stack([workgroups3[0], workgroups3[1], workgroups3[2], workgroups3[2]])
-    per_wg = jnp.stack([vol_pe[0], vol_pe[1], vol_pe[2] * psum_frac_l1, vol_pe[2]])
-    noc_requests = jnp.stack([req_l1[0], req_l1[1], req_l1[2] * psum_frac_l1, req_l1[2]])
-    stream_wb = jnp.stack([wb[0], wb[1], wb[2], wb[2]])
-    noc_bytes_per_request = per_wg * stream_wb / jnp.maximum(noc_requests, 1e-9)
-    fanout = active / wg
     return Traffic(
-        padded_macs=padded_macs,
-        compute_cycles=compute_cycles,
-        active_pes=active,
-        workgroups=wg,
-        dram_reads_words=dram_reads,
-        dram_writes_words=dram_writes,
-        dram_requests=dram_requests,
-        l2_fills_words=l2_fills,
-        l2_reads_words=l2_reads,
-        l2_updates_words=l2_updates,
-        l1_fills_words=l1_fills,
-        l1_reads_words=l1_reads,
-        l1_updates_words=l1_updates,
-        noc_words=per_wg * wg,
-        noc_deliveries_words=per_wg * wg * fanout,
-        noc_requests=noc_requests,
-        noc_bytes_per_request=noc_bytes_per_request,
-        l1_tile_bytes=operand_elems(l1_tile, st, dl) * wb,
-        l2_tile_bytes=operand_elems(l2_tile, st, dl) * wb,
-        dram_bytes=dram_bytes,
+        padded_macs=c.padded_macs,
+        compute_cycles=c.mac_iterations,
+        active_pes=c.active_macs,
+        workgroups=noc.workgroups,
+        dram_reads_words=c.reads[0],
+        dram_writes_words=jnp.stack([zero, zero, c.updates[0, 2]]),
+        dram_requests=dma.requests,
+        l2_fills_words=c.fills[1],
+        l2_reads_words=c.reads[1],
+        l2_updates_words=c.updates[1],
+        l2_drain_reads_words=c.drain_reads[1],
+        l1_fills_words=c.fills[2],
+        l1_reads_words=c.reads[2],
+        l1_updates_words=c.updates[2],
+        l1_drain_reads_words=c.drain_reads[2],
+        noc_words=noc.words * noc.workgroups,
+        noc_deliveries_words=noc.words * c.instances[2],
+        noc_requests=noc.requests,
+        noc_bytes_per_request=noc.bytes_per_request,
+        l1_tile_bytes=c.tile_elems[2] * wb,
+        l2_tile_bytes=c.tile_elems[1] * wb,
+        dram_bytes=dma.words * dma.word_bytes,
     )
 
 
@@ -271,24 +253,19 @@ class Costs:
 
 
 def latency(arch: Arch, tr: Traffic, nums=EXACT) -> dict[str, Any]:
-    """Latency terms (cycles) from access counts; see the module docstring."""
-    width_bytes = arch.noc_width_bits / 8.0
-    rounds = nums.ceil(tr.workgroups / arch.noc_links)
-    beats = nums.ceil(tr.noc_bytes_per_request / width_bytes)
-    has_traffic = (tr.noc_requests > 0).astype(jnp.float32)
-    noc = tr.noc_requests * rounds * beats * has_traffic
-    transfer = tr.dram_bytes / arch.dram_bytes_per_cycle
-    setup = tr.dram_requests * arch.dma_setup_cycles
-    dma = jnp.sum(transfer + setup)
-    terms = jnp.concatenate([tr.compute_cycles[None], noc, dma[None]])
+    """Latency terms (cycles) from access counts; the NoC and DMA models of ``costmodels.hierarchy_model``."""
+    ones = jnp.ones(4, jnp.float32)
+    # Streams in bytes (word_bytes = 1): the NoC's per-request bytes, the DMA's bytes.
+    noc_st = Streams(tr.noc_bytes_per_request * tr.noc_requests, tr.noc_requests, tr.workgroups, ones)
+    noc = noc_cycles(arch.noc_width_bits, arch.noc_links, noc_st, nums)
+    dma = dma_cycles(
+        arch.dram_bytes_per_cycle, arch.dma_setup_cycles, Streams(tr.dram_bytes, tr.dram_requests, ones, ones)
+    )
+    terms = jnp.concatenate([tr.compute_cycles[None], noc["noc_cycles"], dma["dma_cycles"][None]])
     lat = nums.smax(terms)
     return dict(
-        noc_cycles=noc,
-        noc_rounds=rounds,
-        noc_beats=beats,
-        dma_cycles=dma,
-        dma_transfer_cycles=transfer,
-        dma_setup_cycles=setup,
+        **noc,
+        **dma,
         terms_cycles=terms,
         latency_cycles=lat,
         latency_s=lat / (arch.freq_mhz * 1e6),
@@ -328,8 +305,8 @@ def energy(arch: Arch, layer: LayerArrays, tr: Traffic, latency_s: Any, area_tot
     e = access_energies_pj(arch)
     scale3 = layer.word_bytes / 2.0
     scale4 = jnp.concatenate([scale3, scale3[2:]])
-    l1_words = jnp.sum((tr.l1_fills_words + tr.l1_reads_words + tr.l1_updates_words) * scale3)
-    l2_words = jnp.sum((tr.l2_fills_words + tr.l2_reads_words + tr.l2_updates_words) * scale3)
+    l1_words = jnp.sum((tr.l1_fills_words + tr.l1_reads_words + tr.l1_updates_words + tr.l1_drain_reads_words) * scale3)
+    l2_words = jnp.sum((tr.l2_fills_words + tr.l2_reads_words + tr.l2_updates_words + tr.l2_drain_reads_words) * scale3)
     noc_bits = jnp.sum(tr.noc_deliveries_words * scale4) * 16.0
     leakage_w = tech.leakage_w_per_mm2() * area_total_mm2
     return jnp.stack(

@@ -134,7 +134,12 @@ class NestCounts:
         reads, fills, updates: f32[L, 3] scalar accesses, Timeloop's meaning.
         drain_reads: f32[L, 3] outputs a level sends up to its parent.
         fill_transfers: f32[L, 3] non-empty deltas (transfers) per instance.
-        fills_per_instance: f32[L, 3] fills of one instance (deltas for outputs).
+        deltas_per_instance: f32[L, 3] tile deltas one instance receives
+            over the layer (= its fills; for outputs, fills + first writes,
+            which is also what it drains upward).
+        partition: f32[L] distinct outputs one instance ever holds.
+        child_transfers: f32[L, 3] per instance, the transfers its nearest
+            keeping child level (or the MACs: 0) asks for, over distinct tiles.
         distinct: f32[L, 3] distinct tiles across the fan-out below each level.
         mac_iterations: temporal iterations of every MAC (compute cycles).
         padded_macs: MACs executed including padding.
@@ -148,7 +153,9 @@ class NestCounts:
     updates: Any
     drain_reads: Any
     fill_transfers: Any
-    fills_per_instance: Any
+    deltas_per_instance: Any
+    partition: Any
+    child_transfers: Any
     distinct: Any
     mac_iterations: Any
     padded_macs: Any
@@ -294,20 +301,20 @@ def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EX
     cand = later[:, :, None] * keep[None, :, :]  # [L, L', 3]
     first_inner = cand * _exclusive_cumprod(1.0 - cand, axis=1)  # one-hot over L' of the nearest keeper
     has_child = jnp.sum(first_inner, axis=1)  # [L, 3]
-    # distinct tiles over the fan-outs from level l down to (excluding) the child's level
-    log_dist = jnp.log(jnp.maximum(distinct, 1.0))  # [L, 3]
-    cum_log = jnp.cumsum(log_dist, axis=0)  # inclusive prefix over levels
-    # product of distinct over levels l..c-1 = exp(cum[c-1] - cum[l-1])
-    prefix_before = jnp.concatenate([jnp.zeros((1, NUM_OPERANDS)), cum_log[:-1]], axis=0)  # cum up to l-1
-    span_to_child = jnp.exp(jnp.sum(first_inner * prefix_before[None, :, :], axis=1) - prefix_before)  # [L, 3]
-    span_to_macs = jnp.exp(cum_log[-1][None, :] - prefix_before)  # [L, 3]
+    # distinct tiles over the fan-outs from level l down to (excluding) level c: a masked product
+    # (no logs: the counts stay exact integers in float32)
+    between = (lvl[:, None, None] <= lvl[None, None, :]) & (lvl[None, None, :] < lvl[None, :, None])  # [l, c, l']
+    span = jnp.prod(jnp.where(between[..., None], distinct[None, None, :, :], 1.0), axis=2)  # [l, c, 3]
+    span_to_child = jnp.sum(first_inner * span, axis=1)  # [L, 3]
+    span_to_macs = span[:, -1, :] * distinct[-1][None, :]  # levels l .. L-1
     child_fills = jnp.sum(first_inner * own_fills[None, :, :], axis=1)  # [L, 3] per child instance
+    child_transfers = jnp.sum(first_inner * transfers[None, :, :], axis=1) * span_to_child * has_child
     # per instance of l: what its child (or the MACs) asks for
     demand = has_child * child_fills * span_to_child + (1.0 - has_child) * mac_iterations * span_to_macs
 
     # Outputs: partition = distinct outputs an instance ever holds.
     out_total = jnp.prod(extent[0] * jnp.asarray(REL[2]) + (1.0 - jnp.asarray(REL[2])))
-    out_distinct_above = jnp.exp(prefix_before[:, 2])  # product of output-distinct fan-outs above l
+    out_distinct_above = span[0, :, 2]  # product of output-distinct fan-outs above each level
     partition = out_total / out_distinct_above  # [L]
 
     is_out = jnp.asarray([0.0, 0.0, 1.0])
@@ -326,7 +333,9 @@ def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EX
         updates=updates_pi * inst,
         drain_reads=drain_pi * inst,
         fill_transfers=kept * (1.0 - is_dram) * transfers,
-        fills_per_instance=kept * (1.0 - is_dram) * own_fills,
+        deltas_per_instance=kept * (1.0 - is_dram) * own_fills,
+        partition=partition,
+        child_transfers=kept * child_transfers,
         distinct=distinct,
         mac_iterations=mac_iterations,
         padded_macs=padded_macs,

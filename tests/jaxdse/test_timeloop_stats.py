@@ -3,6 +3,9 @@
 Expected values were read by eye from tests/data/timeloop_exercises/*/timeloop-mapper.stats.txt.
 """
 
+import importlib.util
+import json
+import math
 import re
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 
 from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.interop.timeloop_stats import parse_stats, read_stats
+from jaxdse.interop.timeloop_tree import read_arch_tree, read_mapping_tree
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "timeloop_exercises"
 DESIGNS = ("eyeriss_like", "simba_like", "simple_weight_stationary", "simple_output_stationary")
@@ -166,3 +170,134 @@ def test_errors_name_the_line():
         parse_stats(bad, "x.txt")
     with pytest.raises(TimeloopError, match="expected a readable UTF-8"):
         read_stats(DATA / "no_such_file.txt")
+
+
+# ------------------------------------------------- neutral architecture / mapping data (timeloop_tree)
+def _neutral(design: str) -> dict:
+    return json.loads((DATA / design / "neutral.json").read_text())
+
+
+def _drop(level: dict) -> dict:
+    # timeloopfe fills in multiple_buffering and the complement keep/bypass lists in the processed file
+    return {k: v for k, v in level.items() if k not in ("multiple_buffering", "arch_keep", "arch_bypass")}
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_v04_nodes_read_as_timeloop_saw_them(design):
+    """The v0.4 arch.yaml, linearised here, equals the subtree/local file timeloopfe gave Timeloop."""
+    mine = read_arch_tree(DATA / design / "arch.yaml")
+    theirs = read_arch_tree(DATA / design / "parsed-processed-input.yaml")
+    assert [_drop(lv) for lv in mine["storage"]] == [_drop(lv) for lv in theirs["storage"]]
+    assert mine["compute"] == theirs["compute"]
+    for a, b in zip(mine["storage"], theirs["storage"]):
+        if a["arch_keep"] is not None:
+            assert a["arch_keep"] == b["arch_keep"], a["name"]
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_neutral_specs_and_mapping_agree_with_the_stats(design):
+    s, n = _stats(design), _neutral(design)
+    printed = [lv["name"] for lv in s["levels"]]
+    assert [lv["name"] for lv in n["storage"] if not lv["dummy"]] == printed
+    assert [lv["name"] for lv in n["storage"] if lv["dummy"]] == s["hidden_levels"]
+    spatial_above = 1
+    for lv, mp in zip(n["storage"], n["mapping"]):
+        assert mp["target"] == lv["name"]
+        if not lv["dummy"]:
+            st = next(x for x in s["levels"] if x["name"] == lv["name"])
+            sp = st["specs"]
+            for key in ("word_bits", "block_size", "cluster_size", "instances", "mesh_x", "mesh_y"):
+                assert lv[key] == sp[key], (lv["name"], key)
+            assert lv["size_words"] == sp["size"]
+            # kept data spaces are the tensors Timeloop reports at the level
+            assert [d for d, k in lv["keep"].items() if k] == list(st["tensors"])
+            # the stats' loop nest = temporal factors > 1, outermost first = the permutation reversed
+            t = mp["temporal"]
+            mine = [(d, t["factors"][d]) for d in reversed(t["permutation"]) if t["factors"][d] > 1]
+            assert mine == [(lp["dim"], lp["end"]) for lp in st["loops"] if lp["spatial"] is None], lv["name"]
+            # utilised instances = spatial factors of the levels above (fanout from a level to the next inner one)
+            for name, tensor in st["tensors"].items():
+                assert tensor["utilized_instances_max"] == spatial_above, (lv["name"], name)
+        if mp["spatial"]:
+            x, y = mp["spatial"]["x"], mp["spatial"]["y"]
+            assert math.prod(x.values()) <= lv["fanout"]["x"] and math.prod(y.values()) <= lv["fanout"]["y"]
+            spatial_above *= math.prod(x.values()) * math.prod(y.values())
+    assert spatial_above == s["arithmetic"]["stats"]["utilized_instances"]
+    assert math.prod(n["problem"]["bounds"].values()) == s["summary"]["computes"]
+    assert math.prod(lv["fanout"]["total"] for lv in n["storage"]) == n["compute"]["instances"]
+
+
+_MAP_HEADER = re.compile(r"^(\w+) \[")
+_MAP_LOOP = re.compile(r"^\|\s*for (\w+) in \[0:(\d+)\)(?: \(Spatial-([XY])\))?$")
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_split_matches_timeloops_own_map_txt(design):
+    """Spatial-X / Spatial-Y in map.txt = dims before / from index ``split`` of the permutation."""
+    loops: dict[str, list] = {}
+    level = None
+    for line in (DATA / design / "timeloop-mapper.map.txt").read_text().splitlines():
+        if m := _MAP_HEADER.match(line):
+            level = m.group(1)
+            loops[level] = []
+        elif m := _MAP_LOOP.match(line.strip()):
+            loops[level].append((m.group(1), int(m.group(2)), m.group(3)))
+    for mp in _neutral(design)["mapping"]:
+        t, sp = mp["temporal"], mp["spatial"]
+        want = [(d, t["factors"][d], None) for d in reversed(t["permutation"]) if t["factors"][d] > 1]
+        if sp:
+            order = list(reversed(sp["permutation"]))  # outermost first
+            want += [(d, sp["factors"][d], "X" if d in sp["x"] else "Y") for d in order if sp["factors"][d] > 1]
+        assert loops.get(mp["target"], []) == want, mp["target"]
+
+
+def test_split_semantics_and_defaults():
+    dims = ["C", "M", "Q"]
+    m = read_mapping_tree(
+        {
+            "mapping": [
+                {"target": "A", "type": "spatial", "factors": "C2 M3 Q4", "permutation": "QCM", "split": 1},
+                {"target": "B", "type": "spatial", "factors": "C=2 M=3", "permutation": "MC"},
+                {"target": "C", "type": "spatial", "factors": "C2 Q4", "permutation": "C", "split": 2},
+            ]
+        },
+        dims,
+    )
+    assert m["A"]["spatial"]["x"] == {"Q": 4} and m["A"]["spatial"]["y"] == {"C": 2, "M": 3}
+    assert m["B"]["spatial"]["split"] == 3 and m["B"]["spatial"]["y"] == {}  # no split: all X
+    assert m["B"]["spatial"]["x"] == {"M": 3, "C": 2, "Q": 1}
+    # missing dims are appended in problem order before splitting (parser.cpp)
+    assert m["C"]["spatial"]["x"] == {"C": 2, "M": 1} and m["C"]["spatial"]["y"] == {"Q": 4}
+
+
+def test_tree_errors_name_the_field():
+    with pytest.raises(TimeloopError, match=r"mapping\[0\]\.factors' expected 'DIM factor' items"):
+        read_mapping_tree({"mapping": [{"target": "A", "type": "temporal", "factors": "C?2"}]}, ["C"])
+    with pytest.raises(TimeloopError, match=r"expected dimensions among \['C'\], found 'K'"):
+        read_mapping_tree({"mapping": [{"target": "A", "type": "temporal", "factors": "K2"}]}, ["C"])
+    arch = {
+        "architecture": {"version": 0.4, "nodes": [{"!": "Component", "name": "DRAM", "class": "DRAM"}, {"!": "Box"}]}
+    }
+    with pytest.raises(TimeloopError, match=r"architecture\.nodes\[1\]' expected a node tagged"):
+        read_arch_tree(arch)
+    arch["architecture"]["nodes"][1] = {
+        "!": "Component",
+        "name": "buf",
+        "class": "SRAM",
+        "attributes": {"width": 12, "datawidth": 8},
+    }
+    with pytest.raises(TimeloopError, match="expected one compute component"):
+        read_arch_tree(arch)
+    arch["architecture"]["nodes"].append({"!": "Component", "name": "mac", "class": "intmac"})
+    with pytest.raises(TimeloopError, match=r"nodes\[1\]\.attributes\.width' expected a multiple of word bits"):
+        read_arch_tree(arch)
+
+
+def test_committed_json_is_up_to_date():
+    spec = importlib.util.spec_from_file_location("make_expected", DATA / "make_expected.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(check=True) == 0
+    e = json.loads((DATA / "eyeriss_like" / "expected.json").read_text())
+    psum = e["levels"][-1]["tensors"]["Outputs"]
+    assert (psum["reads_total"], psum["updates_total"]) == (57_344 * 126, 86_016 * 126)

@@ -127,7 +127,6 @@ def _walk_nodes(source: str, nodes: Any, field: str, state: dict, out: list) -> 
             name, count = _split_name(source, f, node.get("name"))
             if count != 1:
                 raise TimeloopError(f"{source}: field '{f}.name' expected a plain name in a v0.4 file, found {name!r}")
-            cls = str(node.get("subclass") or node.get("class", ""))
             e = _entry(
                 name,
                 str(node.get("class", "")),
@@ -138,7 +137,7 @@ def _walk_nodes(source: str, nodes: Any, field: str, state: dict, out: list) -> 
                 f,
             )
             if node.get("subclass"):
-                e["subclass"] = cls
+                e["subclass"] = str(node["subclass"])
             lists = _constraint_lists(source, f, node)
             e["arch_keep"], e["arch_bypass"] = lists["keep"], lists["bypass"]
             out.append(e)
@@ -164,7 +163,7 @@ def _walk_tree(source: str, node: Any, field: str, mult: int, inherited: dict, o
         own = _attributes(source, f, comp.get("attributes"))
         a = {**attrs, **own}
         inst = mult * count * n
-        mx = positive_int(source, f"{f}.attributes.meshX", a.get("meshX", 1)) if "meshX" in own else 1
+        mx = positive_int(source, f"{f}.attributes.meshX", a.get("meshX", 1))  # inherited as Accelergy does
         if inst % mx:
             raise TimeloopError(f"{source}: field '{f}.attributes.meshX' expected a divisor of {inst}, found {mx}")
         e = _entry(name, str(comp.get("class", "")), a, inst, mx, inst // mx, f)

@@ -14,6 +14,8 @@ from costmodels.arch import (
     preset_names,
 )
 from costmodels.bottleneck import Bottleneck, Node, analyse, bottleneck_tree, describe_bottleneck
+from costmodels.hierarchy import Hierarchy, HierarchyError, hierarchy_from_arch, hierarchy_from_dict, load_hierarchy
+from costmodels.hierarchy_model import HierarchyCosts, evaluate_hierarchy
 from costmodels.mapping import LEVELS, Mapping, MappingError, make_mapping, mapping_from_dict, validate_mapping
 from costmodels.model import (
     AREA_COMPONENTS,
@@ -35,11 +37,25 @@ from costmodels.model import (
     traffic,
     violations,
 )
+from costmodels.nest import NestCounts, nest_counts
+from costmodels.nest_mapping import MAX_LEVELS, NestMapping, nest_mapping
 from costmodels.network_costs import NetworkCosts, evaluate_network, evaluate_network_jit
 from costmodels.numerics import EXACT, Exact, Relaxed
 from costmodels.sharding import evaluate_sharded
 
 __all__ = [
+    "nest_mapping",
+    "NestMapping",
+    "MAX_LEVELS",
+    "nest_counts",
+    "NestCounts",
+    "evaluate_hierarchy",
+    "HierarchyCosts",
+    "load_hierarchy",
+    "hierarchy_from_dict",
+    "hierarchy_from_arch",
+    "HierarchyError",
+    "Hierarchy",
     "AREA_COMPONENTS",
     "ENERGY_COMPONENTS",
     "EXACT",

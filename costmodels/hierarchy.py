@@ -63,6 +63,8 @@ class Hierarchy:
         capacity_bytes: f32[L] per instance (inf for DRAM and padding).
         buffers: f32[L] multiple buffering (copies of each tile held).
         fanout_x, fanout_y: f32[L] instances of the next level (or MACs) per instance.
+        xy_stages: f32[L] 1 where X and Y are two spatial stages (identical
+            tiles found within each only; ``costmodels.nest``).
         read_bw_words, write_bw_words: f32[L] words per cycle per instance (inf: unlimited).
         word_bits: f32[L] the level's word width (access energies are per such word).
         read_pj, write_pj: f32[L] energy per access of one word.
@@ -84,6 +86,7 @@ class Hierarchy:
     buffers: Any
     fanout_x: Any
     fanout_y: Any
+    xy_stages: Any
     read_bw_words: Any
     write_bw_words: Any
     word_bits: Any
@@ -153,6 +156,7 @@ _LEVEL_KEYS = {
     "capacity_bytes",
     "keep",
     "fanout",
+    "xy_stages",
     "buffers",
     "read_bandwidth_words",
     "write_bandwidth_words",
@@ -207,6 +211,7 @@ def hierarchy_from_dict(data: Any, source: str = "hierarchy") -> Hierarchy:
             capacity_bytes: float   # required except for the first level (DRAM)
             keep: [inputs, weights, outputs]   # default all three
             fanout: int | [X, Y]    # instances of the next level (the MACs for the last)
+            xy_stages: false        # X and Y are two spatial stages (Timeloop: two spatial levels)
             buffers: 1              # multiple buffering
             read_bandwidth_words / write_bandwidth_words: float  # per cycle per instance
             word_bits: 16
@@ -241,6 +246,7 @@ def hierarchy_from_dict(data: Any, source: str = "hierarchy") -> Hierarchy:
     buffers = np.ones(n)
     fx = np.ones(n)
     fy = np.ones(n)
+    stages = np.zeros(n)
     rbw = np.full(n, INF)
     wbw = np.full(n, INF)
     wbits = np.full(n, 16.0)
@@ -289,6 +295,9 @@ def hierarchy_from_dict(data: Any, source: str = "hierarchy") -> Hierarchy:
             raise HierarchyError(f"{src}: field '{f}.fanout' expected an int or [X, Y], found {show(lv.get('fanout'))}")
         fx[i] = _num(src, f"{f}.fanout[0]", fan[0], lo=1.0, strict=False, integer=True)
         fy[i] = _num(src, f"{f}.fanout[1]", fan[1], lo=1.0, strict=False, integer=True)
+        if not isinstance(lv.get("xy_stages", False), bool):
+            raise HierarchyError(f"{src}: field '{f}.xy_stages' expected true or false, found {show(lv['xy_stages'])}")
+        stages[i] = 1.0 if lv.get("xy_stages", False) else 0.0
         buffers[i] = _num(src, f"{f}.buffers", lv.get("buffers", 1), lo=1.0, strict=False, integer=True)
         for key, arr in (("read_bandwidth_words", rbw), ("write_bandwidth_words", wbw)):
             if key in lv:
@@ -351,6 +360,7 @@ def hierarchy_from_dict(data: Any, source: str = "hierarchy") -> Hierarchy:
         buffers=f32(buffers),
         fanout_x=f32(fx),
         fanout_y=f32(fy),
+        xy_stages=f32(stages),
         read_bw_words=f32(rbw),
         write_bw_words=f32(wbw),
         word_bits=f32(wbits),
@@ -422,6 +432,7 @@ def hierarchy_from_arch(arch: Arch) -> Hierarchy:
         buffers=padded([one, 2.0, one], one),
         fanout_x=padded([one, pes, one], one),
         fanout_y=padded([one, one, one], one),
+        xy_stages=padded([zero, zero, zero], zero),
         read_bw_words=padded([inf, inf, inf], inf),
         write_bw_words=padded([inf, inf, inf], inf),
         word_bits=padded([16.0, 16.0, 16.0], 16.0),

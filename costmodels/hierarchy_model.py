@@ -160,7 +160,15 @@ class HierarchyCosts:
 def counts_of(hier: Hierarchy, layer, mapping: NestMapping, nums=EXACT) -> NestCounts:
     """``nest_counts`` of one layer (``LayerArrays``) on ``hier``."""
     return nest_counts(
-        hier.keep, mapping.temporal, mapping.order, mapping.spatial, layer.sizes, layer.stride, layer.dilation, nums
+        hier.keep,
+        mapping.temporal,
+        mapping.order,
+        mapping.spatial,
+        layer.sizes,
+        layer.stride,
+        layer.dilation,
+        nums,
+        hier.xy_stages,
     )
 
 

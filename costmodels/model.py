@@ -163,13 +163,15 @@ def traffic(layer: LayerArrays, mapping: Mapping, nums=EXACT) -> Traffic:
     (whose counts do not depend on the design's sizes); the NoC and DMA
     streams are ``costmodels.hierarchy_model``'s.
     """
-    nm = nest_mapping_of(mapping)
-    keep = jnp.asarray([[1.0] * 3] * 3 + [[0.0] * 3] * (MAX_LEVELS - 3), jnp.float32)
-    c = nest_counts(keep, nm.temporal, nm.order, nm.spatial, layer.sizes, layer.stride, layer.dilation, nums)
+    # The three levels as they are (no padding: the counts are shape-generic in the level axis).
+    dt = mapping.temporal.dtype
+    keep = jnp.ones((3, 3), dt)
+    spatial = jnp.ones((3, 2) + mapping.spatial.shape[-1:], dt).at[1, 0].set(mapping.spatial)
+    c = nest_counts(keep, mapping.temporal, mapping.order, spatial, layer.sizes, layer.stride, layer.dilation, nums)
     wb = layer.word_bytes
     noc = noc_streams(c, 1, wb)
     dma = dma_streams(c, wb)
-    zero = jnp.zeros((), jnp.float32)
+    zero = jnp.zeros((), dt)
     return Traffic(
         padded_macs=c.padded_macs,
         compute_cycles=c.mac_iterations,

@@ -95,7 +95,7 @@ for _o in range(NUM_OPERANDS):
 
 def _dim_coef(stride, dilation):
     """f32[3, 8]: coordinate units moved per unit of each dim (stride/dilation for input rows/cols)."""
-    one = jnp.ones((), jnp.float32)
+    one = jnp.ones((), stride.dtype)
     inputs = jnp.stack([one, one, one * 0, one, stride[0], stride[1], dilation[0], dilation[1]])
     return jnp.concatenate([inputs[None], jnp.asarray(REL[1:])], axis=0)
 
@@ -163,14 +163,42 @@ class NestCounts:
 
 
 def _exclusive_cumprod(x, axis=-1, reverse=False):
-    """prod of the entries before (or after, ``reverse``) each index along ``axis``."""
+    """prod of the entries before (or after, ``reverse``) each index along ``axis``.
+
+    Unrolled over the short axis (at most a few dozen loops): XLA fuses the
+    products, where ``jnp.cumprod`` lowers to a slower windowed reduction.
+    """
     x = jnp.moveaxis(x, axis, -1)
-    if reverse:
-        x = x[..., ::-1]
-    out = jnp.cumprod(jnp.concatenate([jnp.ones_like(x[..., :1]), x[..., :-1]], axis=-1), axis=-1)
-    if reverse:
-        out = out[..., ::-1]
-    return jnp.moveaxis(out, -1, axis)
+    n = x.shape[-1]
+    idx = range(n - 1, -1, -1) if reverse else range(n)
+    acc = jnp.ones_like(x[..., 0])
+    out = [None] * n
+    for j in idx:
+        out[j] = acc
+        acc = acc * x[..., j]
+    return jnp.moveaxis(jnp.stack(out, axis=-1), -1, axis)
+
+
+def _suffix_sum(x, axis):
+    """sum of the entries after each index along ``axis`` (unrolled, as ``_exclusive_cumprod``)."""
+    x = jnp.moveaxis(x, axis, 0)
+    acc = jnp.zeros_like(x[0])
+    out = [None] * x.shape[0]
+    for j in range(x.shape[0] - 1, -1, -1):
+        out[j] = acc
+        acc = acc + x[j]
+    return jnp.moveaxis(jnp.stack(out, axis=0), 0, axis)
+
+
+def _gcd(a, b, steps: int = 24):
+    """Greatest common divisor of positive integer-valued floats (Euclid, unrolled).
+
+    24 steps cover every pair below 46,368 (consecutive Fibonacci numbers are
+    the slowest case); window steps are far smaller.
+    """
+    for _ in range(steps):
+        a, b = jnp.where(b > 0, b, a), jnp.where(b > 0, jnp.remainder(a, jnp.maximum(b, 1.0)), 0.0)
+    return a
 
 
 def _distinct_windows(fa, fb, a, b):
@@ -180,21 +208,21 @@ def _distinct_windows(fa, fb, a, b):
     ``(b', a') = (b, a) / gcd(a, b)``, so every point with ``i >= b'`` and
     ``j + a' < fb`` repeats an earlier one.
     """
-    ai = jnp.maximum(jnp.rint(a), 1.0).astype(jnp.int32)
-    bi = jnp.maximum(jnp.rint(b), 1.0).astype(jnp.int32)
-    g = jnp.gcd(ai, bi).astype(jnp.float32)
-    a1, b1 = jax.lax.stop_gradient(ai / g), jax.lax.stop_gradient(bi / g)
+    ai = jax.lax.stop_gradient(jnp.maximum(jnp.rint(a), 1.0))
+    bi = jax.lax.stop_gradient(jnp.maximum(jnp.rint(b), 1.0))
+    g = _gcd(ai, bi)
+    a1, b1 = ai / g, bi / g
     repeats = jnp.maximum(fa - b1, 0.0) * jnp.maximum(fb - a1, 0.0)
     return fa * fb - repeats
 
 
 def _distinct_tiles(sp, child_extent, stride, dilation):
-    """Distinct tiles of each operand across one fan-out.
+    """Distinct tiles of each operand across one set of spatial loops.
 
     Args:
-        sp: f32[8] spatial factors of the fan-out (X and Y multiplied).
-        child_extent: f32[8] extents of one child's tile (the step of each
-            spatial loop along its dim).
+        sp: f32[8] spatial factors of the set.
+        child_extent: f32[8] the step of each spatial loop along its dim (the
+            extent of the tile each loop iteration reaches).
         stride, dilation: f32[2].
 
     Returns:
@@ -209,13 +237,31 @@ def _distinct_tiles(sp, child_extent, stride, dilation):
     return jnp.stack([inputs, plain[1], plain[2]])
 
 
+def _fanout_distinct(spatial_xy, child_extent, stride, dilation, xy_stages):
+    """Distinct tiles across one fan-out (X and Y spatial loops).
+
+    Timeloop finds identical tiles among all the spatial loops of one
+    spatial level (``ComputeAccurateMulticastedAccesses``). A fan-out whose X
+    and Y come from two Timeloop spatial levels (``xy_stages`` = 1, e.g.
+    Eyeriss's PE columns and rows) is two stages: tiles are compared within
+    each stage only, the outer stage (X) stepping over the inner stage's
+    union.
+    """
+    spx, spy = spatial_xy[0], spatial_xy[1]
+    joint = _distinct_tiles(spx * spy, child_extent, stride, dilation)
+    staged = _distinct_tiles(spy, child_extent, stride, dilation) * _distinct_tiles(
+        spx, child_extent * spy, stride, dilation
+    )
+    return jnp.where(xy_stages > 0, staged, joint)
+
+
 def _level_fills(nums, f, g, steps, box):
     """Fills of one child tile over the loops above it (Timeloop's extrapolated deltas).
 
     Args:
         nums: numerics.
-        f: f32[J] loop factors, outermost first (loops not above: factor 1).
-        g: f32[J] 1 where the loop is above the level and non-trivial.
+        f: f32[J] factors of the loops above the level, outermost first.
+        g: f32[J] 1 where such a loop is non-trivial (factor > 1).
         steps: f32[3, J, 5] translation of each operand's tile per step of
             each loop.
         box: f32[3, 5] the tile's box extents per operand.
@@ -225,7 +271,7 @@ def _level_fills(nums, f, g, steps, box):
     """
     full = jnp.prod(box, axis=-1)  # [3]
     gs = steps * g[None, :, None]
-    after = jnp.flip(jnp.cumsum(jnp.flip(gs, axis=1), axis=1), axis=1) - gs  # sum over inner non-trivial loops
+    after = _suffix_sum(gs, axis=1)  # sum over the inner non-trivial loops
     trans = steps - after  # T_k  [3, J, 5]
     innermost = g * _exclusive_cumprod(1.0 - g, reverse=True)  # [J], 1 at m
     s_m = jnp.sum(innermost[None, :, None] * steps, axis=1)  # [3, 5]
@@ -236,13 +282,13 @@ def _level_fills(nums, f, g, steps, box):
     step = 1.0 + g * (f - 1.0)
     weight = _exclusive_cumprod(step) * g * (f - 1.0)  # W_k  [J]
     fills = full + jnp.sum(weight[None, :] * delta, axis=-1)
-    moved = (delta > 1e-6 * (1.0 + full[:, None])).astype(jnp.float32)
+    moved = (delta > 1e-6 * (1.0 + full[:, None])).astype(delta.dtype)
     transfers = 1.0 + jnp.sum(weight[None, :] * moved, axis=-1)
     del nums
     return fills, transfers
 
 
-def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EXACT) -> NestCounts:
+def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EXACT, xy_stages=None) -> NestCounts:
     """Timeloop's per-level access counts of one layer on one hierarchy.
 
     Args:
@@ -256,6 +302,8 @@ def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EX
             violation checked by the model).
         stride, dilation: f32[2].
         nums: numerics (``EXACT`` or ``Relaxed``).
+        xy_stages: f32[L] 1 where a fan-out's X and Y are two spatial
+            stages (``_fanout_distinct``); default all 0.
 
     Returns:
         ``NestCounts``.
@@ -265,7 +313,7 @@ def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EX
     sp = jnp.prod(spatial, axis=1)  # [L, 8] X * Y
     # extent below-and-at level l: temporal of levels >= l and spatial of levels >= l
     per_level = temporal * sp  # [L, 8]
-    extent = jnp.flip(jnp.cumprod(jnp.flip(per_level, 0), axis=0), 0)  # [L, 8] tile extents (per instance)
+    extent = _exclusive_cumprod(per_level, axis=0, reverse=True) * per_level  # [L, 8] tile extents (per instance)
     extent_below = jnp.concatenate([extent[1:], jnp.ones((1, NUM_DIMS), extent.dtype)], axis=0)  # child's tile
     instances = _exclusive_cumprod(jnp.prod(sp, axis=-1), axis=0)  # [L] utilised instances of each level
     active_macs = jnp.prod(sp)
@@ -276,7 +324,6 @@ def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EX
     onehot = jnp.asarray(_ONEHOT)  # [3, 8, 5]
     # Loops, outermost first: level l's loops in its order.
     loop_dims = order.reshape(-1)  # [J]
-    loop_level = jnp.repeat(jnp.arange(num_levels), NUM_DIMS)  # [J]
     loop_f = jnp.take_along_axis(temporal, order, axis=1).reshape(-1)  # [J]
     # step of loop j along its dim: the extent below it = temporal of deeper levels x spatial at and below its level
     step_extent = jnp.take_along_axis(extent / jnp.maximum(temporal, 1e-30), order, axis=1).reshape(-1)  # [J]
@@ -285,13 +332,22 @@ def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EX
 
     boxes = box_extents(extent, stride, dilation)  # [L, 3, 5]
 
-    def fills_of(level):
-        above = (loop_level < level).astype(jnp.float32)
-        f = jnp.where(above > 0, loop_f, 1.0)
-        return _level_fills(nums, f, nontrivial * above, steps, boxes[level])
-
-    own_fills, transfers = jax.vmap(fills_of)(jnp.arange(num_levels))  # [L, 3] per instance
-    distinct = jax.vmap(lambda s, e: _distinct_tiles(s, e, stride, dilation))(sp, extent_below)  # [L, 3]
+    # Level c's fills run over the loops of levels < c (a static slice). The
+    # outermost level is never filled: its "fills" are its tile, one transfer.
+    fill_rows = [jnp.prod(boxes[0], axis=-1)]
+    transfer_rows = [jnp.ones((NUM_OPERANDS,), temporal.dtype)]
+    for level in range(1, num_levels):
+        j = level * NUM_DIMS
+        fl, tr = _level_fills(nums, loop_f[:j], nontrivial[:j], steps[:, :j], boxes[level])
+        fill_rows.append(fl)
+        transfer_rows.append(tr)
+    own_fills, transfers = jnp.stack(fill_rows), jnp.stack(transfer_rows)  # [L, 3] per instance
+    if xy_stages is None:  # every fan-out one spatial stage (the template): skip the staged count
+        distinct = jax.vmap(lambda s, e: _distinct_tiles(s[0] * s[1], e, stride, dilation))(spatial, extent_below)
+    else:
+        distinct = jax.vmap(lambda s, e, a: _fanout_distinct(s, e, stride, dilation, a))(
+            spatial, extent_below, xy_stages
+        )  # [L, 3]
 
     # The MACs as the innermost child: one access per iteration, distinct operands per fan-out.
     keep = keep.at[0].set(1.0)
@@ -318,7 +374,7 @@ def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EX
     partition = out_total / out_distinct_above  # [L]
 
     is_out = jnp.asarray([0.0, 0.0, 1.0])
-    is_dram = (lvl == 0).astype(jnp.float32)[:, None]
+    is_dram = (lvl == 0).astype(temporal.dtype)[:, None]
     kept = keep
     reads_pi = kept * (demand - is_out[None, :] * partition[:, None])
     updates_pi = kept * is_out[None, :] * demand

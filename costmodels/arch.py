@@ -163,13 +163,14 @@ _PRESETS: dict[str, dict[str, Any]] = {
         noc_links=16,
         noc_virtual=8,
     ),
-    # Eyeriss-like (Chen et al., JSSC 2017, Table I): 168 PEs (12 x 14),
+    # Eyeriss on the template (Chen et al., JSSC 2017, Table I; the level-by-level
+    # Eyeriss is the hierarchy preset eyeriss_like, costmodels/archs): 168 PEs (12 x 14),
     # 0.5 kB of scratchpads per PE, 108 kB global buffer, 64-bit buses with
     # one link per PE row (12) and multicast to every PE of a row (V = 14
     # rounded up to the Table-1 option 64). Bandwidth: 64-bit DRAM interface
     # at the 500 MHz template clock would be 4000 MB/s; 4096 is the nearest
     # Table-1 option.
-    "eyeriss_like": dict(
+    "eyeriss_template": dict(
         num_pes=168,
         l1_bytes=512,
         l2_kib=108,

@@ -34,7 +34,7 @@ import numpy as np
 from flax import struct
 
 from costmodels import technology as tech
-from costmodels.arch import Arch
+from costmodels.arch import Arch, preset
 from costmodels.nest_mapping import MAX_LEVELS
 from workloads import OPERANDS
 from workloads.specfile import printable, read_spec, show
@@ -452,3 +452,29 @@ def hierarchy_from_arch(arch: Arch) -> Hierarchy:
         dma_area_mm2=jnp.float32(tech.dma_area_mm2()),
         leakage_w_per_mm2=jnp.float32(tech.leakage_w_per_mm2()),
     )
+
+
+_ARCH_DIR = Path(__file__).resolve().parent / "archs"
+TEMPLATE_PRESETS: tuple[str, ...] = ("explainable_default", "eyeriss_template", "tiny")
+"""Presets of the three-level Explainable-DSE template (``costmodels.preset``), as hierarchies too."""
+
+
+def hierarchy_preset_names() -> list[str]:
+    """Every preset that ``hierarchy_preset`` accepts."""
+    return sorted(set(TEMPLATE_PRESETS) | {p.stem for p in _ARCH_DIR.glob("*.yaml")})
+
+
+def hierarchy_preset(name: str) -> Hierarchy:
+    """A named hierarchy: a template preset (``hierarchy_from_arch``) or ``costmodels/archs/NAME.yaml``."""
+    if name in TEMPLATE_PRESETS:
+        return hierarchy_from_arch(preset(name))
+    path = _ARCH_DIR / f"{name}.yaml"
+    if not isinstance(name, str) or not path.is_file():
+        raise HierarchyError(
+            f"hierarchy preset: field 'name' expected one of {hierarchy_preset_names()}, found {name!r}"
+        )
+    return load_hierarchy(path)
+
+
+def is_template_preset(name: str) -> bool:
+    return name in TEMPLATE_PRESETS

@@ -287,12 +287,13 @@ def evaluate_hierarchy(hier: Hierarchy, layer, mapping: NestMapping, nums=EXACT)
 def violations(hier: Hierarchy, layer, mapping: NestMapping, counts: NestCounts, nums=EXACT) -> dict[str, Any]:
     """Capacity, fan-out and coverage violations (>= 0; 0 when legal) and their relative sum.
 
-    The one legality check of the model: a level needs ``buffers`` copies of
-    the tile of every operand it keeps (``counts.tile_elems`` x word bytes);
-    a fan-out's X and Y factors (products over dims) may not exceed its X
-    and Y instances; the factors of each dim must cover its loop bound.
+    A level needs ``buffers`` copies of the tile of every operand it keeps,
+    each element one word of the level (Timeloop counts a level's capacity in
+    its own words: ``capacity_bytes * 8 / word_bits``); a fan-out's X and Y
+    factors (products over dims) may not exceed its X and Y instances; the
+    factors of each dim must cover its loop bound.
     """
-    need = hier.buffers * jnp.sum(hier.keep * counts.tile_elems * layer.word_bytes[None, :], axis=-1)
+    need = hier.buffers * jnp.sum(hier.keep * counts.tile_elems, axis=-1) * hier.word_bits / 8.0  # bytes
     cap = jnp.where(jnp.isfinite(hier.capacity_bytes), hier.capacity_bytes, 1.0)
     capacity_excess = jnp.where(jnp.isfinite(hier.capacity_bytes), nums.excess(need - cap, cap), 0.0)
     sp = jnp.prod(mapping.spatial, axis=-1)  # [L, 2]

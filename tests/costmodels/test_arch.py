@@ -23,7 +23,7 @@ from costmodels import (
 
 
 def test_presets_load_and_roundtrip(tmp_path):
-    assert {"explainable_default", "eyeriss_like", "tiny"} <= set(preset_names())
+    assert {"explainable_default", "eyeriss_template", "tiny"} <= set(preset_names())
     for name in preset_names():
         a = preset(name)
         d = a.to_dict()
@@ -33,7 +33,7 @@ def test_presets_load_and_roundtrip(tmp_path):
         b = load_arch(f)
         for k, v in d.items():
             np.testing.assert_allclose(np.asarray(getattr(b, k)), v)
-    assert float(preset("eyeriss_like").num_pes) == 168
+    assert float(preset("eyeriss_template").num_pes) == 168
 
 
 def test_yaml_arch_file_and_get_arch(tmp_path):

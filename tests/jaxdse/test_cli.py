@@ -29,7 +29,7 @@ def test_evaluate_json_keys(capsys):
 
 
 def test_evaluate_workload_file_table_and_out(tmp_path, capsys):
-    assert main(["evaluate", "--workload", str(EXAMPLE), "--arch", "eyeriss_like", "--out", str(tmp_path)]) == 0
+    assert main(["evaluate", "--workload", str(EXAMPLE), "--arch", "eyeriss_template", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "total: latency" in text and "bottleneck" in text
     assert json.loads((tmp_path / "plan.json").read_text())["total"]["legal"]

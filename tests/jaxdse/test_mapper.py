@@ -113,7 +113,7 @@ def test_cli_map_json_total(method, capsys):
         (w.raw("small_conv", {"K": 8, "C": 4, "P": 4, "Q": 4, "R": 3}), "tiny"),
         (w.raw("small_conv", {"K": 8, "C": 4, "P": 4, "Q": 4, "R": 3}), "explainable_default"),
         (w.linear("small_fc", 32, 24, tokens=6), "tiny"),
-        (w.depthwise("small_dw", 16, (6, 6), 3, padding=0), "eyeriss_like"),
+        (w.depthwise("small_dw", 16, (6, 6), 3, padding=0), "eyeriss_template"),
     ],
 )
 def test_gradient_within_3_percent_of_exhaustive(layer, arch):

@@ -143,7 +143,7 @@ def test_arch_round_trip(name, tmp_path):
 
 
 def test_written_arch_matches_timeloop_semantics():
-    arch = costmodels.preset("eyeriss_like")
+    arch = costmodels.preset("eyeriss_template")
     a = write_arch(arch)["architecture"]
     assert a["version"] == 0.3
     system = a["subtree"][0]
@@ -305,7 +305,7 @@ def test_permutation_is_inner_to_outer():
 
 
 def test_evaluating_read_files_equals_original(tmp_path):
-    arch = costmodels.preset("eyeriss_like")
+    arch = costmodels.preset("eyeriss_template")
     layer = workloads.conv2d("c", 32, 64, in_hw=28, kernel=3, stride=2)
     m = default_mapping(layer, arch)
     files = (

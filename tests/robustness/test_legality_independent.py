@@ -152,7 +152,7 @@ def random_factors(layer: workloads.Layer, rng: np.random.Generator) -> np.ndarr
 def random_arch(rng: np.random.Generator) -> dict:
     kind = rng.integers(4)
     if kind < 3:
-        a = preset_dict(["tiny", "explainable_default", "eyeriss_like"][kind])
+        a = preset_dict(["tiny", "explainable_default", "eyeriss_template"][kind])
     else:  # a random Table-1 design
         a = {k: float(rng.choice(TABLE1[k])) for k in ("num_pes", "l1_bytes", "l2_kib", "dram_mb_per_s")}
         a["noc_width_bits"] = float(rng.choice(TABLE1["noc_width_bits"]))

@@ -38,6 +38,13 @@ USER_ERRORS = (
 )
 
 
+def _path(text: str) -> Path:
+    """A file or folder argument; an empty one is refused (``Path("")`` is the current folder)."""
+    if text == "":
+        raise argparse.ArgumentTypeError("expected a path, found an empty string")
+    return Path(text)
+
+
 def _network(args: argparse.Namespace):
     if getattr(args, "timeloop_problem", None):
         if args.model or args.workload:
@@ -58,7 +65,7 @@ def _network(args: argparse.Namespace):
 def _add_workload_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload")
     g.add_argument("--model", help=f"built-in network: {', '.join(names())}")
-    g.add_argument("--workload", type=Path, help="YAML/JSON workload file (see workloads/examples/)")
+    g.add_argument("--workload", type=_path, help="YAML/JSON workload file (see workloads/examples/)")
     p.add_argument(
         "--arch",
         default="explainable_default",
@@ -70,21 +77,21 @@ def _add_timeloop_args(p: argparse.ArgumentParser, command: str) -> None:
     g = p.add_argument_group("Timeloop interop (see README, 'Timeloop interop')")
     g.add_argument(
         "--timeloop-problem",
-        type=Path,
+        type=_path,
         action="append",
         metavar="FILE",
         help="Timeloop problem YAML, one layer (repeat for several); instead of --model/--workload",
     )
     g.add_argument(
         "--timeloop-arch",
-        type=Path,
+        type=_path,
         metavar="FILE",
         help="Timeloop architecture YAML (v0.2-v0.4) instead of --arch; what it cannot carry over is listed on stderr",
     )
     if command == "evaluate":
         g.add_argument(
             "--timeloop-mapping",
-            type=Path,
+            type=_path,
             action="append",
             metavar="FILE",
             help="Timeloop mapping YAML per layer, in layer order: evaluate these mappings instead of searching",
@@ -92,7 +99,7 @@ def _add_timeloop_args(p: argparse.ArgumentParser, command: str) -> None:
     else:
         g.add_argument(
             "--export-timeloop",
-            type=Path,
+            type=_path,
             metavar="DIR",
             help="also write arch.yaml, one problem + mapping YAML per layer and index.yaml for timeloop-model",
         )
@@ -190,6 +197,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     settings = ["model", "workload", "space", "min_fps", *EXPLORE_DEFAULTS]
     if args.resume is not None:
         given = [f"--{k.replace('_', '-')}" for k in settings if getattr(args, k) is not None]
+        given += ["--force"] if args.force else []
         if given:
             raise ExploreError(
                 f"command line: --resume takes every run setting from {args.resume}/run.json; expected none of "
@@ -219,6 +227,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             seed=args.seed,
             out=args.out,
             progress=progress,
+            force=args.force,
         )
     if args.json:
         import json
@@ -269,14 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--budget", type=int, help="per-layer search size (see jaxdse.mapper.api)")
         p.add_argument("--seed", type=int, default=0, help="[0]")
         p.add_argument("--json", action="store_true", help="print JSON (keys: layers, total) instead of a table")
-        p.add_argument("--out", type=Path, help="also write DIR/plan.json")
+        p.add_argument("--out", type=_path, help="also write DIR/plan.json")
         _add_timeloop_args(p, name)
         p.set_defaults(func=func)
 
     p = sub.add_parser("explore", help="codesign: search hardware and mappings together under constraints")
     p.add_argument("--model", action="append", help=f"zoo network (repeat for several): {', '.join(names())}")
-    p.add_argument("--workload", action="append", type=Path, help="YAML/JSON workload file (repeat for several)")
-    p.add_argument("--space", type=Path, help="YAML/JSON design-space file (default: Explainable-DSE Table 1)")
+    p.add_argument("--workload", action="append", type=_path, help="YAML/JSON workload file (repeat for several)")
+    p.add_argument("--space", type=_path, help="YAML/JSON design-space file (default: Explainable-DSE Table 1)")
     p.add_argument("--objective", choices=["latency", "energy", "edp"], help="[latency]")
     p.add_argument("--area-mm2", type=float, help="area limit [75]")
     p.add_argument("--power-w", type=float, help="peak power limit [4]")
@@ -287,21 +296,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print result.json to stdout instead of text")
     p.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         help="write run.json, trace.jsonl and evaluations.jsonl (streamed), result.json and figures to DIR",
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a run already saved in --out DIR (without it such a folder is refused; see --resume)",
+    )
+    p.add_argument(
         "--resume",
-        type=Path,
+        type=_path,
         metavar="DIR",
         help="continue an interrupted run saved in DIR (settings from DIR/run.json; mapped designs are not redone)",
     )
     p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("report", help="turn a result folder (jaxdse explore --out DIR) into a Markdown or HTML report")
-    p.add_argument("dir", type=Path, metavar="DIR", help="folder holding result.json and trace.jsonl")
+    p.add_argument("dir", type=_path, metavar="DIR", help="folder holding result.json and trace.jsonl")
     p.add_argument("--format", default="md", choices=["md", "html"], help="md links figures, html inlines them [md]")
-    p.add_argument("--out", type=Path, help="report file [DIR/report.md or DIR/report.html]")
+    p.add_argument("--out", type=_path, help="report file [DIR/report.md or DIR/report.html]")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("list", help="built-in models and arch presets")

@@ -21,7 +21,9 @@ import numpy as np
 from jaxdse.codesign.baselines import BASELINES
 from jaxdse.codesign.checkpoint import (
     EVALS_FILE,
+    RESULT_FILE,
     RUN_FILE,
+    RUN_FILES,
     ResumeError,
     atomic_write,
     read_records,
@@ -40,7 +42,7 @@ from jaxdse.compile_cache import compile_in_background
 from jaxdse.mapper.api import MAX_BUDGET, MAX_SEED
 from jaxdse.mapper.space import OBJECTIVES
 from workloads import Network, get
-from workloads.specfile import check_out_dir, show
+from workloads.specfile import check_out_dir, printable, show
 
 EXPLORERS: dict[str, object] = {}
 
@@ -123,6 +125,7 @@ def explore(
     progress=None,
     mapper_budget: int | None = None,
     warm_start: int | None = None,
+    force: bool = False,
 ) -> Result:
     """Search hardware and mappings together.
 
@@ -146,6 +149,9 @@ def explore(
             explorer, whose best design is the starting point (default:
             ``WARM_START_SHARE`` of the budget; 0 starts from ``start`` or the space's
             default design).
+        force: Replace a run already saved in ``out``. Without it, a folder
+            holding any of ``run.json``, ``evaluations.jsonl``, ``trace.jsonl``
+            or ``result.json`` is refused (continue it with ``resume(out)``).
 
     Returns:
         ``Result``: best design (or the closest when none is feasible), trace,
@@ -165,8 +171,11 @@ def explore(
     _check_settings("explore:", ExploreError, nets, method, objective, budget, seed, mapper_budget, constraints)
     if progress is not None and not callable(progress):
         raise ExploreError(f"explore: field 'progress' expected a callable(str) or None, found {show(progress)}")
+    if not isinstance(force, (bool, np.bool_)):
+        raise ExploreError(f"explore: field 'force' expected a bool, found {show(force)}")
     if out is not None:
         check_out_dir(out, "explore: field 'out'", ExploreError)
+        _check_no_run(Path(out), force)
     if space is None:
         space = table1_space()
     elif not isinstance(space, DesignSpace):
@@ -183,9 +192,20 @@ def explore(
             start,
         )  # fmt: skip
         write_settings(out, settings)
-        (out / EVALS_FILE).write_text("")
-        (out / "result.json").unlink(missing_ok=True)  # a result.json in DIR is always this run's
+        atomic_write(out / EVALS_FILE, "")  # empty or replaced with force=True (checked above)
+        (out / RESULT_FILE).unlink(missing_ok=True)  # a result.json in DIR is always this run's
     return _search(evaluator, method, budget, out, start, progress, warm_start)
+
+
+def _check_no_run(out: Path, force: bool) -> None:
+    """Refuse to start a new run in a folder that holds one, unless ``force``."""
+    held = [f for f in RUN_FILES if (out / f).exists()]
+    if held and not force:
+        raise ExploreError(
+            f"explore: field 'out' expected a new or empty folder, found '{printable(out)}' holding a run "
+            f"({', '.join(held)}); continue it with --resume (jaxdse explore --resume {printable(out)}; "
+            "Python: jaxdse.resume) or replace it with --force (Python: force=True)"
+        )
 
 
 def _check_settings(who: str, error, nets, method, objective, budget, seed, mapper_budget, constraints) -> None:
@@ -220,6 +240,7 @@ def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_sta
     if out is not None:
         evaluator.log_path = Path(out) / EVALS_FILE
     trace = Trace(Path(out) if out is not None else None)
+    trace.start_file()  # a new run (checked empty or forced), or a resumed one whose explorer replays every entry
     extra = {"warm_start": warm_start} if method == "explainable" else {}
     result = EXPLORERS[method](evaluator, budget, trace, progress=progress, start=start, **extra)
     if out is not None:

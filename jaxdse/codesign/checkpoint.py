@@ -39,6 +39,10 @@ from workloads.specfile import show
 
 RUN_FILE = "run.json"
 EVALS_FILE = "evaluations.jsonl"
+TRACE_FILE = "trace.jsonl"
+RESULT_FILE = "result.json"
+RUN_FILES = (RUN_FILE, EVALS_FILE, TRACE_FILE, RESULT_FILE)
+"""The files that make a folder hold a run: ``explore`` never overwrites them unasked."""
 FORMAT_VERSION = 1
 
 
@@ -233,7 +237,10 @@ def read_records(path: Path) -> list[dict]:
 
 __all__ = [
     "EVALS_FILE",
+    "RESULT_FILE",
     "RUN_FILE",
+    "RUN_FILES",
+    "TRACE_FILE",
     "ResumeError",
     "append_record",
     "atomic_write",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxdse.codesign.checkpoint import append_record, atomic_write
+from jaxdse.codesign.checkpoint import TRACE_FILE, append_record, atomic_write
 from jaxdse.codesign.evaluator import DesignEval
 from jaxdse.codesign.space import describe
 
@@ -54,14 +54,20 @@ class Trace:
     def __post_init__(self) -> None:
         if self.out_dir is not None:
             self.out_dir = Path(self.out_dir)
+
+    def start_file(self) -> None:
+        """Start ``trace.jsonl`` empty (the caller decides: a new run, or a
+        resumed one whose explorer replays every entry); nothing is written
+        by the constructor."""
+        if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "trace.jsonl").write_text("")
+            atomic_write(self.out_dir / TRACE_FILE, "")
 
     def add(self, step: int, ev: DesignEval, accepted: bool, reason: str) -> TraceEntry:
         e = TraceEntry(step, ev.index, ev.design, ev.total(), ev.budgets, ev.feasible, accepted, reason)
         self.entries.append(e)
         if self.out_dir is not None:
-            append_record(self.out_dir / "trace.jsonl", e.to_dict())
+            append_record(self.out_dir / TRACE_FILE, e.to_dict())
         return e
 
 
@@ -144,7 +150,7 @@ class Result:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out / "result.json", json.dumps(self.to_dict(), indent=2))
         if self.trace.out_dir is None or Path(self.trace.out_dir) != out:
-            atomic_write(out / "trace.jsonl", "".join(json.dumps(e.to_dict()) + "\n" for e in self.trace.entries))
+            atomic_write(out / TRACE_FILE, "".join(json.dumps(e.to_dict()) + "\n" for e in self.trace.entries))
         from jaxdse.codesign.plots import save_figures
 
         save_figures(self, out)  # convergence, breakdown, budgets, design_space (plots.FIGURES)

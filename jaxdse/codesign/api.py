@@ -213,6 +213,14 @@ def _check_settings(who: str, error, nets, method, objective, budget, seed, mapp
     ``run.json``, checked before any search starts; ``who`` starts each message."""
     if not isinstance(nets, list) or not nets or not all(isinstance(n, Network) for n in nets):
         raise error(f"{who} field 'networks' expected at least one network, found {show(nets)}")
+    seen: set[str] = set()
+    for i, n in enumerate(nets):
+        if n.name in seen:  # results, tables and budgets are keyed by name: two would collapse into one
+            raise error(
+                f"{who} field 'networks[{i}]' expected a distinct network name, found {show(n.name)} a second time "
+                "(rename one, e.g. the 'name' of its workload file)"
+            )
+        seen.add(n.name)
     if not isinstance(method, str) or method not in EXPLORERS:
         raise error(f"{who} field 'method' expected one of {sorted(EXPLORERS)}, found {show(method)}")
     if not isinstance(objective, str) or objective not in OBJECTIVES:

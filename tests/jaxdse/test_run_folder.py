@@ -99,3 +99,15 @@ def test_empty_out_is_refused_from_python(tmp_path, monkeypatch):
     with pytest.raises(ExploreError, match="empty"):
         codesign_api.explore(load(TINY), budget=3, out="")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_networks_with_one_name_are_refused(tmp_path, monkeypatch):
+    """Results are keyed by network name: a second network of the same name would vanish."""
+    monkeypatch.setattr(codesign_api, "_search", _no_search)
+    net = load(TINY)
+    with pytest.raises(ExploreError, match="networks\\[1\\].*'tiny_cnn' a second time"):
+        codesign_api.explore([net, net], budget=3)
+    status, err = _call(["explore", "--workload", str(TINY), "--workload", str(TINY), "--budget", "3"])
+    assert status == 2 and "a second time" in err and err.count("\n") == 1, err
+    with pytest.raises(Reached):  # distinct names pass
+        codesign_api.explore([net, net.replace(name="tiny_cnn_2")], budget=3)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from costmodels import ArchError, MappingError, get_arch, preset_names
+from costmodels.counts import check_counts
 from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeError, SpaceError, explore
 from jaxdse.codesign.baselines import BaselineUnavailable
 from jaxdse.codesign.constraints import DEFAULT_AREA_MM2, DEFAULT_POWER_W
@@ -21,7 +22,7 @@ from jaxdse.compile_cache import enable_compile_cache
 from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import Network, WorkloadError, get, load, names
-from workloads.specfile import check_out_dir
+from workloads.specfile import check_out_dir, printable
 
 USER_ERRORS = (
     WorkloadError,
@@ -131,7 +132,7 @@ def _map(args: argparse.Namespace):
         if getattr(args, flag, None) is not None:
             check_out_dir(getattr(args, flag), f"command line: field '--{flag.replace('_', '-')}'", MapperError)
     net = _network(args)
-    arch, timeloop_arch = get_arch(args.arch), None
+    arch, timeloop_arch = check_counts(get_arch(args.arch), f"arch '{printable(args.arch)}'"), None
     if getattr(args, "timeloop_arch", None):
         from jaxdse.interop import read_arch
 

@@ -9,6 +9,7 @@ layer's bottleneck.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,10 @@ from costmodels import (
     stack_layers,
     validate_mapping,
 )
+from costmodels.counts import check_counts
 from jaxdse.heuristic import default_mapping
 from workloads import Network
+from workloads.specfile import printable
 
 
 def _index(tree: Any, i: int) -> Any:
@@ -224,7 +227,8 @@ def evaluate(
             the greedy default mapping of ``jaxdse.heuristic`` (no search).
         method, exact_evaluations, wall_s: Provenance recorded in the Plan.
     """
-    arch = get_arch(arch)
+    where = f"arch {printable(arch)}" if isinstance(arch, (str, os.PathLike)) else "arch"
+    arch = check_counts(get_arch(arch), where)
     if mappings is None:
         from jaxdse.mapper.api import map_network
 

@@ -19,15 +19,17 @@ setting); for ``pruned`` the upper end of the top-N range (default 10,000);
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
+from costmodels.counts import check_counts
 from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, take
 from workloads import Layer, Network
-from workloads.specfile import show
+from workloads.specfile import printable, show
 
 METHODS: tuple[str, ...] = ("gradient", "pruned", "random", "exhaustive")
 
@@ -74,7 +76,8 @@ GRADIENT_STARTS_DEFAULT = 12
 
 def _validated(arch, objective: str, method: str, budget, seed) -> tuple[Arch, int | None]:
     """Check every argument before any search starts; returns the Arch and budget."""
-    arch = get_arch(arch)
+    where = f"arch {printable(arch)}" if isinstance(arch, (str, os.PathLike)) else "arch"
+    arch = check_counts(get_arch(arch), where)
     if not isinstance(objective, str):
         raise MapperError(f"mapper: field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
     check_objective(objective)

@@ -188,7 +188,7 @@ class Evaluator:
             area_mm2=area,
             power_w=power,
             area_breakdown_mm2=breakdown,
-            budgets=self.constraints.budgets(area, power, lat),
+            budgets=self.constraints.budgets(area, power, lat, self.networks),
             objective=float(obj),
             index=len(self.cache) + 1,
             mapper_evaluations=sum(p.exact_evaluations for p in plans.values()),

@@ -657,6 +657,6 @@ def _result(method: str, evaluator: Evaluator, trace: Trace, wall: float) -> Res
         trace=trace,
         evaluations=evaluator.count,
         wall_s=wall,
-        constraints=evaluator.constraints.to_dict([n.name for n in evaluator.networks]),
+        constraints=evaluator.constraints.to_dict(evaluator.networks),
         blocking=blocking,
     )

@@ -110,6 +110,16 @@ class Result:
     def explain(self) -> str:
         """Every accepted step in words, then the outcome."""
         lines = [f"{self.method} explorer, objective {self.objective}, {self.evaluations} designs evaluated:"]
+        rates, why = self.constraints.get("min_per_s") or {}, self.constraints.get("min_per_s_source") or {}
+        if rates:
+            lines.append(
+                "  throughput limits: "
+                + "; ".join(
+                    (f"{n} >= {r:g} inferences/s" if r else f"{n} none")
+                    + (f" ({why[n]})" if why.get(n, "none") != "none" else "")
+                    for n, r in rates.items()
+                )
+            )
         for e in self.trace.entries:
             if e.accepted:
                 lines.append(f"  [{e.evaluation:>3}] {e.reason}")

@@ -7,6 +7,7 @@ import pytest
 from explore_helpers import TINY_NET, small_space, without_timings
 
 import jaxdse
+import workloads as w
 from jaxdse.cli import main
 from jaxdse.codesign import Constraints, DesignSpace, SpaceError, elasticities, load_space, table1_space, to_arch
 from jaxdse.codesign.api import ExploreError, explore
@@ -44,7 +45,7 @@ def test_space_errors_name_the_field(tmp_path):
 
 def test_constraints_budgets():
     c = Constraints(area_mm2=10, power_w=2)
-    b = c.budgets(5.0, 3.0, {"resnet18": 0.05})
+    b = c.budgets(5.0, 3.0, {"resnet18": 0.05}, [w.get("resnet18")])
     assert b["area_mm2"] == 0.5 and b["power_w"] == 1.5
     assert b["throughput.resnet18"] == pytest.approx(40 * 0.05)  # 40 FPS for light vision
     with pytest.raises(ConstraintError, match="area_mm2"):

@@ -68,3 +68,21 @@ def test_links_are_whole_for_any_pe_count():
         n = links({"num_pes": 100.0, "links_inputs": i}, "inputs")
         assert n == int(n) and 1 <= n <= 100
     assert space.values["num_pes"] == (100.0,)
+
+
+def test_zoo_throughput_limit_applies_to_the_zoo_network_only():
+    """An imported model that happens to be called resnet18 does not get the zoo model's 40 FPS."""
+    from jaxdse.codesign import Constraints
+    from workloads import from_dict, get
+
+    zoo = get("resnet18")
+    impostor = load(TINY).replace(name="resnet18")
+    c = Constraints()
+    assert c.budgets(1.0, 1.0, {"resnet18": 0.05}, [zoo])["throughput.resnet18"] == pytest.approx(40 * 0.05)
+    assert c.budgets(1.0, 1.0, {"resnet18": 0.05}, [from_dict(zoo.to_dict())])["throughput.resnet18"] > 0  # run.json
+    assert "throughput.resnet18" not in c.budgets(1.0, 1.0, {"resnet18": 0.05}, [impostor])
+    limits = c.to_dict([impostor])
+    assert limits["min_per_s"] == {"resnet18": None} and "not the zoo network" in limits["min_per_s_source"]["resnet18"]
+    assert "zoo network" in c.to_dict([zoo])["min_per_s_source"]["resnet18"]
+    given = Constraints(min_per_s={"resnet18": 5.0})
+    assert given.budgets(1.0, 1.0, {"resnet18": 0.1}, [impostor])["throughput.resnet18"] == pytest.approx(0.5)

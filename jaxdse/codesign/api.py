@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -251,9 +252,16 @@ def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_sta
     trace.start_file()  # a new run (checked empty or forced), or a resumed one whose explorer replays every entry
     extra = {"warm_start": warm_start} if method == "explainable" else {}
     result = EXPLORERS[method](evaluator, budget, trace, progress=progress, start=start, **extra)
+    result = replace(result, wall_s=evaluator.elapsed_s())  # every segment of a resumed run, warm start included
     if out is not None:
         result.save(out)
     return result
+
+
+def _elapsed(record: dict) -> float:
+    """``elapsed_s`` of a stored evaluation (0 for one written before it was recorded, or malformed)."""
+    v = record.get("elapsed_s", 0.0)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 else 0.0
 
 
 def resume(out: str | Path, progress=None) -> Result:
@@ -263,7 +271,9 @@ def resume(out: str | Path, progress=None) -> Result:
     (``DIR/evaluations.jsonl``) are rebuilt from their stored mappings, not
     mapped again (``jaxdse.codesign.checkpoint``). The result equals that of an
     uninterrupted run with the same settings (timings aside). Resuming a
-    finished run recomputes the same result cheaply.
+    finished run recomputes the same result cheaply. ``wall_s`` counts every
+    segment: the stored ``elapsed_s`` of the last design plus this segment's
+    new work.
 
     Raises:
         ResumeError: DIR has no readable ``run.json``, or a stored evaluation is malformed.
@@ -282,6 +292,7 @@ def resume(out: str | Path, progress=None) -> Result:
     evaluator = Evaluator(
         s["networks"], s["space"], s["constraints"], s["objective"], s["seed"], mapper_budget=s["mapper_budget"]
     )
+    evaluator.prior_wall_s = max((_elapsed(r) for r in records), default=0.0)
     names = {n.name for n in s["networks"]}
     for i, r in enumerate(records):
         if set(r["plans"]) != names:

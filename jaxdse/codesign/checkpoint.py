@@ -170,11 +170,16 @@ def _mapping_from_record(rec: list) -> Mapping:
     return Mapping(temporal=np.stack([f[0], f[1], f[3]]), spatial=f[2], order=np.asarray(rec[1], dtype=np.int32))
 
 
-def evaluation_record(design: dict[str, float], plans: dict, wall_s: float) -> dict:
-    """One line of ``evaluations.jsonl``: a design and the mappings found on it."""
+def evaluation_record(design: dict[str, float], plans: dict, wall_s: float, elapsed_s: float = 0.0) -> dict:
+    """One line of ``evaluations.jsonl``: a design and the mappings found on it.
+
+    ``wall_s`` is the time spent mapping this design, ``elapsed_s`` the search's
+    wall time (over every segment of a resumed run) when it was stored; a
+    resumed run starts its clock there."""
     return {
         "design": design,
         "wall_s": wall_s,
+        "elapsed_s": elapsed_s,
         "plans": {
             name: {
                 "method": p.method,

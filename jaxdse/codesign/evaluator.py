@@ -107,6 +107,8 @@ class Evaluator:
             ``evaluations.jsonl`` (``jaxdse.codesign.checkpoint``).
         replay: Stored evaluations by design key (from a checkpoint): such a
             design is rebuilt from its stored mappings instead of mapped again.
+        prior_wall_s: Search wall time spent by earlier segments of a resumed
+            run (``elapsed_s`` of its last stored evaluation).
     """
 
     networks: list[Network]
@@ -118,7 +120,16 @@ class Evaluator:
     cache: dict[tuple, DesignEval] = field(default_factory=dict)
     log_path: Path | None = None
     replay: dict[tuple, dict] = field(default_factory=dict)
+    prior_wall_s: float = 0.0
     _hardware: dict[tuple, dict[str, float]] = field(default_factory=dict, init=False, repr=False)
+    _started: float = field(default_factory=time.perf_counter, init=False, repr=False)
+    _replay_s: float = field(default=0.0, init=False, repr=False)
+
+    def elapsed_s(self) -> float:
+        """Search wall time over every segment of the run: earlier segments, plus
+        this one's time since the evaluator was made less the time spent
+        rebuilding stored designs (work the earlier segments already counted)."""
+        return self.prior_wall_s + (time.perf_counter() - self._started) - self._replay_s
 
     def key(self, design: dict[str, float]) -> tuple:
         return tuple(float(design[p]) for p in sorted(design))
@@ -160,6 +171,7 @@ class Evaluator:
         if stored is not None:
             plans = plans_from_record(stored, self.networks, arch)
             wall = float(stored["wall_s"])
+            self._replay_s += time.perf_counter() - t
         else:
             plans = {
                 n.name: map_network(n, arch, objective=self.objective, budget=self.mapper_budget, seed=self.seed)
@@ -167,7 +179,7 @@ class Evaluator:
             }
             wall = time.perf_counter() - t
             if self.log_path is not None:
-                append_record(self.log_path, evaluation_record(design, plans, wall))
+                append_record(self.log_path, evaluation_record(design, plans, wall, self.elapsed_s()))
         lat = {n: p.total()["latency_s"] for n, p in plans.items()}
         en = {n: p.total()["energy_j"] for n, p in plans.items()}
         first = next(iter(plans.values()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import shlex
 import sys
 from pathlib import Path
 
@@ -332,6 +333,27 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as e:
         print("jaxdse: error: " + " ".join(str(e).splitlines()), file=sys.stderr)  # always one line
         return 2
+    except OSError as e:  # the environment, not the code: a folder that turned read-only, a full disk
+        where = f" ('{printable(e.filename)}')" if e.filename else ""
+        print(
+            f"jaxdse: error: expected files that can be read and written, found {e.strerror or e}{where}",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        print(_interrupted(args), file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports it
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """The one line printed on Ctrl-C: how to continue when a run folder holds what was done."""
+    from jaxdse.codesign.checkpoint import RUN_FILE
+
+    folder = (getattr(args, "resume", None) or getattr(args, "out", None)) if args.command == "explore" else None
+    if folder is not None and (Path(folder) / RUN_FILE).is_file():
+        cmd = f"jaxdse explore --resume {shlex.quote(str(folder))}"
+        return f"jaxdse: interrupted; every design evaluated so far is saved, continue with: {cmd}"
+    return "jaxdse: interrupted"
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from jaxdse.codesign.checkpoint import (
     RUN_FILES,
     ResumeError,
     atomic_write,
+    check_record,
     read_records,
     read_settings,
     run_settings,
@@ -192,9 +193,15 @@ def explore(
             nets, space, evaluator.constraints, objective, method, budget, seed, evaluator.mapper_budget, warm_start,
             start,
         )  # fmt: skip
-        write_settings(out, settings)
-        atomic_write(out / EVALS_FILE, "")  # empty or replaced with force=True (checked above)
-        (out / RESULT_FILE).unlink(missing_ok=True)  # a result.json in DIR is always this run's
+        try:
+            write_settings(out, settings)
+            atomic_write(out / EVALS_FILE, "")  # empty or replaced with force=True (checked above)
+            (out / RESULT_FILE).unlink(missing_ok=True)  # a result.json in DIR is always this run's
+        except OSError as e:  # e.g. /proc/x: the parent looks writable but the folder cannot be made
+            raise ExploreError(
+                f"explore: field 'out' expected a folder that can be written, found error: {e.strerror or e} "
+                f"('{printable(e.filename or out)}')"
+            ) from None
     return _search(evaluator, method, budget, out, start, progress, warm_start)
 
 
@@ -278,6 +285,7 @@ def resume(out: str | Path, progress=None) -> Result:
     Raises:
         ResumeError: DIR has no readable ``run.json``, or a stored evaluation is malformed.
     """
+    check_out_dir(out, "resume: field 'out'", ResumeError)
     out = Path(out)
     s = read_settings(out)
     records = read_records(out / EVALS_FILE)
@@ -302,11 +310,17 @@ def resume(out: str | Path, progress=None) -> Result:
             )
         try:
             design = s["space"].validate(r["design"])
-        except SpaceError as e:
+            check_record(r, s["networks"])
+        except (SpaceError, ValueError) as e:
             raise ResumeError(f"resume: '{out / EVALS_FILE}' line {i + 1}: {e}") from None
         evaluator.replay[evaluator.key(design)] = r
     # rewrite the stored evaluations without a torn last line before appending new ones
-    atomic_write(out / EVALS_FILE, "".join(json.dumps(r) + "\n" for r in records))
+    try:
+        atomic_write(out / EVALS_FILE, "".join(json.dumps(r) + "\n" for r in records))
+    except OSError as e:  # a read-only folder
+        raise ResumeError(
+            f"resume: '{printable(out)}' expected a writable run folder, found error: {e.strerror or e}"
+        ) from None
     if progress is not None:
         progress(f"resuming {out}: {len(records)} designs already evaluated, budget {s['budget']}")
     start = s["start"]

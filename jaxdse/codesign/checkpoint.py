@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from costmodels import Mapping
+from costmodels import Mapping, MappingError, validate_mapping
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.space import DesignSpace
 from workloads import Network, from_dict
@@ -166,8 +166,42 @@ def _mapping_record(m: Mapping) -> list:
 
 
 def _mapping_from_record(rec: list) -> Mapping:
+    if not isinstance(rec, list) or len(rec) != 2:
+        raise ValueError(f"expected [factors, order], found {show(rec)}")
     f = np.asarray(rec[0], dtype=np.float32)
+    if f.shape != (4, 8):
+        raise ValueError(f"expected factors of shape (4, 8), found shape {f.shape}")
     return Mapping(temporal=np.stack([f[0], f[1], f[3]]), spatial=f[2], order=np.asarray(rec[1], dtype=np.int32))
+
+
+def check_record(record: dict, networks: list[Network]) -> None:
+    """Check that a stored evaluation can rebuild every network's plan.
+
+    Raises:
+        ValueError: naming the network, the field and, for a mapping, the layer.
+    """
+    for n in networks:
+        p = record["plans"].get(n.name)
+        where = f"field 'plans.{n.name}"
+        if not isinstance(p, dict):
+            raise ValueError(f"{where}' expected a stored plan (dict), found {show(p)}")
+        for key, kind in (("method", str), ("exact_evaluations", (int, float)), ("wall_s", (int, float))):
+            if not isinstance(p.get(key), kind) or isinstance(p.get(key), bool):
+                raise ValueError(f"{where}.{key}' expected a {kind}, found {show(p.get(key))}")
+        maps = p.get("mappings")
+        if not isinstance(maps, list) or len(maps) != len(n.layers):
+            raise ValueError(f"{where}.mappings' expected one mapping per layer ({len(n.layers)}), found {show(maps)}")
+        for j, (rec, layer) in enumerate(zip(maps, n.layers)):
+            try:
+                m = _mapping_from_record(rec)
+                validate_mapping(layer, m)
+            except (IndexError, KeyError, TypeError, ValueError, OverflowError) as e:
+                msg = str(e) if isinstance(e, MappingError) else f"a malformed record ({type(e).__name__}: {e})"
+                raise ValueError(
+                    f"{where}.mappings[{j}]' expected [factors 4x8, order 3x8] for layer '{layer.name}', found {msg}"
+                ) from None
+    if not isinstance(record.get("wall_s"), (int, float)) or isinstance(record.get("wall_s"), bool):
+        raise ValueError(f"field 'wall_s' expected a number, found {show(record.get('wall_s'))}")
 
 
 def evaluation_record(design: dict[str, float], plans: dict, wall_s: float, elapsed_s: float = 0.0) -> dict:
@@ -249,6 +283,7 @@ __all__ = [
     "ResumeError",
     "append_record",
     "atomic_write",
+    "check_record",
     "evaluation_record",
     "plans_from_record",
     "read_records",

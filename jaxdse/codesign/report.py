@@ -24,6 +24,7 @@ from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.codesign.plots import FIGURES, layer_groups, save_figures
 from jaxdse.codesign.saved import ReportError, RunData, load_run
 from jaxdse.codesign.space import UNITS
+from workloads.specfile import check_out_dir
 
 FORMATS = ("md", "html")
 
@@ -302,13 +303,18 @@ def write_report(result_dir: str | Path, fmt: str = "md", out: str | Path | None
         raise ReportError(f"report: field 'fmt' expected one of {list(FORMATS)}, found {fmt!r}")
     folder = Path(result_dir)
     run = load_run(folder)
-    missing = [name for name in FIGURES if not (folder / name).is_file()]
-    if missing:
-        save_figures(run, folder, missing)
     target = Path(out) if out is not None else folder / f"report.{fmt}"
     if target.is_dir():
         raise ReportError(f"report: field 'out' expected a file path, found the directory '{target}'")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    doc = build_document(run, folder)
-    atomic_write(target, render_markdown(doc, target.parent) if fmt == "md" else render_html(doc))
+    check_out_dir(target.parent, "report: field 'out'", ReportError)
+    missing = [name for name in FIGURES if not (folder / name).is_file()]
+    try:
+        if missing:
+            save_figures(run, folder, missing)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        doc = build_document(run, folder)
+        atomic_write(target, render_markdown(doc, target.parent) if fmt == "md" else render_html(doc))
+    except OSError as e:  # a read-only folder, a full disk: checked above where it can be, caught here where not
+        where = e.filename or target
+        raise ReportError(f"report: expected a writable place for '{where}', found error: {e.strerror or e}") from None
     return target

@@ -87,7 +87,9 @@ def test_explore_writes_result_trace_and_figures(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "method", ["explainable", "gradient", "random", "grid", "annealing", "genetic", "bayesian_tpe"]
+    "method",
+    ["explainable", "random"]
+    + [pytest.param(m, marks=pytest.mark.slow) for m in ("gradient", "grid", "annealing", "genetic", "bayesian_tpe")],
 )
 def test_same_seed_same_result_json(method):
     """Same seed, same result.json (timings aside), for every explorer."""
@@ -99,6 +101,7 @@ def test_same_seed_same_result_json(method):
     assert a.evaluations == len(a.trace.entries) <= 5
 
 
+@pytest.mark.slow
 def test_explainable_never_exceeds_its_budget():
     """Also when it falls back to random neighbours after stalling (tiny space, no warm start)."""
     r = explore(TINY_NET, space=small_space(), budget=61, seed=0, mapper_budget=300, warm_start=0)
@@ -106,6 +109,7 @@ def test_explainable_never_exceeds_its_budget():
     assert r.evaluations == len(r.trace.entries) <= 61
 
 
+@pytest.mark.slow
 def test_hardware_budgets_are_exact_and_spare_evaluations():
     """Area and peak power need no mapping: ``hardware_budgets`` equals what an
     evaluation reports, and once a run is feasible it evaluates no design over

@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help=f"zoo network (repeat for several): {', '.join(names())}")
     p.add_argument("--workload", action="append", type=_path, help="YAML/JSON workload file (repeat for several)")
     p.add_argument("--space", type=_path, help="YAML/JSON design-space file (default: Explainable-DSE Table 1)")
-    p.add_argument("--objective", choices=["latency", "energy", "edp"], help="[latency]")
+    p.add_argument("--objective", choices=list(OBJECTIVES), help="[latency]")
     p.add_argument("--area-mm2", type=float, help="area limit [75]")
     p.add_argument("--power-w", type=float, help="peak power limit [4]")
     p.add_argument("--min-fps", type=float, help="minimum inferences/s for every model (default: per-model, reference)")

@@ -43,6 +43,7 @@ from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space,
 from jaxdse.compile_cache import compile_in_background
 from jaxdse.mapper.api import MAX_BUDGET, MAX_SEED
 from jaxdse.mapper.space import OBJECTIVES
+from jaxdse.progress import check_progress, progress_reporter
 from workloads import Network, get
 from workloads.specfile import check_out_dir, printable, show
 
@@ -66,7 +67,7 @@ def random_explorer(evaluator: Evaluator, budget: int, trace: Trace, progress=No
             best = ev
         trace.add(ev.index, ev, improved, f"random design: {describe(d)}")
         if progress is not None:
-            progress(f"[{ev.index}/{budget}] random design -> objective {ev.objective:.4g}, feasible {ev.feasible}")
+            progress(evaluator.progress_line(ev, budget, "random design"))
     return _result("random", evaluator, trace, time.perf_counter() - t0)
 
 
@@ -124,7 +125,7 @@ def explore(
     seed: int = 0,
     out: str | Path | None = None,
     start: dict[str, float] | None = None,
-    progress=None,
+    progress=True,
     mapper_budget: int | None = None,
     warm_start: int | None = None,
     force: bool = False,
@@ -145,7 +146,9 @@ def explore(
             figures are written at the end; ``resume(out)`` continues an
             interrupted run.
         start: Initial design (explainable) or first design (random).
-        progress: Optional callable(str) for progress lines.
+        progress: True (default) shows a progress bar over the budget, False
+            or None nothing, a callable(str) receives one line per evaluated
+            design (``jaxdse.progress``).
         mapper_budget: Exact evaluations per layer for the mapper in the loop.
         warm_start: ``explainable`` only: designs given first to the gradient
             explorer, whose best design is the starting point (default:
@@ -171,8 +174,7 @@ def explore(
             raise ExploreError(f"explore: field 'networks[{i}]' expected a Network or a zoo name, found {show(n)}")
         nets.append(get(n) if isinstance(n, str) else n)
     _check_settings("explore:", ExploreError, nets, method, objective, budget, seed, mapper_budget, constraints)
-    if progress is not None and not callable(progress):
-        raise ExploreError(f"explore: field 'progress' expected a callable(str) or None, found {show(progress)}")
+    check_progress(progress, "explore", ExploreError)
     if not isinstance(force, (bool, np.bool_)):
         raise ExploreError(f"explore: field 'force' expected a bool, found {show(force)}")
     if out is not None:
@@ -255,10 +257,12 @@ def _check_warm_start(who: str, error, warm_start) -> None:
 def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_start) -> Result:
     if out is not None:
         evaluator.log_path = Path(out) / EVALS_FILE
+    evaluator.run_budget = budget  # progress lines count to the run's budget, warm start included
     trace = Trace(Path(out) if out is not None else None)
     trace.start_file()  # a new run (checked empty or forced), or a resumed one whose explorer replays every entry
     extra = {"warm_start": warm_start} if method == "explainable" else {}
-    result = EXPLORERS[method](evaluator, budget, trace, progress=progress, start=start, **extra)
+    with progress_reporter(progress, f"{method} explorer", "design") as report:
+        result = EXPLORERS[method](evaluator, budget, trace, progress=report, start=start, **extra)
     result = replace(result, wall_s=evaluator.elapsed_s())  # every segment of a resumed run, warm start included
     if out is not None:
         result.save(out)
@@ -271,7 +275,7 @@ def _elapsed(record: dict) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 else 0.0
 
 
-def resume(out: str | Path, progress=None) -> Result:
+def resume(out: str | Path, progress=True) -> Result:
     """Continue an interrupted ``explore(..., out=DIR)`` run from what DIR holds.
 
     The settings come from ``DIR/run.json``; designs already mapped
@@ -293,8 +297,7 @@ def resume(out: str | Path, progress=None) -> Result:
     _check_settings(who, ResumeError, s["networks"], s["method"], s["objective"], s["budget"], s["seed"],
                     s["mapper_budget"], s["constraints"])  # fmt: skip
     _check_warm_start(who, ResumeError, s["warm_start"])
-    if progress is not None and not callable(progress):
-        raise ResumeError(f"resume: field 'progress' expected a callable(str) or None, found {show(progress)}")
+    check_progress(progress, "resume", ResumeError)
     if s["start"] is not None:
         s["start"] = s["space"].validate(s["start"])
     evaluator = Evaluator(
@@ -321,7 +324,7 @@ def resume(out: str | Path, progress=None) -> Result:
         raise ResumeError(
             f"resume: '{printable(out)}' expected a writable run folder, found error: {e.strerror or e}"
         ) from None
-    if progress is not None:
+    if callable(progress):
         progress(f"resuming {out}: {len(records)} designs already evaluated, budget {s['budget']}")
     start = s["start"]
     return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"])

@@ -598,7 +598,7 @@ def explainable(
             ev = evaluator.evaluate(p.design)
             evals.append(ev)
             if progress is not None:
-                progress(f"[{ev.index}/{budget}] {p.why} -> objective {ev.objective:.4g}, feasible {ev.feasible}")
+                progress(evaluator.progress_line(ev, budget, p.why))
         chosen = _pick(evals, cur)
         for p, ev in zip(proposals, evals):
             accepted = ev is chosen

@@ -28,6 +28,7 @@ import numpy as np
 from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
 from costmodels.counts import check_counts
 from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, take
+from jaxdse.progress import check_progress, progress_reporter
 from workloads import Layer, Network
 from workloads.specfile import printable, show
 
@@ -198,7 +199,7 @@ def map_network(
     method: str = "gradient",
     budget: int | None = None,
     seed: int = 0,
-    progress=None,
+    progress=True,
 ):
     """Map every unique layer of a network; returns a ``jaxdse.Plan`` with exact costs.
 
@@ -209,17 +210,18 @@ def map_network(
         method: One of ``METHODS``.
         budget: Per-layer search size (module docstring).
         seed: Same seed, same plan.
-        progress: Optional callable(str) receiving progress lines.
+        progress: True (default) shows a progress bar, False or None nothing, a
+            callable(str) receives progress lines (``jaxdse.progress``).
     """
     from jaxdse.plan import evaluate as evaluate_plan
 
     if not isinstance(network, Network):
         raise MapperError(f"map_network: field 'network' expected a workloads.Network, found {show(network)}")
     arch, budget = _validated(arch, objective, method, budget, seed)
-    if progress is not None and not callable(progress):
-        raise MapperError(f"map_network: field 'progress' expected a callable(str) or None, found {show(progress)}")
+    check_progress(progress, "map_network", MapperError)
     t0 = time.perf_counter()
-    cands = _run_method(network.layers, arch, objective, method, budget, seed, progress)
+    with progress_reporter(progress, f"mapping {network.name}", "step") as report:
+        cands = _run_method(network.layers, arch, objective, method, budget, seed, report)
     results = [_finish(lay, arch, c, method, objective, 1) for lay, c in zip(network.layers, cands)]
     wall = time.perf_counter() - t0
     evals = int(sum(c.exact_evaluations for c in cands))

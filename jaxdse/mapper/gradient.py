@@ -45,7 +45,7 @@ from costmodels.sharding import replicate, shard_leading
 from jaxdse.heuristic import default_mapping
 from jaxdse.mapper.enumerate import pruned_space
 from jaxdse.mapper.snap import nearest_splits, repair
-from jaxdse.mapper.space import ALL_ORDERS, Candidates, objective_value
+from jaxdse.mapper.space import ALL_ORDERS, Candidates, log_objective, objective_value
 from jaxdse.mapspace import prime_factors
 from workloads import Layer
 
@@ -73,13 +73,7 @@ def _loss(theta, log_bounds, layer, arch, objective, temperature, penalty_weight
 
     def one(order):
         c = evaluate(arch, layer, _mapping(f, order), Relaxed(temperature))
-        if objective == "latency":
-            obj = jnp.log(c.latency_cycles)
-        elif objective == "energy":
-            obj = jnp.log(c.energy_total_pj)
-        else:
-            obj = jnp.log(c.latency_cycles) + jnp.log(c.energy_total_pj)
-        return obj + penalty_weight * c.penalty
+        return log_objective(objective, c.latency_cycles, c.energy_total_pj) + penalty_weight * c.penalty
 
     return jnp.min(jax.vmap(one)(orders))
 

@@ -31,8 +31,9 @@ FORMATS = ("md", "html")
 CAPTIONS = {
     "convergence.png": "Objective of every evaluated design; the line is the best feasible so far, rings mark "
     "accepted steps.",
-    "breakdown.png": "Final design: each layer's latency x repeat count, split by its compute, NoC (slowest of "
-    "the four) and DMA cycles; the label is the term that sets the latency.",
+    "breakdown.png": "Final design: each layer's compute, NoC (slowest of the four) and DMA time x repeat count, "
+    "side by side; they overlap, so the layer takes the longest of the three (the label names it) and the "
+    "shorter bars show the others' slack.",
     "budgets.png": "Each constraint's used share of its budget (cost / limit) per evaluated design; above the "
     "dashed line the constraint is broken; filled markers are accepted steps.",
     "design_space.png": "Explored designs by latency and area, coloured by peak power (the red tick on the colour "

@@ -89,6 +89,24 @@ def test_layer_groups_take_the_slowest_noc():
     assert layer_groups(row) == {"compute": 10.0, "NoC": 7.0, "DMA": 3.0}
 
 
+def test_breakdown_draws_the_terms_side_by_side_not_stacked():
+    """A layer's latency is the max of compute, NoC and DMA: the binding term's bar is the whole
+    latency x count, the others are shorter, and no bar starts where another ends."""
+    from jaxdse.codesign.plots import breakdown_figure, breakdown_ms
+    from jaxdse.codesign.saved import RunData
+
+    compute_bound = {"name": "a", "count": 2, "latency_s": 3e-3, "bottleneck": "compute", "loop_nest": "-"}
+    compute_bound["terms_cycles"] = {"compute": 30.0, "noc_inputs": 10.0, "dma": 5.0}
+    dma_bound = {**compute_bound, "name": "b", "count": 1, "bottleneck": "dma"}
+    dma_bound["terms_cycles"] = {"compute": 1.0, "noc_inputs": 2.0, "dma": 4.0}
+    assert breakdown_ms(compute_bound) == pytest.approx({"compute": 6.0, "NoC": 2.0, "DMA": 1.0})
+    assert breakdown_ms(dma_bound) == pytest.approx({"compute": 0.75, "NoC": 1.5, "DMA": 3.0})
+    fig = breakdown_figure(RunData(summary={"layers": {"net": [compute_bound, dma_bound]}}, trace=()))
+    bars = fig.axes[0].patches
+    assert len(bars) == 6 and all(b.get_x() == 0 for b in bars)
+    assert sorted(round(b.get_width(), 9) for b in bars) == sorted([6.0, 2.0, 1.0, 0.75, 1.5, 3.0])
+
+
 def _accepted_reasons(folder: Path) -> list[str]:
     lines = [json.loads(x) for x in (folder / "trace.jsonl").read_text().splitlines()]
     reasons = [e["reason"] for e in lines if e["accepted"]]

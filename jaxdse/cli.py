@@ -230,6 +230,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             out=args.out,
             progress=progress,
             force=args.force,
+            command_line=shlex.join(["jaxdse", *args.argv]),
         )
     if args.json:
         import json
@@ -327,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded with an explore run
     enable_compile_cache()  # a second jaxdse process reuses what the first compiled
     try:
         return args.func(args)

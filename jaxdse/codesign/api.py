@@ -12,6 +12,8 @@ line.
 
 from __future__ import annotations
 
+import datetime
+import importlib.metadata
 import json
 import time
 from dataclasses import replace
@@ -48,6 +50,11 @@ from workloads import Network, get
 from workloads.specfile import check_out_dir, printable, show
 
 EXPLORERS: dict[str, object] = {}
+
+MAX_DESIGN_BUDGET = 100_000
+"""Largest ``explore`` budget: 40x the longest runs measured (2,500 designs, many hours on 2 cores);
+each design is mapped (about a second for the smallest networks), so a larger budget only runs until
+killed."""
 
 
 def random_explorer(evaluator: Evaluator, budget: int, trace: Trace, progress=None, start=None) -> Result:
@@ -129,6 +136,7 @@ def explore(
     mapper_budget: int | None = None,
     warm_start: int | None = None,
     force: bool = False,
+    command_line: str | None = None,
 ) -> Result:
     """Search hardware and mappings together.
 
@@ -157,6 +165,9 @@ def explore(
         force: Replace a run already saved in ``out``. Without it, a folder
             holding any of ``run.json``, ``evaluations.jsonl``, ``trace.jsonl``
             or ``result.json`` is refused (continue it with ``resume(out)``).
+        command_line: The command that started the run, recorded in
+            ``run.json`` and ``result.json`` (the CLI passes its own; None
+            from Python).
 
     Returns:
         ``Result``: best design (or the closest when none is feasible), trace,
@@ -193,7 +204,7 @@ def explore(
         out = Path(out)
         settings = run_settings(
             nets, space, evaluator.constraints, objective, method, budget, seed, evaluator.mapper_budget, warm_start,
-            start,
+            start, command_line,
         )  # fmt: skip
         try:
             write_settings(out, settings)
@@ -204,7 +215,7 @@ def explore(
                 f"explore: field 'out' expected a folder that can be written, found error: {e.strerror or e} "
                 f"('{printable(e.filename or out)}')"
             ) from None
-    return _search(evaluator, method, budget, out, start, progress, warm_start)
+    return _search(evaluator, method, budget, out, start, progress, warm_start, command_line)
 
 
 def _check_no_run(out: Path, force: bool) -> None:
@@ -235,8 +246,11 @@ def _check_settings(who: str, error, nets, method, objective, budget, seed, mapp
         raise error(f"{who} field 'method' expected one of {sorted(EXPLORERS)}, found {show(method)}")
     if not isinstance(objective, str) or objective not in OBJECTIVES:
         raise error(f"{who} field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise error(f"{who} field 'budget' expected a positive int, found {show(budget)}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= MAX_DESIGN_BUDGET:
+        raise error(
+            f"{who} field 'budget' expected an int in 1..{MAX_DESIGN_BUDGET:,} (designs to evaluate), "
+            f"found {show(budget)}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise error(f"{who} field 'seed' expected an int in 0..{MAX_SEED}, found {show(seed)}")
     if mapper_budget is not None and (
@@ -254,7 +268,24 @@ def _check_warm_start(who: str, error, warm_start) -> None:
         raise error(f"{who} field 'warm_start' expected a non-negative int, found {show(warm_start)}")
 
 
-def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_start) -> Result:
+def run_info(evaluator: Evaluator, budget: int, warm_start, command_line: str | None) -> dict:
+    """What ``result.json`` records about how the run was made (the report prints it)."""
+    try:
+        version = importlib.metadata.version("jaxdse")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
+        version = "unknown (not installed)"
+    return {
+        "seed": evaluator.seed,
+        "budget": budget,
+        "mapper_budget": evaluator.mapper_budget,
+        "warm_start": warm_start,
+        "command_line": command_line,
+        "jaxdse_version": version,
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_start, command_line=None) -> Result:
     if out is not None:
         evaluator.log_path = Path(out) / EVALS_FILE
     evaluator.run_budget = budget  # progress lines count to the run's budget, warm start included
@@ -263,7 +294,8 @@ def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_sta
     extra = {"warm_start": warm_start} if method == "explainable" else {}
     with progress_reporter(progress, f"{method} explorer", "design") as report:
         result = EXPLORERS[method](evaluator, budget, trace, progress=report, start=start, **extra)
-    result = replace(result, wall_s=evaluator.elapsed_s())  # every segment of a resumed run, warm start included
+    info = run_info(evaluator, budget, warm_start, command_line)
+    result = replace(result, wall_s=evaluator.elapsed_s(), run=info)  # wall_s: every segment, warm start included
     if out is not None:
         result.save(out)
     return result
@@ -327,7 +359,7 @@ def resume(out: str | Path, progress=True) -> Result:
     if callable(progress):
         progress(f"resuming {out}: {len(records)} designs already evaluated, budget {s['budget']}")
     start = s["start"]
-    return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"])
+    return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"], s["command_line"])
 
 
 __all__ = ["EXPLORERS", "ExploreError", "ResumeError", "SpaceError", "explore", "random_explorer", "resume"]

@@ -71,6 +71,7 @@ def run_settings(
     mapper_budget: int,
     warm_start: int | None,
     start: dict[str, float] | None,
+    command_line: str | None = None,
 ) -> dict:
     """The JSON-able settings that define a run (``run.json``)."""
     return {
@@ -85,6 +86,7 @@ def run_settings(
         "mapper_budget": mapper_budget,
         "warm_start": warm_start,
         "start": start,
+        "command_line": command_line,
     }
 
 
@@ -157,6 +159,7 @@ def read_settings(out_dir: str | Path) -> dict[str, Any]:
         "mapper_budget": s["mapper_budget"],
         "warm_start": s.get("warm_start"),
         "start": s.get("start"),
+        "command_line": s["command_line"] if isinstance(s.get("command_line"), str) else None,
     }
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxdse.codesign.checkpoint import TRACE_FILE, append_record, atomic_write
 from jaxdse.codesign.evaluator import DesignEval
-from jaxdse.codesign.space import describe
+from jaxdse.codesign.space import NOC_KEYS, describe, links
 
 
 @dataclass
@@ -86,6 +86,8 @@ class Result:
         wall_s: Wall time of the search.
         constraints: The constraint limits used.
         blocking: When infeasible, the constraint that blocks the closest design.
+        run: How the run was made: seed, budget, mapper budget, warm start,
+            command line, jaxdse version, date (``api.run_info``).
     """
 
     method: str
@@ -97,6 +99,7 @@ class Result:
     wall_s: float
     constraints: dict
     blocking: str = ""
+    run: dict = field(default_factory=dict)
 
     def best_so_far(self) -> np.ndarray:
         """Best feasible objective after each evaluation (inf before the first feasible)."""
@@ -128,8 +131,9 @@ class Result:
         t = self.best.total()
         lines.append(
             f"  latency {t['latency_s'] * 1e3:.3f} ms, energy {t['energy_j'] * 1e3:.3f} mJ, "
-            f"area {t['area_mm2']:.2f} mm^2, peak power {t['power_w']:.3f} W; budgets "
-            + ", ".join(f"{k} {v:.2f}" for k, v in self.best.budgets.items())
+            f"area {t['area_mm2']:.2f} mm^2, peak power {t['power_w']:.3f} W; used share of each limit "
+            + "(cost / limit, over 100% = broken): "
+            + ", ".join(f"{k} {v:.0%}" for k, v in self.best.budgets.items())
         )
         return "\n".join(lines)
 
@@ -142,6 +146,7 @@ class Result:
             "objective": self.objective,
             "design": self.best.design,
             "design_text": describe(self.best.design),
+            "links": {k: links(self.best.design, k) for k in NOC_KEYS},  # physical links, as design_text prints
             "total": self.best.total(),
             "feasible": self.feasible,
             "blocking_constraint": self.blocking or None,
@@ -151,6 +156,7 @@ class Result:
             },
             "evaluations": self.evaluations,
             "wall_s": self.wall_s,
+            "run": self.run,
             "layers": layers,
         }
 

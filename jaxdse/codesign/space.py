@@ -45,7 +45,7 @@ UNITS = {
     "l2_kib": "KiB",
     "dram_mb_per_s": "MB/s",
     "noc_width_bits": "bits",
-    **{f"links_{k}": "/64 of PEs" for k in NOC_KEYS},
+    **{f"links_{k}": "index i: links = max(1, floor(PEs x i / 64))" for k in NOC_KEYS},
     **{f"virtual_{k}": "x" for k in NOC_KEYS},
 }
 

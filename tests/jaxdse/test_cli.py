@@ -80,3 +80,19 @@ def test_compile_cache_folder_setting(monkeypatch, tmp_path):
     monkeypatch.delenv(ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert compile_cache_dir() == tmp_path / "jaxdse" / "xla"
+
+
+def test_table_says_per_instance_and_explains_its_columns():
+    """Per-layer columns are per instance and say so; count x per-instance latency adds up to the total."""
+    import jaxdse
+    from workloads import load
+
+    net = load(EXAMPLE)
+    plan = jaxdse.evaluate(net, "tiny", "default")
+    text = plan.table()
+    head = text.splitlines()[0].split()
+    assert head[:5] == ["layer", "count", "MMACs/inst", "latency_ms/inst", "energy_uJ/inst"]
+    rows = [line.split() for line in text.splitlines()[2 : 2 + len(net.layers)]]
+    total_ms = sum(int(r[1]) * float(r[3]) for r in rows)
+    assert total_ms == pytest.approx(plan.total()["latency_s"] * 1e3, rel=1e-3)
+    assert "x next" in text and "per layer are for one instance" in text and "the totals multiply" in text

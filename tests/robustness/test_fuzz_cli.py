@@ -80,10 +80,10 @@ def _check_seed(seed) -> None:
     assert isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED, seed
 
 
-def fake_search(evaluator, method, budget, out, start, progress, warm_start):
+def fake_search(evaluator, method, budget, out, start, progress, warm_start, command_line=None):
     assert evaluator.networks and all(isinstance(n, Network) for n in evaluator.networks)
     assert isinstance(evaluator.space, DesignSpace) and isinstance(evaluator.constraints, Constraints)
-    assert method in EXPLORERS and isinstance(budget, int) and budget >= 1
+    assert method in EXPLORERS and isinstance(budget, int) and 1 <= budget <= codesign_api.MAX_DESIGN_BUDGET
     assert evaluator.objective in OBJECTIVES
     _check_seed(evaluator.seed)
     raise Reached("explore search")
@@ -363,6 +363,7 @@ def test_cli_fuzz(folder, argv):
         (["evaluate", "--model", "resnet18", "--seed", "-1"], "seed"),
         (["map", "--model", "resnet18", "--budget", str(10**12)], "budget"),
         (["explore", "--model", "resnet18", "--seed", str(2**40)], "seed"),
+        (["explore", "--model", "resnet18", "--budget", "1000000000"], "budget' expected an int in 1..100,000"),
         (["explore", "--model", "resnet18", "--area-mm2", "nan"], "area_mm2"),
         (["explore", "--model", "resnet18", "--min-fps", "-3"], "min_per_s"),
         (["explore", "--workload", "{folder}/deep.json"], "deep.json"),

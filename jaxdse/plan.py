@@ -232,17 +232,20 @@ def evaluate(
     Args:
         network: The workload (``workloads.get(...)`` or ``workloads.load(...)``).
         arch: An ``Arch``, a preset name or an arch file path.
-        mappings: One mapping per unique layer; ``None`` maps the network with
-            the gradient mapper (``jaxdse.map_network``); ``"default"`` uses
-            the greedy default mapping of ``jaxdse.heuristic`` (no search).
+        mappings: One mapping per unique layer, or ``"default"``: the greedy
+            default mapping of ``jaxdse.heuristic`` (no search). To search for
+            mappings call ``jaxdse.evaluate`` (mappings None) or
+            ``jaxdse.map_network``: the mapper builds on this module, not the
+            other way round.
         method, exact_evaluations, wall_s: Provenance recorded in the Plan.
     """
     where = f"arch {printable(arch)}" if isinstance(arch, (str, os.PathLike)) else "arch"
     arch = check_counts(get_arch(arch), where)
     if mappings is None:
-        from jaxdse.mapper.api import map_network
-
-        return map_network(network, arch)
+        raise MappingError(
+            "plan.evaluate: field 'mappings' expected a list or 'default', found None "
+            "(jaxdse.evaluate or jaxdse.map_network search for mappings)"
+        )
     if isinstance(mappings, str):
         if mappings != "default":
             raise MappingError(f"evaluate: field 'mappings' expected a list, None or 'default', found {mappings!r}")

@@ -34,6 +34,7 @@ import numpy as np
 from costmodels import Mapping, MappingError, validate_mapping
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.space import DesignSpace
+from jaxdse.plan import evaluate as evaluate_plan
 from workloads import Network, from_dict
 from workloads.specfile import show
 
@@ -174,7 +175,7 @@ def _mapping_from_record(rec: list) -> Mapping:
     f = np.asarray(rec[0], dtype=np.float32)
     if f.shape != (4, 8):
         raise ValueError(f"expected factors of shape (4, 8), found shape {f.shape}")
-    return Mapping(temporal=np.stack([f[0], f[1], f[3]]), spatial=f[2], order=np.asarray(rec[1], dtype=np.int32))
+    return Mapping.from_factors(f, np.asarray(rec[1], dtype=np.int32))
 
 
 def check_record(record: dict, networks: list[Network]) -> None:
@@ -231,8 +232,6 @@ def evaluation_record(design: dict[str, float], plans: dict, wall_s: float, elap
 
 def plans_from_record(record: dict, networks: list[Network], arch) -> dict:
     """Rebuild the exact ``Plan`` of every network from a stored record (no mapping search)."""
-    from jaxdse.plan import evaluate as evaluate_plan
-
     out = {}
     for n in networks:
         p = record["plans"][n.name]

@@ -51,7 +51,7 @@ def _arch_from(hw, base):
         l2_kib=e["l2_kib"],
         dram_mb_per_s=e["dram_mb_per_s"],
         noc_width_bits=jnp.broadcast_to(e["noc_width_bits"], (4,)),
-        noc_links=e["num_pes"] * e["links"] / 64.0,
+        noc_links=jnp.maximum(1.0, e["num_pes"] * e["links"] / 64.0),  # space.links without its floor (smooth)
         noc_virtual=e["virtual"],
     )
 

@@ -17,6 +17,8 @@ import numpy as np
 
 from jaxdse.codesign.checkpoint import TRACE_FILE, append_record, atomic_write
 from jaxdse.codesign.evaluator import DesignEval
+from jaxdse.codesign.plots import save_figures
+from jaxdse.codesign.saved import RunData
 from jaxdse.codesign.space import NOC_KEYS, describe, links
 
 
@@ -160,6 +162,10 @@ class Result:
             "layers": layers,
         }
 
+    def run_data(self) -> RunData:
+        """The result as the figures and the report read it (what ``result.json`` and ``trace.jsonl`` hold)."""
+        return RunData(summary=self.to_dict(), trace=tuple(e.to_dict() for e in self.trace.entries))
+
     def save(self, out_dir: str | Path) -> Path:
         """Write result.json, trace.jsonl (if not streamed already) and figures."""
         out = Path(out_dir)
@@ -167,7 +173,5 @@ class Result:
         atomic_write(out / "result.json", json.dumps(self.to_dict(), indent=2))
         if self.trace.out_dir is None or Path(self.trace.out_dir) != out:
             atomic_write(out / TRACE_FILE, "".join(json.dumps(e.to_dict()) + "\n" for e in self.trace.entries))
-        from jaxdse.codesign.plots import save_figures
-
         save_figures(self, out)  # convergence, breakdown, budgets, design_space (plots.FIGURES)
         return out / "result.json"

@@ -76,13 +76,15 @@ class RunData:
 
 
 def run_data(run: Any) -> RunData:
-    """A ``RunData`` from a ``RunData`` (returned as is) or a ``jaxdse.codesign.Result`` (TypeError otherwise)."""
+    """A ``RunData`` from a ``RunData`` (returned as is) or a ``jaxdse.codesign.Result`` (its
+    ``run_data()``; this module does not import ``result``, which builds on it); TypeError otherwise."""
     if isinstance(run, RunData):
         return run
-    from jaxdse.codesign.result import Result
-
-    if isinstance(run, Result):
-        return RunData(summary=run.to_dict(), trace=tuple(e.to_dict() for e in run.trace.entries))
+    convert = getattr(type(run), "run_data", None)
+    if callable(convert):
+        out = convert(run)
+        if isinstance(out, RunData):
+            return out
     raise TypeError(f"figures: argument 'run' expected a Result or RunData, found {type(run).__name__}")
 
 

@@ -152,10 +152,18 @@ class DesignSpace:
         return float(vals[min(max(i, 0), len(vals) - 1)])
 
     def step(self, param: str, value: float, k: int) -> float:
-        """The legal value k positions away (clamped)."""
+        """The legal value k positions away (clamped).
+
+        For a value between two legal ones, k = 1 is the next legal value above
+        it and k = -1 the next below (k = 0: the next above, as ``snap``)."""
         vals = list(self.values[param])
-        i = vals.index(value) if value in vals else int(np.searchsorted(vals, value))
-        return float(vals[min(max(i + k, 0), len(vals) - 1)])
+        if value in vals:
+            i = vals.index(value) + k
+        elif k > 0:
+            i = int(np.searchsorted(vals, value, side="right")) + k - 1
+        else:
+            i = int(np.searchsorted(vals, value, side="left")) + k
+        return float(vals[min(max(i, 0), len(vals) - 1)])
 
     def index(self, param: str, value: float) -> int:
         return list(self.values[param]).index(value)

@@ -238,3 +238,34 @@ def test_free_budget_move_is_retried_with_measured_costs():
     assert free and "l1_bytes 32 B -> 16 B" in free[0].reason
     neighbours = [e.evaluation for e in r.trace.entries if e.reason.startswith("neighbour: l1_bytes 32 B -> 16 B")]
     assert neighbours and neighbours[0] < free[0].evaluation  # measured first, then used
+
+
+def test_step_from_an_off_grid_value_takes_the_next_legal_value():
+    space = DesignSpace(values={**table1_space().values, "l1_bytes": (8.0, 16.0, 32.0, 64.0)})
+    assert space.step("l1_bytes", 20.0, 1) == 32.0  # was 64: the legal 32 was skipped
+    assert space.step("l1_bytes", 20.0, 2) == 64.0
+    assert space.step("l1_bytes", 20.0, -1) == 16.0
+    assert space.step("l1_bytes", 20.0, -2) == 8.0
+    assert space.step("l1_bytes", 16.0, 1) == 32.0 and space.step("l1_bytes", 16.0, -1) == 8.0
+    assert space.step("l1_bytes", 100.0, 1) == 64.0 and space.step("l1_bytes", 1.0, -1) == 8.0  # clamped
+
+
+def test_relaxed_links_are_at_least_one_like_the_exact_ones():
+    import jax.numpy as jnp
+
+    from jaxdse.codesign.gradient import _arch_from
+    from jaxdse.codesign.space import links
+
+    design = {**table1_space().default_design(), "num_pes": 64.0, "links_inputs": 0.5}
+    hw = {
+        "num_pes": jnp.log(64.0),
+        "l1_bytes": jnp.log(16.0),
+        "l2_kib": jnp.log(64.0),
+        "dram_mb_per_s": jnp.log(1024.0),
+        "noc_width_bits": jnp.log(64.0),
+        "links": jnp.log(jnp.asarray([0.5, 1.0, 4.0, 64.0])),
+        "virtual": jnp.log(jnp.asarray([8.0] * 4)),
+    }
+    arch = _arch_from(hw, to_arch(table1_space().default_design()))
+    assert np.allclose(np.asarray(arch.noc_links), [1.0, 1.0, 4.0, 64.0], rtol=1e-5)
+    assert links(design, "inputs") == 1.0

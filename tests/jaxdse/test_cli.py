@@ -56,6 +56,7 @@ def test_console_entry_point_runs():
     assert r.returncode == 0 and "resnet50" in r.stdout and "explainable_default" in r.stdout
 
 
+@pytest.mark.slow  # two fresh processes, each compiling the mapper from scratch
 def test_compile_cache_is_written_and_reused(tmp_path):
     """A second ``jaxdse`` process loads what the first one compiled (JAX's persistent cache)."""
     env = {**os.environ, "JAXDSE_COMPILE_CACHE": str(tmp_path / "xla")}

@@ -129,6 +129,7 @@ def test_report_and_result_say_how_the_run_was_made(run, tmp_path):
     assert "Used share of a limit = cost / limit" in text and "latency ms / instance" in text
     explained = result.explain()
     assert "used share of each limit" in explained and "%" in explained.splitlines()[-1]
+    assert "throughput limits: tiny_cnn >= 3000 inferences/s (given)" in explained  # which limit, and why
 
 
 def test_cli_records_its_command_line(monkeypatch, tmp_path):

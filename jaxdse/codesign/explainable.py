@@ -82,7 +82,7 @@ class Proposal:
 
 def _fmt(param: str, v: float) -> str:
     if param.startswith("links_"):
-        return f"{v:g}/64"
+        return f"{v:g}/64 of PEs"  # the stored index i; describe() prints the physical links
     return f"{v:g} {UNITS.get(param, '')}".strip()
 
 

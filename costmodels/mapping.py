@@ -50,6 +50,20 @@ class Mapping:
     spatial: Any
     order: Any
 
+    @classmethod
+    def from_factors(cls, factors: Any, order: Any) -> Mapping:
+        """The inverse of ``factors``: a mapping from ``[..., 4, 8]`` factors
+        (DRAM, L2, spatial, L1) and ``[..., 3, 8]`` loop orders.
+
+        NumPy factors give float32 NumPy arrays (host side, any batch shape);
+        JAX arrays and tracers stay JAX (inside jit), their dtype unchanged.
+        """
+        if isinstance(factors, np.ndarray):
+            f = factors.astype(np.float32)
+            return cls(temporal=f[..., [0, 1, 3], :], spatial=f[..., 2, :], order=order)
+        f = jnp.asarray(factors)
+        return cls(temporal=f[..., jnp.array([0, 1, 3]), :], spatial=f[..., 2, :], order=order)
+
     def factors(self) -> np.ndarray:
         """i64[4, 8]: DRAM, L2, spatial, L1 factors (host-side, one mapping)."""
         t = np.asarray(self.temporal)

@@ -3,8 +3,8 @@
 from jaxdse.codesign import Constraints, DesignSpace, Result, explore, load_space, resume, table1_space
 from jaxdse.compile_cache import enable_compile_cache
 from jaxdse.heuristic import default_mapping, divisors
-from jaxdse.mapper import METHODS, OBJECTIVES, LayerMapping, map_layer, map_network
-from jaxdse.plan import Plan, evaluate, stack_mappings
+from jaxdse.mapper.api import METHODS, OBJECTIVES, LayerMapping, evaluate, map_layer, map_network
+from jaxdse.plan import Plan, stack_mappings
 
 __all__ = [
     "Constraints",

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import shlex
 import sys
 from pathlib import Path
 
 from costmodels import ArchError, MappingError, get_arch, preset_names
+from costmodels.counts import check_counts
 from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeError, SpaceError, explore
 from jaxdse.codesign.baselines import BaselineUnavailable
 from jaxdse.codesign.constraints import DEFAULT_AREA_MM2, DEFAULT_POWER_W
@@ -21,7 +23,7 @@ from jaxdse.compile_cache import enable_compile_cache
 from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import Network, WorkloadError, get, load, names
-from workloads.specfile import check_out_dir
+from workloads.specfile import check_out_dir, printable
 
 USER_ERRORS = (
     WorkloadError,
@@ -36,6 +38,13 @@ USER_ERRORS = (
     ResumeError,
     TimeloopError,
 )
+
+
+def _path(text: str) -> Path:
+    """A file or folder argument; an empty one is refused (``Path("")`` is the current folder)."""
+    if text == "":
+        raise argparse.ArgumentTypeError("expected a path, found an empty string")
+    return Path(text)
 
 
 def _network(args: argparse.Namespace):
@@ -58,7 +67,7 @@ def _network(args: argparse.Namespace):
 def _add_workload_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload")
     g.add_argument("--model", help=f"built-in network: {', '.join(names())}")
-    g.add_argument("--workload", type=Path, help="YAML/JSON workload file (see workloads/examples/)")
+    g.add_argument("--workload", type=_path, help="YAML/JSON workload file (see workloads/examples/)")
     p.add_argument(
         "--arch",
         default="explainable_default",
@@ -70,21 +79,21 @@ def _add_timeloop_args(p: argparse.ArgumentParser, command: str) -> None:
     g = p.add_argument_group("Timeloop interop (see README, 'Timeloop interop')")
     g.add_argument(
         "--timeloop-problem",
-        type=Path,
+        type=_path,
         action="append",
         metavar="FILE",
         help="Timeloop problem YAML, one layer (repeat for several); instead of --model/--workload",
     )
     g.add_argument(
         "--timeloop-arch",
-        type=Path,
+        type=_path,
         metavar="FILE",
         help="Timeloop architecture YAML (v0.2-v0.4) instead of --arch; what it cannot carry over is listed on stderr",
     )
     if command == "evaluate":
         g.add_argument(
             "--timeloop-mapping",
-            type=Path,
+            type=_path,
             action="append",
             metavar="FILE",
             help="Timeloop mapping YAML per layer, in layer order: evaluate these mappings instead of searching",
@@ -92,7 +101,7 @@ def _add_timeloop_args(p: argparse.ArgumentParser, command: str) -> None:
     else:
         g.add_argument(
             "--export-timeloop",
-            type=Path,
+            type=_path,
             metavar="DIR",
             help="also write arch.yaml, one problem + mapping YAML per layer and index.yaml for timeloop-model",
         )
@@ -124,7 +133,7 @@ def _map(args: argparse.Namespace):
         if getattr(args, flag, None) is not None:
             check_out_dir(getattr(args, flag), f"command line: field '--{flag.replace('_', '-')}'", MapperError)
     net = _network(args)
-    arch, timeloop_arch = get_arch(args.arch), None
+    arch, timeloop_arch = check_counts(get_arch(args.arch), f"arch '{printable(args.arch)}'"), None
     if getattr(args, "timeloop_arch", None):
         from jaxdse.interop import read_arch
 
@@ -190,6 +199,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     settings = ["model", "workload", "space", "min_fps", *EXPLORE_DEFAULTS]
     if args.resume is not None:
         given = [f"--{k.replace('_', '-')}" for k in settings if getattr(args, k) is not None]
+        given += ["--force"] if args.force else []
         if given:
             raise ExploreError(
                 f"command line: --resume takes every run setting from {args.resume}/run.json; expected none of "
@@ -219,6 +229,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
             seed=args.seed,
             out=args.out,
             progress=progress,
+            force=args.force,
+            command_line=shlex.join(["jaxdse", *args.argv]),
         )
     if args.json:
         import json
@@ -269,15 +281,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--budget", type=int, help="per-layer search size (see jaxdse.mapper.api)")
         p.add_argument("--seed", type=int, default=0, help="[0]")
         p.add_argument("--json", action="store_true", help="print JSON (keys: layers, total) instead of a table")
-        p.add_argument("--out", type=Path, help="also write DIR/plan.json")
+        p.add_argument("--out", type=_path, help="also write DIR/plan.json")
         _add_timeloop_args(p, name)
         p.set_defaults(func=func)
 
     p = sub.add_parser("explore", help="codesign: search hardware and mappings together under constraints")
     p.add_argument("--model", action="append", help=f"zoo network (repeat for several): {', '.join(names())}")
-    p.add_argument("--workload", action="append", type=Path, help="YAML/JSON workload file (repeat for several)")
-    p.add_argument("--space", type=Path, help="YAML/JSON design-space file (default: Explainable-DSE Table 1)")
-    p.add_argument("--objective", choices=["latency", "energy", "edp"], help="[latency]")
+    p.add_argument("--workload", action="append", type=_path, help="YAML/JSON workload file (repeat for several)")
+    p.add_argument("--space", type=_path, help="YAML/JSON design-space file (default: Explainable-DSE Table 1)")
+    p.add_argument("--objective", choices=list(OBJECTIVES), help="[latency]")
     p.add_argument("--area-mm2", type=float, help="area limit [75]")
     p.add_argument("--power-w", type=float, help="peak power limit [4]")
     p.add_argument("--min-fps", type=float, help="minimum inferences/s for every model (default: per-model, reference)")
@@ -287,21 +299,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print result.json to stdout instead of text")
     p.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         help="write run.json, trace.jsonl and evaluations.jsonl (streamed), result.json and figures to DIR",
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a run already saved in --out DIR (without it such a folder is refused; see --resume)",
+    )
+    p.add_argument(
         "--resume",
-        type=Path,
+        type=_path,
         metavar="DIR",
         help="continue an interrupted run saved in DIR (settings from DIR/run.json; mapped designs are not redone)",
     )
     p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("report", help="turn a result folder (jaxdse explore --out DIR) into a Markdown or HTML report")
-    p.add_argument("dir", type=Path, metavar="DIR", help="folder holding result.json and trace.jsonl")
+    p.add_argument("dir", type=_path, metavar="DIR", help="folder holding result.json and trace.jsonl")
     p.add_argument("--format", default="md", choices=["md", "html"], help="md links figures, html inlines them [md]")
-    p.add_argument("--out", type=Path, help="report file [DIR/report.md or DIR/report.html]")
+    p.add_argument("--out", type=_path, help="report file [DIR/report.md or DIR/report.html]")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("list", help="built-in models and arch presets")
@@ -311,12 +328,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded with an explore run
     enable_compile_cache()  # a second jaxdse process reuses what the first compiled
     try:
         return args.func(args)
     except USER_ERRORS as e:
         print("jaxdse: error: " + " ".join(str(e).splitlines()), file=sys.stderr)  # always one line
         return 2
+    except OSError as e:  # the environment, not the code: a folder that turned read-only, a full disk
+        where = f" ('{printable(e.filename)}')" if e.filename else ""
+        print(
+            f"jaxdse: error: expected files that can be read and written, found {e.strerror or e}{where}",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        print(_interrupted(args), file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports it
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """The one line printed on Ctrl-C: how to continue when a run folder holds what was done."""
+    from jaxdse.codesign.checkpoint import RUN_FILE
+
+    folder = (getattr(args, "resume", None) or getattr(args, "out", None)) if args.command == "explore" else None
+    if folder is not None and (Path(folder) / RUN_FILE).is_file():
+        cmd = f"jaxdse explore --resume {shlex.quote(str(folder))}"
+        return f"jaxdse: interrupted; every design evaluated so far is saved, continue with: {cmd}"
+    return "jaxdse: interrupted"
 
 
 if __name__ == "__main__":

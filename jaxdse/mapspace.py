@@ -59,8 +59,4 @@ def random_mappings(layer: Layer, n: int, rng: np.random.Generator, max_spatial:
                 factors[move, 2, d] //= p
                 factors[move, 0, d] *= p
     order = np.argsort(rng.random((n, 3, 8)), axis=-1).astype(np.int32)
-    return Mapping(
-        temporal=factors[:, [0, 1, 3]].astype(np.float32),
-        spatial=factors[:, 2].astype(np.float32),
-        order=order,
-    )
+    return Mapping.from_factors(factors, order)

@@ -9,6 +9,7 @@ layer's bottleneck.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,10 @@ from costmodels import (
     stack_layers,
     validate_mapping,
 )
+from costmodels.counts import check_counts
 from jaxdse.heuristic import default_mapping
 from workloads import Network
+from workloads.specfile import printable
 
 
 def _index(tree: Any, i: int) -> Any:
@@ -41,6 +44,15 @@ def _index(tree: Any, i: int) -> Any:
 
 def stack_mappings(mappings: list[Mapping]) -> Mapping:
     return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *mappings)
+
+
+TABLE_NOTES: tuple[str, ...] = (
+    "notes: MMACs, latency and energy per layer are for one instance (/inst); the totals multiply each by its count.",
+    "  util = MACs / (PEs x latency cycles); /roofline = latency / max(MACs / PEs, compulsory bytes / bandwidth);",
+    "  bottleneck (N.NNx next) = the latency term that sets the layer's latency, N.NN times the next-largest term "
+    "(relieving it alone speeds the layer up by at most N.NNx).",
+)
+"""The legend printed under ``Plan.table()``."""
 
 
 @dataclass(frozen=True)
@@ -170,12 +182,12 @@ class Plan:
         return target
 
     def table(self) -> str:
-        """Per-layer table and totals, as text."""
+        """Per-layer table (one instance of each unique layer), totals over every instance, and notes."""
         rows = [self.layer_dict(i) for i in range(len(self.network.layers))]
         w = max(12, *(len(r["name"]) for r in rows))
         head = (
-            f"{'layer':<{w}} {'x':>3} {'MMACs':>9} {'latency_ms':>11} {'energy_uJ':>10} {'util':>6} "
-            f"{'/roofline':>9}  bottleneck"
+            f"{'layer':<{w}} {'count':>5} {'MMACs/inst':>10} {'latency_ms/inst':>15} {'energy_uJ/inst':>14} "
+            f"{'util':>6} {'/roofline':>9}  bottleneck"
         )
         lines = [head, "-" * len(head)]
         for r in rows:
@@ -183,8 +195,8 @@ class Plan:
             bound = f"{r['bottleneck']}" + (f" ({s:.2f}x next)" if s is not None else "")
             flag = "" if r["legal"] else "  ILLEGAL"
             lines.append(
-                f"{r['name']:<{w}} {r['count']:>3} {r['macs'] / 1e6:>9.2f} {r['latency_s'] * 1e3:>11.4f} "
-                f"{r['energy_j'] * 1e6:>10.2f} {r['utilisation']:>6.1%} {r['roofline_ratio']:>8.2f}x  {bound}{flag}"
+                f"{r['name']:<{w}} {r['count']:>5} {r['macs'] / 1e6:>10.2f} {r['latency_s'] * 1e3:>15.4f} "
+                f"{r['energy_j'] * 1e6:>14.2f} {r['utilisation']:>6.1%} {r['roofline_ratio']:>8.2f}x  {bound}{flag}"
             )
         t = self.total()
         lines.append("-" * len(head))
@@ -195,6 +207,7 @@ class Plan:
             f"mostly {t['bottleneck']}-bound ({t['bottleneck_share']:.0%} of latency)"
         )
         lines.append(f"mappings: {self.method}; {self.exact_evaluations:,} exact evaluations, {self.wall_s:.2f} s")
+        lines.extend(TABLE_NOTES)
         return "\n".join(lines)
 
     def nests(self) -> str:
@@ -219,16 +232,20 @@ def evaluate(
     Args:
         network: The workload (``workloads.get(...)`` or ``workloads.load(...)``).
         arch: An ``Arch``, a preset name or an arch file path.
-        mappings: One mapping per unique layer; ``None`` maps the network with
-            the gradient mapper (``jaxdse.map_network``); ``"default"`` uses
-            the greedy default mapping of ``jaxdse.heuristic`` (no search).
+        mappings: One mapping per unique layer, or ``"default"``: the greedy
+            default mapping of ``jaxdse.heuristic`` (no search). To search for
+            mappings call ``jaxdse.evaluate`` (mappings None) or
+            ``jaxdse.map_network``: the mapper builds on this module, not the
+            other way round.
         method, exact_evaluations, wall_s: Provenance recorded in the Plan.
     """
-    arch = get_arch(arch)
+    where = f"arch {printable(arch)}" if isinstance(arch, (str, os.PathLike)) else "arch"
+    arch = check_counts(get_arch(arch), where)
     if mappings is None:
-        from jaxdse.mapper.api import map_network
-
-        return map_network(network, arch)
+        raise MappingError(
+            "plan.evaluate: field 'mappings' expected a list or 'default', found None "
+            "(jaxdse.evaluate or jaxdse.map_network search for mappings)"
+        )
     if isinstance(mappings, str):
         if mappings != "default":
             raise MappingError(f"evaluate: field 'mappings' expected a list, None or 'default', found {mappings!r}")

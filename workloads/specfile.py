@@ -84,11 +84,13 @@ def check_out_dir(path: str | Path, field: str, error: type[Exception]) -> Path:
         error: Exception type to raise.
 
     Raises:
-        error: ``path`` is not a str or Path, names a file, contains a NUL
+        error: ``path`` is not a str or Path, is empty, names a file, contains a NUL
             byte, or no writable folder holds it.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise error(f"{field} expected a folder path, found {type(path).__name__}")
+    if str(path) == "":  # Path("") is the current folder: results would land among whatever is there
+        raise error(f"{field} expected a folder path, found an empty string")
     p = Path(path)
     if "\x00" in str(p):
         raise error(f"{field} expected a folder path, found a path with a NUL byte: {str(p)!r:.100}")

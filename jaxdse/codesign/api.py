@@ -12,8 +12,11 @@ line.
 
 from __future__ import annotations
 
+import datetime
+import importlib.metadata
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +24,12 @@ import numpy as np
 from jaxdse.codesign.baselines import BASELINES
 from jaxdse.codesign.checkpoint import (
     EVALS_FILE,
+    RESULT_FILE,
     RUN_FILE,
+    RUN_FILES,
     ResumeError,
     atomic_write,
+    check_record,
     read_records,
     read_settings,
     run_settings,
@@ -39,10 +45,16 @@ from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space,
 from jaxdse.compile_cache import compile_in_background
 from jaxdse.mapper.api import MAX_BUDGET, MAX_SEED
 from jaxdse.mapper.space import OBJECTIVES
+from jaxdse.progress import check_progress, progress_reporter
 from workloads import Network, get
-from workloads.specfile import check_out_dir, show
+from workloads.specfile import check_out_dir, printable, show
 
 EXPLORERS: dict[str, object] = {}
+
+MAX_DESIGN_BUDGET = 100_000
+"""Largest ``explore`` budget: 40x the longest runs measured (2,500 designs, many hours on 2 cores);
+each design is mapped (about a second for the smallest networks), so a larger budget only runs until
+killed."""
 
 
 def random_explorer(evaluator: Evaluator, budget: int, trace: Trace, progress=None, start=None) -> Result:
@@ -62,7 +74,7 @@ def random_explorer(evaluator: Evaluator, budget: int, trace: Trace, progress=No
             best = ev
         trace.add(ev.index, ev, improved, f"random design: {describe(d)}")
         if progress is not None:
-            progress(f"[{ev.index}/{budget}] random design -> objective {ev.objective:.4g}, feasible {ev.feasible}")
+            progress(evaluator.progress_line(ev, budget, "random design"))
     return _result("random", evaluator, trace, time.perf_counter() - t0)
 
 
@@ -120,9 +132,11 @@ def explore(
     seed: int = 0,
     out: str | Path | None = None,
     start: dict[str, float] | None = None,
-    progress=None,
+    progress=True,
     mapper_budget: int | None = None,
     warm_start: int | None = None,
+    force: bool = False,
+    command_line: str | None = None,
 ) -> Result:
     """Search hardware and mappings together.
 
@@ -140,12 +154,20 @@ def explore(
             figures are written at the end; ``resume(out)`` continues an
             interrupted run.
         start: Initial design (explainable) or first design (random).
-        progress: Optional callable(str) for progress lines.
+        progress: True (default) shows a progress bar over the budget, False
+            or None nothing, a callable(str) receives one line per evaluated
+            design (``jaxdse.progress``).
         mapper_budget: Exact evaluations per layer for the mapper in the loop.
         warm_start: ``explainable`` only: designs given first to the gradient
             explorer, whose best design is the starting point (default:
             ``WARM_START_SHARE`` of the budget; 0 starts from ``start`` or the space's
             default design).
+        force: Replace a run already saved in ``out``. Without it, a folder
+            holding any of ``run.json``, ``evaluations.jsonl``, ``trace.jsonl``
+            or ``result.json`` is refused (continue it with ``resume(out)``).
+        command_line: The command that started the run, recorded in
+            ``run.json`` and ``result.json`` (the CLI passes its own; None
+            from Python).
 
     Returns:
         ``Result``: best design (or the closest when none is feasible), trace,
@@ -163,10 +185,12 @@ def explore(
             raise ExploreError(f"explore: field 'networks[{i}]' expected a Network or a zoo name, found {show(n)}")
         nets.append(get(n) if isinstance(n, str) else n)
     _check_settings("explore:", ExploreError, nets, method, objective, budget, seed, mapper_budget, constraints)
-    if progress is not None and not callable(progress):
-        raise ExploreError(f"explore: field 'progress' expected a callable(str) or None, found {show(progress)}")
+    check_progress(progress, "explore", ExploreError)
+    if not isinstance(force, (bool, np.bool_)):
+        raise ExploreError(f"explore: field 'force' expected a bool, found {show(force)}")
     if out is not None:
         check_out_dir(out, "explore: field 'out'", ExploreError)
+        _check_no_run(Path(out), force)
     if space is None:
         space = table1_space()
     elif not isinstance(space, DesignSpace):
@@ -180,12 +204,29 @@ def explore(
         out = Path(out)
         settings = run_settings(
             nets, space, evaluator.constraints, objective, method, budget, seed, evaluator.mapper_budget, warm_start,
-            start,
+            start, command_line,
         )  # fmt: skip
-        write_settings(out, settings)
-        (out / EVALS_FILE).write_text("")
-        (out / "result.json").unlink(missing_ok=True)  # a result.json in DIR is always this run's
-    return _search(evaluator, method, budget, out, start, progress, warm_start)
+        try:
+            write_settings(out, settings)
+            atomic_write(out / EVALS_FILE, "")  # empty or replaced with force=True (checked above)
+            (out / RESULT_FILE).unlink(missing_ok=True)  # a result.json in DIR is always this run's
+        except OSError as e:  # e.g. /proc/x: the parent looks writable but the folder cannot be made
+            raise ExploreError(
+                f"explore: field 'out' expected a folder that can be written, found error: {e.strerror or e} "
+                f"('{printable(e.filename or out)}')"
+            ) from None
+    return _search(evaluator, method, budget, out, start, progress, warm_start, command_line)
+
+
+def _check_no_run(out: Path, force: bool) -> None:
+    """Refuse to start a new run in a folder that holds one, unless ``force``."""
+    held = [f for f in RUN_FILES if (out / f).exists()]
+    if held and not force:
+        raise ExploreError(
+            f"explore: field 'out' expected a new or empty folder, found '{printable(out)}' holding a run "
+            f"({', '.join(held)}); continue it with --resume (jaxdse explore --resume {printable(out)}; "
+            "Python: jaxdse.resume) or replace it with --force (Python: force=True)"
+        )
 
 
 def _check_settings(who: str, error, nets, method, objective, budget, seed, mapper_budget, constraints) -> None:
@@ -193,12 +234,23 @@ def _check_settings(who: str, error, nets, method, objective, budget, seed, mapp
     ``run.json``, checked before any search starts; ``who`` starts each message."""
     if not isinstance(nets, list) or not nets or not all(isinstance(n, Network) for n in nets):
         raise error(f"{who} field 'networks' expected at least one network, found {show(nets)}")
+    seen: set[str] = set()
+    for i, n in enumerate(nets):
+        if n.name in seen:  # results, tables and budgets are keyed by name: two would collapse into one
+            raise error(
+                f"{who} field 'networks[{i}]' expected a distinct network name, found {show(n.name)} a second time "
+                "(rename one, e.g. the 'name' of its workload file)"
+            )
+        seen.add(n.name)
     if not isinstance(method, str) or method not in EXPLORERS:
         raise error(f"{who} field 'method' expected one of {sorted(EXPLORERS)}, found {show(method)}")
     if not isinstance(objective, str) or objective not in OBJECTIVES:
         raise error(f"{who} field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise error(f"{who} field 'budget' expected a positive int, found {show(budget)}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= MAX_DESIGN_BUDGET:
+        raise error(
+            f"{who} field 'budget' expected an int in 1..{MAX_DESIGN_BUDGET:,} (designs to evaluate), "
+            f"found {show(budget)}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise error(f"{who} field 'seed' expected an int in 0..{MAX_SEED}, found {show(seed)}")
     if mapper_budget is not None and (
@@ -216,29 +268,60 @@ def _check_warm_start(who: str, error, warm_start) -> None:
         raise error(f"{who} field 'warm_start' expected a non-negative int, found {show(warm_start)}")
 
 
-def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_start) -> Result:
+def run_info(evaluator: Evaluator, budget: int, warm_start, command_line: str | None) -> dict:
+    """What ``result.json`` records about how the run was made (the report prints it)."""
+    try:
+        version = importlib.metadata.version("jaxdse")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
+        version = "unknown (not installed)"
+    return {
+        "seed": evaluator.seed,
+        "budget": budget,
+        "mapper_budget": evaluator.mapper_budget,
+        "warm_start": warm_start,
+        "command_line": command_line,
+        "jaxdse_version": version,
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_start, command_line=None) -> Result:
     if out is not None:
         evaluator.log_path = Path(out) / EVALS_FILE
+    evaluator.run_budget = budget  # progress lines count to the run's budget, warm start included
     trace = Trace(Path(out) if out is not None else None)
+    trace.start_file()  # a new run (checked empty or forced), or a resumed one whose explorer replays every entry
     extra = {"warm_start": warm_start} if method == "explainable" else {}
-    result = EXPLORERS[method](evaluator, budget, trace, progress=progress, start=start, **extra)
+    with progress_reporter(progress, f"{method} explorer", "design") as report:
+        result = EXPLORERS[method](evaluator, budget, trace, progress=report, start=start, **extra)
+    info = run_info(evaluator, budget, warm_start, command_line)
+    result = replace(result, wall_s=evaluator.elapsed_s(), run=info)  # wall_s: every segment, warm start included
     if out is not None:
         result.save(out)
     return result
 
 
-def resume(out: str | Path, progress=None) -> Result:
+def _elapsed(record: dict) -> float:
+    """``elapsed_s`` of a stored evaluation (0 for one written before it was recorded, or malformed)."""
+    v = record.get("elapsed_s", 0.0)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 else 0.0
+
+
+def resume(out: str | Path, progress=True) -> Result:
     """Continue an interrupted ``explore(..., out=DIR)`` run from what DIR holds.
 
     The settings come from ``DIR/run.json``; designs already mapped
     (``DIR/evaluations.jsonl``) are rebuilt from their stored mappings, not
     mapped again (``jaxdse.codesign.checkpoint``). The result equals that of an
     uninterrupted run with the same settings (timings aside). Resuming a
-    finished run recomputes the same result cheaply.
+    finished run recomputes the same result cheaply. ``wall_s`` counts every
+    segment: the stored ``elapsed_s`` of the last design plus this segment's
+    new work.
 
     Raises:
         ResumeError: DIR has no readable ``run.json``, or a stored evaluation is malformed.
     """
+    check_out_dir(out, "resume: field 'out'", ResumeError)
     out = Path(out)
     s = read_settings(out)
     records = read_records(out / EVALS_FILE)
@@ -246,13 +329,13 @@ def resume(out: str | Path, progress=None) -> Result:
     _check_settings(who, ResumeError, s["networks"], s["method"], s["objective"], s["budget"], s["seed"],
                     s["mapper_budget"], s["constraints"])  # fmt: skip
     _check_warm_start(who, ResumeError, s["warm_start"])
-    if progress is not None and not callable(progress):
-        raise ResumeError(f"resume: field 'progress' expected a callable(str) or None, found {show(progress)}")
+    check_progress(progress, "resume", ResumeError)
     if s["start"] is not None:
         s["start"] = s["space"].validate(s["start"])
     evaluator = Evaluator(
         s["networks"], s["space"], s["constraints"], s["objective"], s["seed"], mapper_budget=s["mapper_budget"]
     )
+    evaluator.prior_wall_s = max((_elapsed(r) for r in records), default=0.0)
     names = {n.name for n in s["networks"]}
     for i, r in enumerate(records):
         if set(r["plans"]) != names:
@@ -262,15 +345,21 @@ def resume(out: str | Path, progress=None) -> Result:
             )
         try:
             design = s["space"].validate(r["design"])
-        except SpaceError as e:
+            check_record(r, s["networks"])
+        except (SpaceError, ValueError) as e:
             raise ResumeError(f"resume: '{out / EVALS_FILE}' line {i + 1}: {e}") from None
         evaluator.replay[evaluator.key(design)] = r
     # rewrite the stored evaluations without a torn last line before appending new ones
-    atomic_write(out / EVALS_FILE, "".join(json.dumps(r) + "\n" for r in records))
-    if progress is not None:
+    try:
+        atomic_write(out / EVALS_FILE, "".join(json.dumps(r) + "\n" for r in records))
+    except OSError as e:  # a read-only folder
+        raise ResumeError(
+            f"resume: '{printable(out)}' expected a writable run folder, found error: {e.strerror or e}"
+        ) from None
+    if callable(progress):
         progress(f"resuming {out}: {len(records)} designs already evaluated, budget {s['budget']}")
     start = s["start"]
-    return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"])
+    return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"], s["command_line"])
 
 
 __all__ = ["EXPLORERS", "ExploreError", "ResumeError", "SpaceError", "explore", "random_explorer", "resume"]

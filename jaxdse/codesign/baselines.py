@@ -139,9 +139,7 @@ class _Run:
             status = f"infeasible ({k} budget {b:.2f})"
         self.trace.add(step, ev, improved, f"{reason}: {describe(ev.design)}; {status}")
         if self.progress is not None:
-            self.progress(
-                f"[{ev.index}/{self.budget}] {self.name} -> objective {ev.objective:.4g}, feasible {ev.feasible}"
-            )
+            self.progress(self.evaluator.progress_line(ev, self.budget, self.name))
 
     def result(self) -> Result:
         return _result(self.name, self.evaluator, self.trace, time.perf_counter() - self.t0)

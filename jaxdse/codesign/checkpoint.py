@@ -31,14 +31,19 @@ from typing import Any
 
 import numpy as np
 
-from costmodels import Mapping
+from costmodels import Mapping, MappingError, validate_mapping
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.space import DesignSpace
+from jaxdse.plan import evaluate as evaluate_plan
 from workloads import Network, from_dict
 from workloads.specfile import show
 
 RUN_FILE = "run.json"
 EVALS_FILE = "evaluations.jsonl"
+TRACE_FILE = "trace.jsonl"
+RESULT_FILE = "result.json"
+RUN_FILES = (RUN_FILE, EVALS_FILE, TRACE_FILE, RESULT_FILE)
+"""The files that make a folder hold a run: ``explore`` never overwrites them unasked."""
 FORMAT_VERSION = 1
 
 
@@ -67,6 +72,7 @@ def run_settings(
     mapper_budget: int,
     warm_start: int | None,
     start: dict[str, float] | None,
+    command_line: str | None = None,
 ) -> dict:
     """The JSON-able settings that define a run (``run.json``)."""
     return {
@@ -81,6 +87,7 @@ def run_settings(
         "mapper_budget": mapper_budget,
         "warm_start": warm_start,
         "start": start,
+        "command_line": command_line,
     }
 
 
@@ -153,6 +160,7 @@ def read_settings(out_dir: str | Path) -> dict[str, Any]:
         "mapper_budget": s["mapper_budget"],
         "warm_start": s.get("warm_start"),
         "start": s.get("start"),
+        "command_line": s["command_line"] if isinstance(s.get("command_line"), str) else None,
     }
 
 
@@ -162,15 +170,54 @@ def _mapping_record(m: Mapping) -> list:
 
 
 def _mapping_from_record(rec: list) -> Mapping:
+    if not isinstance(rec, list) or len(rec) != 2:
+        raise ValueError(f"expected [factors, order], found {show(rec)}")
     f = np.asarray(rec[0], dtype=np.float32)
-    return Mapping(temporal=np.stack([f[0], f[1], f[3]]), spatial=f[2], order=np.asarray(rec[1], dtype=np.int32))
+    if f.shape != (4, 8):
+        raise ValueError(f"expected factors of shape (4, 8), found shape {f.shape}")
+    return Mapping.from_factors(f, np.asarray(rec[1], dtype=np.int32))
 
 
-def evaluation_record(design: dict[str, float], plans: dict, wall_s: float) -> dict:
-    """One line of ``evaluations.jsonl``: a design and the mappings found on it."""
+def check_record(record: dict, networks: list[Network]) -> None:
+    """Check that a stored evaluation can rebuild every network's plan.
+
+    Raises:
+        ValueError: naming the network, the field and, for a mapping, the layer.
+    """
+    for n in networks:
+        p = record["plans"].get(n.name)
+        where = f"field 'plans.{n.name}"
+        if not isinstance(p, dict):
+            raise ValueError(f"{where}' expected a stored plan (dict), found {show(p)}")
+        for key, kind in (("method", str), ("exact_evaluations", (int, float)), ("wall_s", (int, float))):
+            if not isinstance(p.get(key), kind) or isinstance(p.get(key), bool):
+                raise ValueError(f"{where}.{key}' expected a {kind}, found {show(p.get(key))}")
+        maps = p.get("mappings")
+        if not isinstance(maps, list) or len(maps) != len(n.layers):
+            raise ValueError(f"{where}.mappings' expected one mapping per layer ({len(n.layers)}), found {show(maps)}")
+        for j, (rec, layer) in enumerate(zip(maps, n.layers)):
+            try:
+                m = _mapping_from_record(rec)
+                validate_mapping(layer, m)
+            except (IndexError, KeyError, TypeError, ValueError, OverflowError) as e:
+                msg = str(e) if isinstance(e, MappingError) else f"a malformed record ({type(e).__name__}: {e})"
+                raise ValueError(
+                    f"{where}.mappings[{j}]' expected [factors 4x8, order 3x8] for layer '{layer.name}', found {msg}"
+                ) from None
+    if not isinstance(record.get("wall_s"), (int, float)) or isinstance(record.get("wall_s"), bool):
+        raise ValueError(f"field 'wall_s' expected a number, found {show(record.get('wall_s'))}")
+
+
+def evaluation_record(design: dict[str, float], plans: dict, wall_s: float, elapsed_s: float = 0.0) -> dict:
+    """One line of ``evaluations.jsonl``: a design and the mappings found on it.
+
+    ``wall_s`` is the time spent mapping this design, ``elapsed_s`` the search's
+    wall time (over every segment of a resumed run) when it was stored; a
+    resumed run starts its clock there."""
     return {
         "design": design,
         "wall_s": wall_s,
+        "elapsed_s": elapsed_s,
         "plans": {
             name: {
                 "method": p.method,
@@ -185,8 +232,6 @@ def evaluation_record(design: dict[str, float], plans: dict, wall_s: float) -> d
 
 def plans_from_record(record: dict, networks: list[Network], arch) -> dict:
     """Rebuild the exact ``Plan`` of every network from a stored record (no mapping search)."""
-    from jaxdse.plan import evaluate as evaluate_plan
-
     out = {}
     for n in networks:
         p = record["plans"][n.name]
@@ -233,10 +278,14 @@ def read_records(path: Path) -> list[dict]:
 
 __all__ = [
     "EVALS_FILE",
+    "RESULT_FILE",
     "RUN_FILE",
+    "RUN_FILES",
+    "TRACE_FILE",
     "ResumeError",
     "append_record",
     "atomic_write",
+    "check_record",
     "evaluation_record",
     "plans_from_record",
     "read_records",

@@ -10,16 +10,24 @@ does not define it; stated here as an assumption): tokens for Transformer
 (30 target tokens per inference -> 4 inferences/s) and BERT (128 tokens ->
 4.14/s), audio samples for wav2vec2 (1 s at 16 kHz -> 11/s).
 
+The reference's limits apply to the zoo networks themselves: a network is
+given its zoo limit only when it is the zoo network of that name (same
+layers and repeat counts), never because an ONNX or YAML model happens to
+share the name; ``throughput_limits`` says which limit applied and why.
+
 Budget of a constraint = cost / limit (the reference's "budget"); met when
 <= 1. The throughput budget of a network is ``min_per_s x latency_s``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
+from workloads import Network, get, names
 from workloads.specfile import show
 
 DEFAULT_AREA_MM2 = 75.0
@@ -100,29 +108,70 @@ class Constraints:
                 f"constraints: field 'default_throughput' expected a bool, found {show(self.default_throughput)}"
             )
 
-    def throughput_limit(self, network: str) -> float | None:
-        if network in self.min_per_s:
-            return float(self.min_per_s[network])
-        if self.default_throughput:
-            return DEFAULT_MIN_PER_S.get(network)
-        return None
+    def throughput_limit(self, network: Network) -> tuple[float | None, str]:
+        """Minimum inferences/s of ``network`` and why: given in ``min_per_s``
+        (by name), the reference's limit for a zoo network (only when
+        ``network`` is that zoo network), or none."""
+        name = network.name
+        if name in self.min_per_s:
+            return float(self.min_per_s[name]), "given"
+        if not self.default_throughput or name not in DEFAULT_MIN_PER_S:
+            return None, "none"
+        if not is_zoo_network(network):
+            why = f"none: not the zoo network '{name}' (its layers differ), so the reference's limit does not apply"
+            return None, why
+        return DEFAULT_MIN_PER_S[name], f"the reference's limit for the zoo network '{name}'"
 
-    def budgets(self, area_mm2: float, power_w: float, latency_s: dict[str, float]) -> dict[str, float]:
-        """Budget (cost / limit) of every active constraint."""
+    def throughput_limits(self, networks: Sequence[Network]) -> dict[str, float]:
+        """``{network name: minimum inferences/s}`` of the networks that have a limit."""
+        out = {}
+        for n in networks:
+            limit, _ = self.throughput_limit(n)
+            if limit is not None:
+                out[n.name] = limit
+        return out
+
+    def budgets(
+        self, area_mm2: float, power_w: float, latency_s: dict[str, float], networks: Sequence[Network] = ()
+    ) -> dict[str, float]:
+        """Budget (cost / limit) of every active constraint.
+
+        Args:
+            area_mm2, power_w: Of the design.
+            latency_s: Per network name.
+            networks: The networks of ``latency_s`` (their throughput limits
+                are looked up from the networks themselves, not their names).
+        """
         out = {}
         if self.area_mm2 is not None:
             out["area_mm2"] = area_mm2 / self.area_mm2
         if self.power_w is not None:
             out["power_w"] = power_w / self.power_w
+        limits = self.throughput_limits(networks)
         for net, lat in latency_s.items():
-            lim = self.throughput_limit(net)
-            if lim is not None:
-                out[f"throughput.{net}"] = lim * lat
+            if net in limits:
+                out[f"throughput.{net}"] = limits[net] * lat
         return out
 
-    def to_dict(self, networks: list[str]) -> dict:
+    def to_dict(self, networks: Sequence[Network]) -> dict:
+        """Limits as ``result.json`` records them; ``min_per_s_source`` says why each throughput limit applies."""
+        why = {n.name: self.throughput_limit(n) for n in networks}
         return {
             "area_mm2": self.area_mm2,
             "power_w": self.power_w,
-            "min_per_s": {n: self.throughput_limit(n) for n in networks},
+            "min_per_s": {k: v[0] for k, v in why.items()},
+            "min_per_s_source": {k: v[1] for k, v in why.items()},
         }
+
+
+@cache
+def _zoo_network(name: str) -> Network:
+    return get(name)
+
+
+def is_zoo_network(network: Network) -> bool:
+    """Whether ``network`` is the zoo network of its name (same layers and repeat counts)."""
+    if network.name not in names():
+        return False
+    zoo = _zoo_network(network.name)
+    return network.layers == zoo.layers and network.counts == zoo.counts

@@ -23,6 +23,7 @@ from jaxdse.codesign.checkpoint import append_record, evaluation_record, plans_f
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.space import DesignSpace, to_arch
 from jaxdse.mapper.api import map_network
+from jaxdse.mapper.space import format_objective, objective_of
 from jaxdse.plan import Plan
 from workloads import Network
 
@@ -107,6 +108,10 @@ class Evaluator:
             ``evaluations.jsonl`` (``jaxdse.codesign.checkpoint``).
         replay: Stored evaluations by design key (from a checkpoint): such a
             design is rebuilt from its stored mappings instead of mapped again.
+        prior_wall_s: Search wall time spent by earlier segments of a resumed
+            run (``elapsed_s`` of its last stored evaluation).
+        run_budget: The run's whole budget, the denominator of progress lines
+            (an explorer given part of it, as the warm start is, still counts to it).
     """
 
     networks: list[Network]
@@ -118,7 +123,29 @@ class Evaluator:
     cache: dict[tuple, DesignEval] = field(default_factory=dict)
     log_path: Path | None = None
     replay: dict[tuple, dict] = field(default_factory=dict)
+    prior_wall_s: float = 0.0
+    run_budget: int | None = None
     _hardware: dict[tuple, dict[str, float]] = field(default_factory=dict, init=False, repr=False)
+    _started: float = field(default_factory=time.perf_counter, init=False, repr=False)
+    _replay_s: float = field(default=0.0, init=False, repr=False)
+
+    def progress_line(self, ev: DesignEval, budget: int, what: str) -> str:
+        """``[12/50] what -> latency 4.58 ms, feasible``: one line per evaluated design, counted to
+        the run's budget, the objective with its unit."""
+        total = max(self.run_budget or budget, ev.index)
+        state = "feasible" if ev.feasible else f"infeasible ({self._worst(ev)})"
+        return f"[{ev.index}/{total}] {what} -> {format_objective(self.objective, ev.objective)}, {state}"
+
+    @staticmethod
+    def _worst(ev: DesignEval) -> str:
+        k, b = ev.worst_constraint
+        return f"{k} at {b:.0%} of its limit"
+
+    def elapsed_s(self) -> float:
+        """Search wall time over every segment of the run: earlier segments, plus
+        this one's time since the evaluator was made less the time spent
+        rebuilding stored designs (work the earlier segments already counted)."""
+        return self.prior_wall_s + (time.perf_counter() - self._started) - self._replay_s
 
     def key(self, design: dict[str, float]) -> tuple:
         return tuple(float(design[p]) for p in sorted(design))
@@ -160,26 +187,24 @@ class Evaluator:
         if stored is not None:
             plans = plans_from_record(stored, self.networks, arch)
             wall = float(stored["wall_s"])
+            self._replay_s += time.perf_counter() - t
         else:
             plans = {
-                n.name: map_network(n, arch, objective=self.objective, budget=self.mapper_budget, seed=self.seed)
+                n.name: map_network(
+                    n, arch, objective=self.objective, budget=self.mapper_budget, seed=self.seed, progress=False
+                )
                 for n in self.networks
             }
             wall = time.perf_counter() - t
             if self.log_path is not None:
-                append_record(self.log_path, evaluation_record(design, plans, wall))
+                append_record(self.log_path, evaluation_record(design, plans, wall, self.elapsed_s()))
         lat = {n: p.total()["latency_s"] for n, p in plans.items()}
         en = {n: p.total()["energy_j"] for n, p in plans.items()}
         first = next(iter(plans.values()))
         area = float(first.costs.area_mm2)
         power = float(first.costs.peak_power_w)
         breakdown = dict(zip(AREA_COMPONENTS, np.asarray(first.costs.layers.area_mm2[0]).tolist()))
-        if self.objective == "latency":
-            obj = sum(lat.values())
-        elif self.objective == "energy":
-            obj = sum(en.values())
-        else:
-            obj = sum(lat.values()) * sum(en.values())
+        obj = objective_of(self.objective, sum(lat.values()), sum(en.values()))
         ev = DesignEval(
             design=design,
             plans=plans,
@@ -188,7 +213,7 @@ class Evaluator:
             area_mm2=area,
             power_w=power,
             area_breakdown_mm2=breakdown,
-            budgets=self.constraints.budgets(area, power, lat),
+            budgets=self.constraints.budgets(area, power, lat, self.networks),
             objective=float(obj),
             index=len(self.cache) + 1,
             mapper_evaluations=sum(p.exact_evaluations for p in plans.values()),

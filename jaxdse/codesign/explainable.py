@@ -82,7 +82,7 @@ class Proposal:
 
 def _fmt(param: str, v: float) -> str:
     if param.startswith("links_"):
-        return f"{v:g}/64"
+        return f"{v:g}/64 of PEs"  # the stored index i; describe() prints the physical links
     return f"{v:g} {UNITS.get(param, '')}".strip()
 
 
@@ -598,7 +598,7 @@ def explainable(
             ev = evaluator.evaluate(p.design)
             evals.append(ev)
             if progress is not None:
-                progress(f"[{ev.index}/{budget}] {p.why} -> objective {ev.objective:.4g}, feasible {ev.feasible}")
+                progress(evaluator.progress_line(ev, budget, p.why))
         chosen = _pick(evals, cur)
         for p, ev in zip(proposals, evals):
             accepted = ev is chosen
@@ -657,6 +657,6 @@ def _result(method: str, evaluator: Evaluator, trace: Trace, wall: float) -> Res
         trace=trace,
         evaluations=evaluator.count,
         wall_s=wall,
-        constraints=evaluator.constraints.to_dict([n.name for n in evaluator.networks]),
+        constraints=evaluator.constraints.to_dict(evaluator.networks),
         blocking=blocking,
     )

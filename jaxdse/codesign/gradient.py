@@ -37,7 +37,7 @@ from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import NOC_KEYS, PARAMS, describe
 from jaxdse.compile_cache import compile_in_background
 from jaxdse.mapper.gradient import _factors, _mapping, adam_steps
-from jaxdse.mapper.space import ALL_ORDERS
+from jaxdse.mapper.space import ALL_ORDERS, log_objective
 
 _HW = ("num_pes", "l1_bytes", "l2_kib", "dram_mb_per_s", "noc_width_bits")
 
@@ -51,7 +51,7 @@ def _arch_from(hw, base):
         l2_kib=e["l2_kib"],
         dram_mb_per_s=e["dram_mb_per_s"],
         noc_width_bits=jnp.broadcast_to(e["noc_width_bits"], (4,)),
-        noc_links=e["num_pes"] * e["links"] / 64.0,
+        noc_links=jnp.maximum(1.0, e["num_pes"] * e["links"] / 64.0),  # space.links without its floor (smooth)
         noc_virtual=e["virtual"],
     )
 
@@ -83,7 +83,7 @@ def _run(
         r = jax.vmap(layer_cost)(p["theta"], layers, log_bounds)  # [L, 5]
         lat = jnp.sum(counts * r[:, 0])
         en = jnp.sum(counts * r[:, 1])
-        obj = jnp.log(lat) if objective == "latency" else jnp.log(en) if objective == "energy" else jnp.log(lat * en)
+        obj = log_objective(objective, lat, en)
         pen = jnp.sum(counts * r[:, 2]) / jnp.sum(counts)
         t = 0.05
         barrier = t * jax.nn.softplus(jnp.log(r[0, 3] / limits[0]) / t) + t * jax.nn.softplus(
@@ -195,5 +195,5 @@ def gradient_explorer(
             best = ev
         trace.add(step, ev, improved, f"gradient step {step * snap_every}: snapped relaxed hardware to {describe(d)}")
         if progress is not None:
-            progress(f"[{ev.index}/{budget}] gradient explorer -> objective {ev.objective:.4g}, feasible {ev.feasible}")
+            progress(evaluator.progress_line(ev, budget, "gradient explorer"))
     return _result("gradient", evaluator, trace, time.perf_counter() - t0)

@@ -7,7 +7,8 @@ of ``FIGURES``; ``Result.save`` calls it.
 
 - ``convergence.png``: objective of every evaluated design, best feasible so far,
   accepted steps ringed;
-- ``breakdown.png``: per-layer latency of the final design, stacked compute / NoC / DMA;
+- ``breakdown.png``: per-layer compute / NoC / DMA time of the final design, side by side
+  (a layer's latency is the longest of the three);
 - ``budgets.png``: each constraint's used share of its budget (cost / limit)
   per evaluated design, accepted steps marked;
 - ``design_space.png``: explored designs in latency-area-power space.
@@ -121,38 +122,59 @@ def layer_groups(row: dict) -> dict[str, float]:
     }
 
 
-def plot_breakdown(result, path: str | Path) -> Path:
-    """Per-layer latency x count of the final design, split by its compute / NoC / DMA cycles.
+def breakdown_ms(row: dict) -> dict[str, float]:
+    """Time of each latency group of one layer x its count, in ms.
 
-    Each bar is the layer's latency times its repeat count; it is split in
-    proportion to the compute, NoC (slowest of four) and DMA cycles, and
-    labelled with the bottleneck term that sets the latency.
+    The layer's latency is the max of its terms (``costmodels.model.latency``),
+    so the binding group's time equals the layer's latency x count and the
+    others show their slack below it; the terms do not add up.
     """
+    groups = layer_groups(row)
+    ms = float(row["latency_s"]) * float(row["count"]) * 1e3
+    binding = max(groups.values())
+    return {g: ms * v / binding if binding > 0 else 0.0 for g, v in groups.items()}
+
+
+def breakdown_figure(result) -> Figure:
+    """The figure of ``plot_breakdown``."""
     run = run_data(result)
     layers = run.summary["layers"]
     sizes = [len(rows) for rows in layers.values()]
     fig, axes = _figure(
-        len(layers), 1, figsize=(8, 1.2 * len(layers) + 0.22 * sum(sizes)), squeeze=False, height_ratios=sizes
+        len(layers), 1, figsize=(8, 1.2 * len(layers) + 0.36 * sum(sizes)), squeeze=False, height_ratios=sizes
     )
+    height = 0.8 / len(GROUP_COLORS)
     for ax, (name, rows) in zip(axes[:, 0], layers.items()):
-        lat_ms = np.array([float(r["latency_s"]) * float(r["count"]) * 1e3 for r in rows])
-        groups = [layer_groups(r) for r in rows]
-        left = np.zeros(len(rows))
+        times = [breakdown_ms(r) for r in rows]
+        lat_ms = np.array([max(t.values()) for t in times])
         y = np.arange(len(rows))
-        for g, color in GROUP_COLORS.items():
-            part = np.array([gr[g] / max(sum(gr.values()), 1e-30) for gr in groups])
-            ax.barh(y, lat_ms * part, left=left, color=color, label=g)
-            left += lat_ms * part
+        for k, (g, color) in enumerate(GROUP_COLORS.items()):
+            offset = (k - (len(GROUP_COLORS) - 1) / 2) * height
+            ax.barh(y + offset, [t[g] for t in times], height=height, color=color, label=g)
         for yi, (ms, r) in enumerate(zip(lat_ms, rows)):
             ax.text(ms, yi, f" {r['bottleneck']}", va="center", fontsize=6)
         ax.set_yticks(y)
         ax.set_yticklabels([f"{r['name']} x{r['count']}" for r in rows], fontsize=6)
         ax.invert_yaxis()
-        ax.set_xlim(0, lat_ms.max() * 1.25)
-        ax.set_title(f"{name}: {lat_ms.sum():.3f} ms", fontsize=9)
-    axes[-1, 0].set_xlabel("latency x count (ms), split by compute : NoC : DMA cycles; label = bottleneck")
+        ax.set_xlim(0, max(lat_ms.max(), 1e-30) * 1.25)
+        ax.set_title(f"{name}: {lat_ms.sum():.3f} ms (each layer: the longest of its three bars)", fontsize=9)
+    axes[-1, 0].set_xlabel(
+        "time x count (ms) of compute, NoC (slowest of four) and DMA, side by side: a layer takes the longest; "
+        "label = bottleneck",
+        fontsize=7,
+    )
     axes[0, 0].legend(fontsize=7, ncol=3, loc="lower right")
-    return _save(fig, path)
+    return fig
+
+
+def plot_breakdown(result, path: str | Path) -> Path:
+    """Per-layer compute, NoC and DMA time x count of the final design, side by side.
+
+    A layer's latency is the max of the three (they overlap), not their sum:
+    each layer gets three bars, the longest is its latency x count and the
+    others show how much slack they have; the label names the bottleneck.
+    """
+    return _save(breakdown_figure(result), path)
 
 
 def plot_budgets(result, path: str | Path) -> Path:

@@ -23,15 +23,17 @@ from pathlib import Path
 from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.codesign.plots import FIGURES, layer_groups, save_figures
 from jaxdse.codesign.saved import ReportError, RunData, load_run
-from jaxdse.codesign.space import UNITS
+from jaxdse.codesign.space import UNITS, links
+from workloads.specfile import check_out_dir
 
 FORMATS = ("md", "html")
 
 CAPTIONS = {
     "convergence.png": "Objective of every evaluated design; the line is the best feasible so far, rings mark "
     "accepted steps.",
-    "breakdown.png": "Final design: each layer's latency x repeat count, split by its compute, NoC (slowest of "
-    "the four) and DMA cycles; the label is the term that sets the latency.",
+    "breakdown.png": "Final design: each layer's compute, NoC (slowest of the four) and DMA time x repeat count, "
+    "side by side; they overlap, so the layer takes the longest of the three (the label names it) and the "
+    "shorter bars show the others' slack.",
     "budgets.png": "Each constraint's used share of its budget (cost / limit) per evaluated design; above the "
     "dashed line the constraint is broken; filled markers are accepted steps.",
     "design_space.png": "Explored designs by latency and area, coloured by peak power (the red tick on the colour "
@@ -95,7 +97,7 @@ def _constraint_rows(run: RunData) -> list[tuple[str, ...]]:
             value = f"{1.0 / by_net[net]:.2f} /s" if by_net.get(net) else "?"
         else:
             limit, value = "?", "?"
-        rows.append((name, limit, value, f"{budget:.3f}", _yes(budget <= 1.0 + 1e-9)))
+        rows.append((name, limit, value, f"{budget:.1%}", _yes(budget <= 1.0 + 1e-9)))
     return rows
 
 
@@ -125,14 +127,14 @@ def _layer_table(rows: list[dict]) -> Table:
         )
     header = (
         "layer",
-        "x",
+        "count",
         "shape",
         "mapping (outermost first)",
-        "latency ms",
-        "energy uJ",
+        "latency ms / instance",
+        "energy uJ / instance",
         "util",
         "/roofline",
-        "compute / NoC / DMA kcycles",
+        "compute / NoC / DMA kcycles / instance",
         "bottleneck",
     )
     return Table(header, tuple(out))
@@ -147,7 +149,7 @@ def _step_text(e: dict, position: int) -> str:
         + ("feasible" if e["feasible"] else "infeasible")
     )
     if worst is not None:
-        outcome += f" (largest used share of a budget: {worst[0]} {worst[1]:.2f})"
+        outcome += f" (largest used share of a limit: {worst[0]} at {worst[1]:.0%})"
     return f"Design {n}: {e['reason'].rstrip('. ')}. Outcome: {outcome}."
 
 
@@ -186,14 +188,16 @@ def build_document(run: RunData, folder: Path) -> list:
     doc += [
         Table(("total", "value"), tuple(totals)),
         Heading(3, "Constraints"),
-        Table(("constraint", "limit", "final design", "used share of budget", "met"), tuple(_constraint_rows(run))),
+        Table(("constraint", "limit", "final design", "used share of the limit", "met"), tuple(_constraint_rows(run))),
+        Para(BUDGET_NOTE),
         Heading(3, "Design parameters"),
-        Table(("parameter", "value", "unit"), tuple((k, f"{v:g}", UNITS.get(k, "")) for k, v in s["design"].items())),
+        Table(("parameter", "value", "unit"), tuple(_design_rows(s["design"]))),
         Heading(2, "Per-layer costs on the final design"),
+        Para(LAYER_NOTE),
     ]
     for net, rows in s["layers"].items():
         lat = sum(r["latency_s"] * r["count"] for r in rows)
-        doc += [Heading(3, f"{net} ({len(rows)} unique layers, {lat * 1e3:.3f} ms)"), _layer_table(rows)]
+        doc += [Heading(3, f"{net} ({len(rows)} unique layers, {lat * 1e3:.3f} ms in all)"), _layer_table(rows)]
     doc.append(Heading(2, "Figures"))
     doc += [Figure(folder / name, CAPTIONS[name]) for name in FIGURES]
     doc += [
@@ -212,7 +216,54 @@ def build_document(run: RunData, folder: Path) -> list:
     if isinstance(s.get("wall_s"), (int, float)):
         counts.append(("search wall time", f"{s['wall_s']:.1f} s"))
     doc.append(Table(("count", "value"), tuple(counts)))
+    doc += [Heading(2, "Run"), Table(("setting", "value"), tuple(_run_rows(s)))]
     return doc
+
+
+RUN_ROWS = (
+    ("seed", "seed"),
+    ("budget (designs)", "budget"),
+    ("mapper budget (exact evaluations per layer)", "mapper_budget"),
+    ("warm start (designs)", "warm_start"),
+    ("command line", "command_line"),
+    ("jaxdse version", "jaxdse_version"),
+    ("date (UTC)", "date_utc"),
+)
+"""Rows of the report's "Run" table: label, key of result.json's ``run``."""
+
+
+def _run_rows(summary: dict) -> list[tuple[str, str]]:
+    info = summary.get("run") if isinstance(summary.get("run"), dict) else {}
+    defaults = {"command_line": "(Python API)", "warm_start": "default share of the budget"}
+    rows = []
+    for label, key in RUN_ROWS:
+        v = info.get(key)
+        text = str(v) if v is not None else (defaults.get(key, "not recorded") if info else "not recorded")
+        rows.append((label, text))
+    return rows
+
+
+def _design_rows(design: dict) -> list[tuple[str, str, str]]:
+    """(parameter, value, unit) per design parameter; NoC links as physical links, as everywhere else."""
+    rows = []
+    for k, v in design.items():
+        noc = k[len("links_") :] if k.startswith("links_") else None
+        if noc is not None and isinstance(design.get("num_pes"), (int, float)) and isinstance(v, (int, float)):
+            rows.append((k, f"{links(design, noc):g}", f"links (stored as i = {v:g}: max(1, floor(PEs x i / 64)))"))
+        else:
+            rows.append((k, f"{v:g}" if isinstance(v, (int, float)) else str(v), UNITS.get(k, "")))
+    return rows
+
+
+BUDGET_NOTE = (
+    "Used share of a limit = cost / limit (area / area limit, peak power / power limit, throughput limit x "
+    "latency): 97% means the final design uses 97% of what the limit allows; above 100% it is broken."
+)
+LAYER_NOTE = (
+    "Latency, energy and cycles are for one instance of each unique layer; the layer runs count times, and the "
+    "totals multiply by it. Bottleneck (N.NNx next): the latency term that sets the layer's latency, N.NN times "
+    "the next-largest term."
+)
 
 
 # ------------------------------------------------------------------ renderers
@@ -302,13 +353,18 @@ def write_report(result_dir: str | Path, fmt: str = "md", out: str | Path | None
         raise ReportError(f"report: field 'fmt' expected one of {list(FORMATS)}, found {fmt!r}")
     folder = Path(result_dir)
     run = load_run(folder)
-    missing = [name for name in FIGURES if not (folder / name).is_file()]
-    if missing:
-        save_figures(run, folder, missing)
     target = Path(out) if out is not None else folder / f"report.{fmt}"
     if target.is_dir():
         raise ReportError(f"report: field 'out' expected a file path, found the directory '{target}'")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    doc = build_document(run, folder)
-    atomic_write(target, render_markdown(doc, target.parent) if fmt == "md" else render_html(doc))
+    check_out_dir(target.parent, "report: field 'out'", ReportError)
+    missing = [name for name in FIGURES if not (folder / name).is_file()]
+    try:
+        if missing:
+            save_figures(run, folder, missing)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        doc = build_document(run, folder)
+        atomic_write(target, render_markdown(doc, target.parent) if fmt == "md" else render_html(doc))
+    except OSError as e:  # a read-only folder, a full disk: checked above where it can be, caught here where not
+        where = e.filename or target
+        raise ReportError(f"report: expected a writable place for '{where}', found error: {e.strerror or e}") from None
     return target

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxdse.codesign.checkpoint import append_record, atomic_write
+from jaxdse.codesign.checkpoint import TRACE_FILE, append_record, atomic_write
 from jaxdse.codesign.evaluator import DesignEval
-from jaxdse.codesign.space import describe
+from jaxdse.codesign.plots import save_figures
+from jaxdse.codesign.saved import RunData
+from jaxdse.codesign.space import NOC_KEYS, describe, links
 
 
 @dataclass
@@ -54,14 +56,20 @@ class Trace:
     def __post_init__(self) -> None:
         if self.out_dir is not None:
             self.out_dir = Path(self.out_dir)
+
+    def start_file(self) -> None:
+        """Start ``trace.jsonl`` empty (the caller decides: a new run, or a
+        resumed one whose explorer replays every entry); nothing is written
+        by the constructor."""
+        if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "trace.jsonl").write_text("")
+            atomic_write(self.out_dir / TRACE_FILE, "")
 
     def add(self, step: int, ev: DesignEval, accepted: bool, reason: str) -> TraceEntry:
         e = TraceEntry(step, ev.index, ev.design, ev.total(), ev.budgets, ev.feasible, accepted, reason)
         self.entries.append(e)
         if self.out_dir is not None:
-            append_record(self.out_dir / "trace.jsonl", e.to_dict())
+            append_record(self.out_dir / TRACE_FILE, e.to_dict())
         return e
 
 
@@ -80,6 +88,8 @@ class Result:
         wall_s: Wall time of the search.
         constraints: The constraint limits used.
         blocking: When infeasible, the constraint that blocks the closest design.
+        run: How the run was made: seed, budget, mapper budget, warm start,
+            command line, jaxdse version, date (``api.run_info``).
     """
 
     method: str
@@ -91,6 +101,7 @@ class Result:
     wall_s: float
     constraints: dict
     blocking: str = ""
+    run: dict = field(default_factory=dict)
 
     def best_so_far(self) -> np.ndarray:
         """Best feasible objective after each evaluation (inf before the first feasible)."""
@@ -104,6 +115,16 @@ class Result:
     def explain(self) -> str:
         """Every accepted step in words, then the outcome."""
         lines = [f"{self.method} explorer, objective {self.objective}, {self.evaluations} designs evaluated:"]
+        rates, why = self.constraints.get("min_per_s") or {}, self.constraints.get("min_per_s_source") or {}
+        if rates:
+            lines.append(
+                "  throughput limits: "
+                + "; ".join(
+                    (f"{n} >= {r:g} inferences/s" if r else f"{n} none")
+                    + (f" ({why[n]})" if why.get(n, "none") != "none" else "")
+                    for n, r in rates.items()
+                )
+            )
         for e in self.trace.entries:
             if e.accepted:
                 lines.append(f"  [{e.evaluation:>3}] {e.reason}")
@@ -112,8 +133,9 @@ class Result:
         t = self.best.total()
         lines.append(
             f"  latency {t['latency_s'] * 1e3:.3f} ms, energy {t['energy_j'] * 1e3:.3f} mJ, "
-            f"area {t['area_mm2']:.2f} mm^2, peak power {t['power_w']:.3f} W; budgets "
-            + ", ".join(f"{k} {v:.2f}" for k, v in self.best.budgets.items())
+            f"area {t['area_mm2']:.2f} mm^2, peak power {t['power_w']:.3f} W; used share of each limit "
+            + "(cost / limit, over 100% = broken): "
+            + ", ".join(f"{k} {v:.0%}" for k, v in self.best.budgets.items())
         )
         return "\n".join(lines)
 
@@ -126,6 +148,7 @@ class Result:
             "objective": self.objective,
             "design": self.best.design,
             "design_text": describe(self.best.design),
+            "links": {k: links(self.best.design, k) for k in NOC_KEYS},  # physical links, as design_text prints
             "total": self.best.total(),
             "feasible": self.feasible,
             "blocking_constraint": self.blocking or None,
@@ -135,8 +158,13 @@ class Result:
             },
             "evaluations": self.evaluations,
             "wall_s": self.wall_s,
+            "run": self.run,
             "layers": layers,
         }
+
+    def run_data(self) -> RunData:
+        """The result as the figures and the report read it (what ``result.json`` and ``trace.jsonl`` hold)."""
+        return RunData(summary=self.to_dict(), trace=tuple(e.to_dict() for e in self.trace.entries))
 
     def save(self, out_dir: str | Path) -> Path:
         """Write result.json, trace.jsonl (if not streamed already) and figures."""
@@ -144,8 +172,6 @@ class Result:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out / "result.json", json.dumps(self.to_dict(), indent=2))
         if self.trace.out_dir is None or Path(self.trace.out_dir) != out:
-            atomic_write(out / "trace.jsonl", "".join(json.dumps(e.to_dict()) + "\n" for e in self.trace.entries))
-        from jaxdse.codesign.plots import save_figures
-
+            atomic_write(out / TRACE_FILE, "".join(json.dumps(e.to_dict()) + "\n" for e in self.trace.entries))
         save_figures(self, out)  # convergence, breakdown, budgets, design_space (plots.FIGURES)
         return out / "result.json"

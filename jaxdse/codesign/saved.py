@@ -76,13 +76,15 @@ class RunData:
 
 
 def run_data(run: Any) -> RunData:
-    """A ``RunData`` from a ``RunData`` (returned as is) or a ``jaxdse.codesign.Result`` (TypeError otherwise)."""
+    """A ``RunData`` from a ``RunData`` (returned as is) or a ``jaxdse.codesign.Result`` (its
+    ``run_data()``; this module does not import ``result``, which builds on it); TypeError otherwise."""
     if isinstance(run, RunData):
         return run
-    from jaxdse.codesign.result import Result
-
-    if isinstance(run, Result):
-        return RunData(summary=run.to_dict(), trace=tuple(e.to_dict() for e in run.trace.entries))
+    convert = getattr(type(run), "run_data", None)
+    if callable(convert):
+        out = convert(run)
+        if isinstance(out, RunData):
+            return out
     raise TypeError(f"figures: argument 'run' expected a Result or RunData, found {type(run).__name__}")
 
 
@@ -113,10 +115,25 @@ def _check_totals(total: Any, where: str) -> None:
         _need(total, k, f"{where} 'total'", "number")
 
 
-def _read_json(path: Path) -> Any:
+def _read_text(path: Path) -> str:
+    """A file's text, or ReportError for bytes that are not UTF-8 or a file that cannot be read."""
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ReportError(
+            f"{path}: expected UTF-8 text, found a byte that is not ({e.reason} at byte {e.start})"
+        ) from None
+    except OSError as e:
+        raise ReportError(f"{path}: expected a readable file, found error: {e.strerror or e}") from None
+
+
+def _read_json(path: Path) -> Any:
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:  # ValueError: an int past the parser's digit limit
+        if not isinstance(e, json.JSONDecodeError):
+            raise ReportError(f"{path}: expected JSON, found a value the parser rejects ({type(e).__name__})") from None
         raise ReportError(f"{path}: expected JSON, found a syntax error at line {e.lineno}: {e.msg}") from None
 
 
@@ -186,14 +203,15 @@ def load_run(folder: str | Path) -> RunData:
             raise ReportError(f"result folder '{folder}': expected file '{name}', found it missing")
     summary = check_summary(_read_json(paths[RESULT_FILE]), str(paths[RESULT_FILE]))
     trace = []
-    for n, line in enumerate(paths[TRACE_FILE].read_text().splitlines(), start=1):
+    for n, line in enumerate(_read_text(paths[TRACE_FILE]).splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{paths[TRACE_FILE]} line {n}"
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ReportError(f"{where}: expected one JSON object, found a syntax error: {e.msg}") from None
+        except (ValueError, RecursionError) as e:
+            msg = e.msg if isinstance(e, json.JSONDecodeError) else f"a value the parser rejects ({type(e).__name__})"
+            raise ReportError(f"{where}: expected one JSON object, found {msg}") from None
         trace.append(check_trace_line(entry, where))
     if not trace:
         raise ReportError(f"{paths[TRACE_FILE]}: expected one line per evaluated design, found no lines")

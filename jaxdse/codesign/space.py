@@ -11,7 +11,7 @@ Default: Table 1 of Explainable-DSE (Dave et al., ASPLOS 2023, p. 9):
     virtual_{noc}  1, 8, 64, 512, one per NoC
 
 A design is a dict ``{parameter: value}``; links are stored as the index i
-(links = max(1, PEs * i / 64)) so they stay legal when the PE count moves.
+(links = max(1, floor(PEs * i / 64))) so they stay legal when the PE count moves.
 int16, 500 MHz and the 291-cycle DMA setup are fixed (``costmodels.arch``).
 """
 
@@ -45,11 +45,20 @@ UNITS = {
     "l2_kib": "KiB",
     "dram_mb_per_s": "MB/s",
     "noc_width_bits": "bits",
-    **{f"links_{k}": "/64 of PEs" for k in NOC_KEYS},
+    **{f"links_{k}": "index i: links = max(1, floor(PEs x i / 64))" for k in NOC_KEYS},
     **{f"virtual_{k}": "x" for k in NOC_KEYS},
 }
 
 PARAMS: tuple[str, ...] = tuple(TABLE1)
+
+COUNT_PARAMS: tuple[str, ...] = (
+    "num_pes",
+    "l1_bytes",
+    "noc_width_bits",
+    *(f"links_{k}" for k in NOC_KEYS),
+    *(f"virtual_{k}" for k in NOC_KEYS),
+)
+"""Parameters that count things: whole numbers only (``costmodels.counts``)."""
 
 
 FIXED = ("dma_setup_cycles", "freq_mhz")
@@ -104,6 +113,15 @@ class DesignSpace:
                     f"design space: field '{p}' expected a non-empty ascending list of distinct finite numbers "
                     f"in (0, {_F32_MAX:.3g}], found {show(vals)}"
                 )
+        for p in COUNT_PARAMS:
+            frac = [v for v in self.values[p] if float(v) != int(v)]
+            if frac:
+                raise SpaceError(f"design space: field '{p}' expected whole numbers (counts), found {show(frac)}")
+        frac = [v for v in self.values["l2_kib"] if float(v) * 1024 != int(float(v) * 1024)]
+        if frac:
+            raise SpaceError(
+                f"design space: field 'l2_kib' expected a whole number of bytes (l2_kib * 1024), found {show(frac)}"
+            )
         if min(self.values["num_pes"]) < 1:
             raise SpaceError(
                 f"design space: field 'num_pes' expected counts >= 1, found {list(self.values['num_pes'])}"
@@ -134,10 +152,18 @@ class DesignSpace:
         return float(vals[min(max(i, 0), len(vals) - 1)])
 
     def step(self, param: str, value: float, k: int) -> float:
-        """The legal value k positions away (clamped)."""
+        """The legal value k positions away (clamped).
+
+        For a value between two legal ones, k = 1 is the next legal value above
+        it and k = -1 the next below (k = 0: the next above, as ``snap``)."""
         vals = list(self.values[param])
-        i = vals.index(value) if value in vals else int(np.searchsorted(vals, value))
-        return float(vals[min(max(i + k, 0), len(vals) - 1)])
+        if value in vals:
+            i = vals.index(value) + k
+        elif k > 0:
+            i = int(np.searchsorted(vals, value, side="right")) + k - 1
+        else:
+            i = int(np.searchsorted(vals, value, side="left")) + k
+        return float(vals[min(max(i, 0), len(vals) - 1)])
 
     def index(self, param: str, value: float) -> int:
         return list(self.values[param]).index(value)
@@ -180,8 +206,9 @@ def table1_space() -> DesignSpace:
 
 
 def links(design: dict[str, float], noc: str) -> float:
-    """Physical links of a NoC: max(1, PEs * i / 64)."""
-    return max(1.0, design["num_pes"] * design[f"links_{noc}"] / 64.0)
+    """Physical links of a NoC: max(1, floor(PEs * i / 64)), a whole number
+    (exactly PEs * i / 64 when PEs is a multiple of 64, as in Table 1)."""
+    return float(max(1, (int(design["num_pes"]) * int(design[f"links_{noc}"])) // 64))
 
 
 def to_arch(design: dict[str, float], fixed: dict[str, float] | None = None) -> Arch:

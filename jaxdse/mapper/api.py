@@ -19,15 +19,20 @@ setting); for ``pruned`` the upper end of the top-N range (default 10,000);
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
+from costmodels.counts import check_counts
 from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, take
+from jaxdse.plan import Plan
+from jaxdse.plan import evaluate as evaluate_plan
+from jaxdse.progress import check_progress, progress_reporter
 from workloads import Layer, Network
-from workloads.specfile import show
+from workloads.specfile import printable, show
 
 METHODS: tuple[str, ...] = ("gradient", "pruned", "random", "exhaustive")
 
@@ -74,7 +79,8 @@ GRADIENT_STARTS_DEFAULT = 12
 
 def _validated(arch, objective: str, method: str, budget, seed) -> tuple[Arch, int | None]:
     """Check every argument before any search starts; returns the Arch and budget."""
-    arch = get_arch(arch)
+    where = f"arch {printable(arch)}" if isinstance(arch, (str, os.PathLike)) else "arch"
+    arch = check_counts(get_arch(arch), where)
     if not isinstance(objective, str):
         raise MapperError(f"mapper: field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
     check_objective(objective)
@@ -195,7 +201,7 @@ def map_network(
     method: str = "gradient",
     budget: int | None = None,
     seed: int = 0,
-    progress=None,
+    progress=True,
 ):
     """Map every unique layer of a network; returns a ``jaxdse.Plan`` with exact costs.
 
@@ -206,17 +212,16 @@ def map_network(
         method: One of ``METHODS``.
         budget: Per-layer search size (module docstring).
         seed: Same seed, same plan.
-        progress: Optional callable(str) receiving progress lines.
+        progress: True (default) shows a progress bar, False or None nothing, a
+            callable(str) receives progress lines (``jaxdse.progress``).
     """
-    from jaxdse.plan import evaluate as evaluate_plan
-
     if not isinstance(network, Network):
         raise MapperError(f"map_network: field 'network' expected a workloads.Network, found {show(network)}")
     arch, budget = _validated(arch, objective, method, budget, seed)
-    if progress is not None and not callable(progress):
-        raise MapperError(f"map_network: field 'progress' expected a callable(str) or None, found {show(progress)}")
+    check_progress(progress, "map_network", MapperError)
     t0 = time.perf_counter()
-    cands = _run_method(network.layers, arch, objective, method, budget, seed, progress)
+    with progress_reporter(progress, f"mapping {network.name}", "step") as report:
+        cands = _run_method(network.layers, arch, objective, method, budget, seed, report)
     results = [_finish(lay, arch, c, method, objective, 1) for lay, c in zip(network.layers, cands)]
     wall = time.perf_counter() - t0
     evals = int(sum(c.exact_evaluations for c in cands))
@@ -230,4 +235,27 @@ def map_network(
     )
 
 
-__all__ = ["METHODS", "OBJECTIVES", "LayerMapping", "MapperError", "map_layer", "map_network"]
+def evaluate(
+    network: Network,
+    arch: Arch | str = "explainable_default",
+    mappings: list[Mapping] | str | None = None,
+    method: str = "given",
+    exact_evaluations: int = 0,
+    wall_s: float = 0.0,
+) -> Plan:
+    """Exact costs of a network on a design (``jaxdse.evaluate``).
+
+    Args:
+        network: The workload (``workloads.get(...)`` or ``workloads.load(...)``).
+        arch: An ``Arch``, a preset name or an arch file path.
+        mappings: One mapping per unique layer; ``None`` maps the network with
+            the gradient mapper (``map_network``); ``"default"`` uses the
+            greedy default mapping of ``jaxdse.heuristic`` (no search).
+        method, exact_evaluations, wall_s: Provenance recorded in the Plan.
+    """
+    if mappings is None:
+        return map_network(network, arch)
+    return evaluate_plan(network, arch, mappings, method, exact_evaluations, wall_s)
+
+
+__all__ = ["METHODS", "OBJECTIVES", "LayerMapping", "MapperError", "evaluate", "map_layer", "map_network"]

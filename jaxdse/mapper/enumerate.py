@@ -129,11 +129,7 @@ def _noc_ok(spatial: np.ndarray, lim: _Limits) -> np.ndarray:
 def _mappings(tilings: np.ndarray, flat: np.ndarray) -> Mapping:
     """Mappings for flat candidate indices: tiling ``flat // 9`` with order pair ``flat % 9``."""
     f = tilings[flat // N_ORDERS]
-    return Mapping(
-        temporal=f[:, [0, 1, 3]].astype(np.float32),
-        spatial=f[:, 2].astype(np.float32),
-        order=ALL_ORDERS[flat % N_ORDERS],
-    )
+    return Mapping.from_factors(f, ALL_ORDERS[flat % N_ORDERS])
 
 
 def _score_tilings(layer: Layer, arch: Arch, objective: str, tilings: np.ndarray, n: int | None = None) -> np.ndarray:

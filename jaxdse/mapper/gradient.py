@@ -45,7 +45,7 @@ from costmodels.sharding import replicate, shard_leading
 from jaxdse.heuristic import default_mapping
 from jaxdse.mapper.enumerate import pruned_space
 from jaxdse.mapper.snap import nearest_splits, repair
-from jaxdse.mapper.space import ALL_ORDERS, Candidates, objective_value
+from jaxdse.mapper.space import ALL_ORDERS, Candidates, log_objective, objective_value
 from jaxdse.mapspace import prime_factors
 from workloads import Layer
 
@@ -64,7 +64,7 @@ def _theta_from_factors(factors: np.ndarray, log_bounds: np.ndarray) -> np.ndarr
 
 
 def _mapping(factors, order):
-    return Mapping(temporal=jnp.stack([factors[0], factors[1], factors[3]]), spatial=factors[2], order=order)
+    return Mapping.from_factors(factors, order)
 
 
 def _loss(theta, log_bounds, layer, arch, objective, temperature, penalty_weight):
@@ -73,13 +73,7 @@ def _loss(theta, log_bounds, layer, arch, objective, temperature, penalty_weight
 
     def one(order):
         c = evaluate(arch, layer, _mapping(f, order), Relaxed(temperature))
-        if objective == "latency":
-            obj = jnp.log(c.latency_cycles)
-        elif objective == "energy":
-            obj = jnp.log(c.energy_total_pj)
-        else:
-            obj = jnp.log(c.latency_cycles) + jnp.log(c.energy_total_pj)
-        return obj + penalty_weight * c.penalty
+        return log_objective(objective, c.latency_cycles, c.energy_total_pj) + penalty_weight * c.penalty
 
     return jnp.min(jax.vmap(one)(orders))
 
@@ -285,11 +279,7 @@ def gradient_map(
         if m_real < batch:
             factors = np.concatenate([factors, np.repeat(factors[:, :1], batch - m_real, axis=1)], axis=1)
             orders = np.concatenate([orders, np.repeat(orders[:, :1], batch - m_real, axis=1)], axis=1)
-        m = Mapping(
-            temporal=factors[:, :, [0, 1, 3]].astype(np.float32),
-            spatial=factors[:, :, 2].astype(np.float32),
-            order=orders.astype(np.int32),
-        )
+        m = Mapping.from_factors(factors, orders.astype(np.int32))
         v = np.asarray(_score_layers(arch_d, la, shard_leading(m), objective))[:, :m_real]
         factors, orders = factors[:, :m_real], orders[:, :m_real]
         evaluations += n * factors.shape[1]
@@ -368,7 +358,7 @@ def gradient_map(
     for i in range(n):
         f = np.concatenate(kept_f[i])
         o = np.concatenate(kept_o[i])
-        m = Mapping(temporal=f[:, [0, 1, 3]].astype(np.float32), spatial=f[:, 2].astype(np.float32), order=o)
+        m = Mapping.from_factors(f, o)
         per_layer = evaluations // n
         out.append(Candidates(m, np.concatenate(kept_v[i]), per_layer, f"{starts} starts x {steps} steps"))
     return out

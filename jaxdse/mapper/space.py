@@ -30,6 +30,34 @@ from workloads import DIMS, Layer
 
 OBJECTIVES: tuple[str, ...] = ("latency", "energy", "edp")
 
+OBJECTIVE_UNITS: dict[str, tuple[str, float]] = {"latency": ("ms", 1e3), "energy": ("mJ", 1e3), "edp": ("ms*mJ", 1e6)}
+"""Display unit and scale of each objective given in seconds and joules (``format_objective``)."""
+
+
+def objective_of(objective: str, latency, energy):
+    """The objective from latency and energy (any units, floats or arrays of one
+    shape): latency, energy, or their product (edp). The one definition every
+    mapper, explorer and evaluator uses."""
+    if objective == "latency":
+        return latency
+    if objective == "energy":
+        return energy
+    return latency * energy
+
+
+def log_objective(objective: str, latency, energy):
+    """``log(objective_of(...))`` for the relaxed losses; edp as a sum of logs (no overflow of the product)."""
+    if objective == "edp":
+        return jnp.log(latency) + jnp.log(energy)
+    return jnp.log(objective_of(objective, latency, energy))
+
+
+def format_objective(objective: str, value: float) -> str:
+    """An objective in seconds / joules as text with its unit: ``latency 4.58 ms``."""
+    unit, scale = OBJECTIVE_UNITS[objective]
+    return f"{objective} {value * scale:.4g} {unit}"
+
+
 ORDER_TEMPLATES: dict[str, str] = {
     # outermost first; the innermost loops decide what stays resident
     "weight_stationary": "GKCRSNPQ",  # N, P, Q innermost: weights stay, inputs slide
@@ -62,12 +90,7 @@ def check_objective(objective: str) -> str:
 
 def objective_value(costs: Costs, objective: str):
     """The objective of exact costs (inf where illegal), any batch shape."""
-    if objective == "latency":
-        v = costs.latency_cycles
-    elif objective == "energy":
-        v = costs.energy_total_pj
-    else:
-        v = costs.latency_cycles * costs.energy_total_pj
+    v = objective_of(objective, costs.latency_cycles, costs.energy_total_pj)
     return jnp.where(costs.legal > 0, v, jnp.inf)
 
 

@@ -1,8 +1,13 @@
-"""Run by tests/costmodels/test_sharding.py in a subprocess with 8 simulated CPU devices
-(``XLA_FLAGS=--xla_force_host_platform_device_count=8`` must be set before JAX starts).
-Prints one JSON line of checks; the test asserts on it."""
+"""Run by tests/costmodels/test_sharding.py in a subprocess with N simulated CPU devices
+(``XLA_FLAGS=--xla_force_host_platform_device_count=N`` must be set before JAX starts).
+Prints one JSON line of checks; the test asserts on it.
+
+Usage: ``sharding_check.py [MAPPER_BUDGET]``; the mapped sub-network has one
+layer per device so the layer axis splits across all of them; 0 skips the
+mapper check (the quick default-run variant)."""
 
 import json
+import sys
 
 import jax
 import numpy as np
@@ -34,13 +39,16 @@ for k in ("latency_cycles", "energy_total_pj", "area_total_mm2"):
     a, b = np.asarray(getattr(sharded, k)), np.asarray(getattr(single, k))
     rel.append(float(np.max(np.abs(a - b) / b)))
 out["max_rel_diff"] = max(rel)
-sub = Network("resnet18_first8", net.layers[:8], net.counts[:8])  # 8 layers: the layer axis splits 8 ways
-plan_s = map_network(sub, arch, budget=900, seed=0)
-with sharding.disabled():
-    plan_1 = map_network(sub, arch, budget=900, seed=0)
-out["map_same_mappings"] = all(
-    np.array_equal(a.factors(), b.factors()) and np.array_equal(np.asarray(a.order), np.asarray(b.order))
-    for a, b in zip(plan_s.mappings, plan_1.mappings)
-)
-out["map_latency"] = [plan_s.total()["latency_s"], plan_1.total()["latency_s"]]
+n = out["devices"]
+budget = int(sys.argv[1]) if len(sys.argv) > 1 else 900
+if budget > 0:
+    sub = Network(f"resnet18_first{n}", net.layers[:n], net.counts[:n])  # one layer per device: the layer axis splits
+    plan_s = map_network(sub, arch, budget=budget, seed=0)
+    with sharding.disabled():
+        plan_1 = map_network(sub, arch, budget=budget, seed=0)
+    out["map_same_mappings"] = all(
+        np.array_equal(a.factors(), b.factors()) and np.array_equal(np.asarray(a.order), np.asarray(b.order))
+        for a, b in zip(plan_s.mappings, plan_1.mappings)
+    )
+    out["map_latency"] = [plan_s.total()["latency_s"], plan_1.total()["latency_s"]]
 print(json.dumps(out))

@@ -1,9 +1,17 @@
-"""Sharded batches over 8 simulated CPU devices give the single-device results."""
+"""Sharded batches over simulated CPU devices give the single-device results.
+
+The default run uses 2 simulated devices; the 8-device check is marked slow.
+Both run in their own process with XLA's CPU collective timeouts raised from
+their defaults (an all-gather rendezvous aborted after 40 s on a loaded
+2-core machine), and a run that still fails on a timeout is retried once,
+with a warning that says so.
+"""
 
 import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import jax
@@ -24,19 +32,40 @@ def test_single_device_is_a_no_op():
     assert n == 5 and padded["a"].tolist() == [0, 1, 2, 3, 4, 4, 4, 4]
 
 
-@pytest.mark.slow
-def test_eight_devices_match_one():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-    run = subprocess.run(
-        [sys.executable, str(HERE / "sharding_check.py")], env=env, capture_output=True, text=True, timeout=900
+COLLECTIVE_TIMEOUT_S = 900
+"""XLA's CPU collective (rendezvous) timeouts for the check, far above a loaded machine's stalls."""
+
+
+def _sharding_check(devices: int, mapper_budget: int) -> dict:
+    """Run ``sharding_check.py`` on ``devices`` simulated CPU devices; one retry after a timeout, reported."""
+    flags = (
+        f"--xla_force_host_platform_device_count={devices} "
+        f"--xla_cpu_collective_timeout_seconds={COLLECTIVE_TIMEOUT_S} "
+        f"--xla_cpu_collective_call_terminate_timeout_seconds={COLLECTIVE_TIMEOUT_S}"
     )
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
+    argv = [sys.executable, str(HERE / "sharding_check.py"), str(mapper_budget)]
+    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
+    if run.returncode != 0 and "timeout" in run.stderr.lower():
+        warnings.warn(
+            f"sharding check on {devices} devices timed out once and was retried: {run.stderr[-300:]}", stacklevel=2
+        )
+        run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
-    assert out["devices"] == 8 and out["mesh_devices"] == 8 and out["disabled_devices"] == 1
-    assert out["split_devices"] == 8  # a batch really is spread over all 8
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "devices, mapper_budget", [(2, 0), pytest.param(8, 900, marks=pytest.mark.slow)], ids=["2dev", "8dev"]
+)
+def test_sharded_devices_match_one(devices, mapper_budget):
+    out = _sharding_check(devices, mapper_budget)
+    assert out["devices"] == devices and out["mesh_devices"] == devices and out["disabled_devices"] == 1
+    assert out["split_devices"] == devices  # a batch really is spread over all of them
     assert out["batch"] == 1001 and out["legal"] > 0
     assert out["legal_equal"]
     assert out["max_rel_diff"] < 1e-6
-    assert out["map_same_mappings"]
-    lat = out["map_latency"]
-    assert lat[0] == pytest.approx(lat[1], rel=1e-6)
+    if mapper_budget:  # the mapper's batches sharded over the devices find the same mappings
+        assert out["map_same_mappings"]
+        lat = out["map_latency"]
+        assert lat[0] == pytest.approx(lat[1], rel=1e-6)

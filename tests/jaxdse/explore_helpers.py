@@ -25,10 +25,15 @@ def small_space() -> DesignSpace:
     return DesignSpace(values=v)
 
 
+PROVENANCE = ("date_utc", "command_line")
+"""Keys of result.json's ``run`` that differ between runs of the same settings (when, and how started)."""
+
+
 def without_timings(d):
-    """``d`` (result.json or plan JSON) without its timings (``wall_s``, ``search_wall_s``), at any depth."""
+    """``d`` (result.json or plan JSON) without its timings (``wall_s``, ``search_wall_s``) and
+    provenance (``PROVENANCE``), at any depth."""
     if isinstance(d, dict):
-        return {k: without_timings(v) for k, v in d.items() if not k.endswith("wall_s")}
+        return {k: without_timings(v) for k, v in d.items() if not k.endswith("wall_s") and k not in PROVENANCE}
     if isinstance(d, list):
         return [without_timings(x) for x in d]
     return d

@@ -56,6 +56,7 @@ def test_console_entry_point_runs():
     assert r.returncode == 0 and "resnet50" in r.stdout and "explainable_default" in r.stdout
 
 
+@pytest.mark.slow  # two fresh processes, each compiling the mapper from scratch
 def test_compile_cache_is_written_and_reused(tmp_path):
     """A second ``jaxdse`` process loads what the first one compiled (JAX's persistent cache)."""
     env = {**os.environ, "JAXDSE_COMPILE_CACHE": str(tmp_path / "xla")}
@@ -80,3 +81,19 @@ def test_compile_cache_folder_setting(monkeypatch, tmp_path):
     monkeypatch.delenv(ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert compile_cache_dir() == tmp_path / "jaxdse" / "xla"
+
+
+def test_table_says_per_instance_and_explains_its_columns():
+    """Per-layer columns are per instance and say so; count x per-instance latency adds up to the total."""
+    import jaxdse
+    from workloads import load
+
+    net = load(EXAMPLE)
+    plan = jaxdse.evaluate(net, "tiny", "default")
+    text = plan.table()
+    head = text.splitlines()[0].split()
+    assert head[:5] == ["layer", "count", "MMACs/inst", "latency_ms/inst", "energy_uJ/inst"]
+    rows = [line.split() for line in text.splitlines()[2 : 2 + len(net.layers)]]
+    total_ms = sum(int(r[1]) * float(r[3]) for r in rows)
+    assert total_ms == pytest.approx(plan.total()["latency_s"] * 1e3, rel=1e-3)
+    assert "x next" in text and "per layer are for one instance" in text and "the totals multiply" in text

@@ -7,6 +7,7 @@ import pytest
 from explore_helpers import TINY_NET, small_space, without_timings
 
 import jaxdse
+import workloads as w
 from jaxdse.cli import main
 from jaxdse.codesign import Constraints, DesignSpace, SpaceError, elasticities, load_space, table1_space, to_arch
 from jaxdse.codesign.api import ExploreError, explore
@@ -44,7 +45,7 @@ def test_space_errors_name_the_field(tmp_path):
 
 def test_constraints_budgets():
     c = Constraints(area_mm2=10, power_w=2)
-    b = c.budgets(5.0, 3.0, {"resnet18": 0.05})
+    b = c.budgets(5.0, 3.0, {"resnet18": 0.05}, [w.get("resnet18")])
     assert b["area_mm2"] == 0.5 and b["power_w"] == 1.5
     assert b["throughput.resnet18"] == pytest.approx(40 * 0.05)  # 40 FPS for light vision
     with pytest.raises(ConstraintError, match="area_mm2"):
@@ -86,7 +87,9 @@ def test_explore_writes_result_trace_and_figures(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "method", ["explainable", "gradient", "random", "grid", "annealing", "genetic", "bayesian_tpe"]
+    "method",
+    ["explainable", "random"]
+    + [pytest.param(m, marks=pytest.mark.slow) for m in ("gradient", "grid", "annealing", "genetic", "bayesian_tpe")],
 )
 def test_same_seed_same_result_json(method):
     """Same seed, same result.json (timings aside), for every explorer."""
@@ -98,6 +101,7 @@ def test_same_seed_same_result_json(method):
     assert a.evaluations == len(a.trace.entries) <= 5
 
 
+@pytest.mark.slow
 def test_explainable_never_exceeds_its_budget():
     """Also when it falls back to random neighbours after stalling (tiny space, no warm start)."""
     r = explore(TINY_NET, space=small_space(), budget=61, seed=0, mapper_budget=300, warm_start=0)
@@ -105,6 +109,7 @@ def test_explainable_never_exceeds_its_budget():
     assert r.evaluations == len(r.trace.entries) <= 61
 
 
+@pytest.mark.slow
 def test_hardware_budgets_are_exact_and_spare_evaluations():
     """Area and peak power need no mapping: ``hardware_budgets`` equals what an
     evaluation reports, and once a run is feasible it evaluates no design over
@@ -233,3 +238,34 @@ def test_free_budget_move_is_retried_with_measured_costs():
     assert free and "l1_bytes 32 B -> 16 B" in free[0].reason
     neighbours = [e.evaluation for e in r.trace.entries if e.reason.startswith("neighbour: l1_bytes 32 B -> 16 B")]
     assert neighbours and neighbours[0] < free[0].evaluation  # measured first, then used
+
+
+def test_step_from_an_off_grid_value_takes_the_next_legal_value():
+    space = DesignSpace(values={**table1_space().values, "l1_bytes": (8.0, 16.0, 32.0, 64.0)})
+    assert space.step("l1_bytes", 20.0, 1) == 32.0  # was 64: the legal 32 was skipped
+    assert space.step("l1_bytes", 20.0, 2) == 64.0
+    assert space.step("l1_bytes", 20.0, -1) == 16.0
+    assert space.step("l1_bytes", 20.0, -2) == 8.0
+    assert space.step("l1_bytes", 16.0, 1) == 32.0 and space.step("l1_bytes", 16.0, -1) == 8.0
+    assert space.step("l1_bytes", 100.0, 1) == 64.0 and space.step("l1_bytes", 1.0, -1) == 8.0  # clamped
+
+
+def test_relaxed_links_are_at_least_one_like_the_exact_ones():
+    import jax.numpy as jnp
+
+    from jaxdse.codesign.gradient import _arch_from
+    from jaxdse.codesign.space import links
+
+    design = {**table1_space().default_design(), "num_pes": 64.0, "links_inputs": 0.5}
+    hw = {
+        "num_pes": jnp.log(64.0),
+        "l1_bytes": jnp.log(16.0),
+        "l2_kib": jnp.log(64.0),
+        "dram_mb_per_s": jnp.log(1024.0),
+        "noc_width_bits": jnp.log(64.0),
+        "links": jnp.log(jnp.asarray([0.5, 1.0, 4.0, 64.0])),
+        "virtual": jnp.log(jnp.asarray([8.0] * 4)),
+    }
+    arch = _arch_from(hw, to_arch(table1_space().default_design()))
+    assert np.allclose(np.asarray(arch.noc_links), [1.0, 1.0, 4.0, 64.0], rtol=1e-5)
+    assert links(design, "inputs") == 1.0

@@ -2,6 +2,8 @@
 
 import json
 
+import chex
+import jax
 import numpy as np
 import pytest
 
@@ -72,14 +74,16 @@ def test_deterministic_for_a_seed():
     assert a.to_dict()["layers"] == b.to_dict()["layers"]
 
 
-def test_layers_of_different_shapes_reuse_compiled_functions():
+def test_layers_of_different_shapes_reuse_compiled_functions(monkeypatch):
+    """Every layer has the same array shapes: one trace of each jitted step serves them all
+    (``chex.assert_max_traces`` on fresh copies of the jitted functions)."""
+    chex.clear_trace_counter()  # the counters are global, keyed by the wrapped function
+    for name, static in (("_optimise", ("objective", "steps", "lr")), ("_score_layers", ("objective",))):
+        fn = getattr(gradient, name).__wrapped__
+        monkeypatch.setattr(gradient, name, jax.jit(chex.assert_max_traces(fn, n=1), static_argnames=static))
     layers = [w.conv2d("a", 16, 32, 14, 3), w.linear("b", 128, 64, tokens=7), w.depthwise("c", 32, 28, 5, 2)]
-    jaxdse.map_layer(layers[0], ARCH, seed=0)
-    opt, score = gradient._optimise._cache_size(), gradient._score_layers._cache_size()
-    for layer in layers[1:]:
+    for layer in layers:
         jaxdse.map_layer(layer, ARCH, seed=0)
-    assert gradient._optimise._cache_size() == opt
-    assert gradient._score_layers._cache_size() == score
 
 
 def test_bad_method_objective_budget():
@@ -122,3 +126,16 @@ def test_gradient_within_3_percent_of_exhaustive(layer, arch):
     assert float(g.costs.legal) == 1.0
     assert float(g.costs.latency_cycles) <= 1.03 * float(best.costs.latency_cycles)
     assert g.exact_evaluations < best.exact_evaluations
+
+
+def test_mapping_from_factors_inverts_factors():
+    layer = w.conv2d("c", 64, 64, 14, 3)
+    m = jaxdse.default_mapping(layer, ARCH)
+    back = cm.Mapping.from_factors(m.factors(), m.order)
+    for a, b in zip((m.temporal, m.spatial), (back.temporal, back.spatial)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    batch = np.stack([m.factors(), m.factors() * 1])  # [2, 4, 8]
+    mb = cm.Mapping.from_factors(batch, np.stack([m.order] * 2))
+    assert np.asarray(mb.temporal).shape == (2, 3, 8) and np.asarray(mb.spatial).shape == (2, 8)
+    traced = jax.jit(lambda f: cm.Mapping.from_factors(f, m.order).temporal)(jax.numpy.asarray(m.factors()))
+    np.testing.assert_array_equal(np.asarray(traced), np.asarray(m.temporal))

@@ -23,6 +23,7 @@ from jaxdse.codesign.plots import (
 )
 from jaxdse.codesign.report import write_report
 from jaxdse.codesign.saved import ReportError, RunData, load_run
+from jaxdse.codesign.space import links
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -87,6 +88,64 @@ def test_figures_when_nothing_is_feasible_and_limits_are_off(run, tmp_path):
 def test_layer_groups_take_the_slowest_noc():
     row = {"terms_cycles": {"compute": 10.0, "noc_inputs": 5.0, "noc_weights": 7.0, "noc_psum_reads": 1.0, "dma": 3.0}}
     assert layer_groups(row) == {"compute": 10.0, "NoC": 7.0, "DMA": 3.0}
+
+
+def test_breakdown_draws_the_terms_side_by_side_not_stacked():
+    """A layer's latency is the max of compute, NoC and DMA: the binding term's bar is the whole
+    latency x count, the others are shorter, and no bar starts where another ends."""
+    from jaxdse.codesign.plots import breakdown_figure, breakdown_ms
+    from jaxdse.codesign.saved import RunData
+
+    compute_bound = {"name": "a", "count": 2, "latency_s": 3e-3, "bottleneck": "compute", "loop_nest": "-"}
+    compute_bound["terms_cycles"] = {"compute": 30.0, "noc_inputs": 10.0, "dma": 5.0}
+    dma_bound = {**compute_bound, "name": "b", "count": 1, "bottleneck": "dma"}
+    dma_bound["terms_cycles"] = {"compute": 1.0, "noc_inputs": 2.0, "dma": 4.0}
+    assert breakdown_ms(compute_bound) == pytest.approx({"compute": 6.0, "NoC": 2.0, "DMA": 1.0})
+    assert breakdown_ms(dma_bound) == pytest.approx({"compute": 0.75, "NoC": 1.5, "DMA": 3.0})
+    fig = breakdown_figure(RunData(summary={"layers": {"net": [compute_bound, dma_bound]}}, trace=()))
+    bars = fig.axes[0].patches
+    assert len(bars) == 6 and all(b.get_x() == 0 for b in bars)
+    assert sorted(round(b.get_width(), 9) for b in bars) == sorted([6.0, 2.0, 1.0, 0.75, 1.5, 3.0])
+
+
+def test_report_and_result_say_how_the_run_was_made(run, tmp_path):
+    """Seed, budget, command line, version and date in result.json and the report; links printed as
+    physical links everywhere; budget shares and per-instance columns explained."""
+    result, _ = run
+    folder = _copy(run, tmp_path)
+    summary = json.loads((folder / "result.json").read_text())
+    info = summary["run"]
+    assert info["seed"] == 0 and info["budget"] == 5 and info["mapper_budget"] == 300 and info["warm_start"] == 0
+    assert info["jaxdse_version"] and info["date_utc"].startswith("20") and info["command_line"] is None
+    text = write_report(folder, "md").read_text()
+    assert "## Run" in text and "| seed | 0 |" in text and "| budget (designs) | 5 |" in text
+    assert f"| date (UTC) | {info['date_utc']} |" in text and "(Python API)" in text
+    phys = summary["links"]
+    assert phys == {k: links(summary["design"], k) for k in ("inputs", "weights", "psum", "writes")}
+    assert f"| links_inputs | {phys['inputs']:g} | links (stored as i = {summary['design']['links_inputs']:g}" in text
+    assert (
+        "links " + "/".join(f"{phys[k]:g}" for k in ("inputs", "weights", "psum", "writes")) in summary["design_text"]
+    )
+    assert "Used share of a limit = cost / limit" in text and "latency ms / instance" in text
+    explained = result.explain()
+    assert "used share of each limit" in explained and "%" in explained.splitlines()[-1]
+    assert "throughput limits: tiny_cnn >= 3000 inferences/s (given)" in explained  # which limit, and why
+
+
+def test_cli_records_its_command_line(monkeypatch, tmp_path):
+    import jaxdse.codesign.api as codesign_api
+
+    seen = {}
+
+    def fake_search(*args, **kwargs):
+        seen["command_line"] = args[-1]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(codesign_api, "_search", fake_search)
+    out = tmp_path / "r"
+    assert main(["explore", "--model", "resnet18", "--budget", "3", "--out", str(out)]) == 130
+    assert seen["command_line"] == f"jaxdse explore --model resnet18 --budget 3 --out {out}"
+    assert json.loads((out / "run.json").read_text())["command_line"] == seen["command_line"]
 
 
 def _accepted_reasons(folder: Path) -> list[str]:

@@ -60,6 +60,22 @@ def test_resume_from_a_torn_checkpoint_equals_the_uninterrupted_run(finished, tm
     assert len(read_records(out / EVALS_FILE)) == 8
 
 
+def test_resumed_run_keeps_the_wall_time_of_earlier_segments(finished, tmp_path):
+    """wall_s counts every segment, not only the resume's (which rebuilds stored designs in a second)."""
+    records = read_records(finished / EVALS_FILE)
+    elapsed = [r["elapsed_s"] for r in records]
+    assert elapsed == sorted(elapsed) and elapsed[0] > 0
+    assert json.loads((finished / "result.json").read_text())["wall_s"] >= elapsed[-1]
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)
+    earlier = 1000.0  # as if the stored designs had taken 1000 s to find
+    (out / EVALS_FILE).write_text("".join(json.dumps({**r, "elapsed_s": earlier}) + "\n" for r in records))
+    result = jaxdse.resume(out)
+    assert result.wall_s >= earlier
+    assert json.loads((out / "result.json").read_text())["wall_s"] == result.wall_s
+    assert _result(out) == _result(finished)
+
+
 def test_resume_errors_name_the_file(tmp_path, capsys):
     with pytest.raises(ResumeError, match="run.json"):
         jaxdse.resume(tmp_path)

@@ -80,10 +80,10 @@ def _check_seed(seed) -> None:
     assert isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED, seed
 
 
-def fake_search(evaluator, method, budget, out, start, progress, warm_start):
+def fake_search(evaluator, method, budget, out, start, progress, warm_start, command_line=None):
     assert evaluator.networks and all(isinstance(n, Network) for n in evaluator.networks)
     assert isinstance(evaluator.space, DesignSpace) and isinstance(evaluator.constraints, Constraints)
-    assert method in EXPLORERS and isinstance(budget, int) and budget >= 1
+    assert method in EXPLORERS and isinstance(budget, int) and 1 <= budget <= codesign_api.MAX_DESIGN_BUDGET
     assert evaluator.objective in OBJECTIVES
     _check_seed(evaluator.seed)
     raise Reached("explore search")
@@ -363,6 +363,7 @@ def test_cli_fuzz(folder, argv):
         (["evaluate", "--model", "resnet18", "--seed", "-1"], "seed"),
         (["map", "--model", "resnet18", "--budget", str(10**12)], "budget"),
         (["explore", "--model", "resnet18", "--seed", str(2**40)], "seed"),
+        (["explore", "--model", "resnet18", "--budget", "1000000000"], "budget' expected an int in 1..100,000"),
         (["explore", "--model", "resnet18", "--area-mm2", "nan"], "area_mm2"),
         (["explore", "--model", "resnet18", "--min-fps", "-3"], "min_per_s"),
         (["explore", "--workload", "{folder}/deep.json"], "deep.json"),
@@ -491,3 +492,115 @@ def test_mapper_arguments(which, kwargs, good_target, bad_target):
         event(f"reached {r}")
     except USER_ERRORS as e:
         assert one_line(str(e)) and "expected" in str(e), str(e)
+
+
+# ------------------------------------------- one line, never a traceback (issue 18)
+def _result_folder(path: Path) -> Path:
+    """A minimal result folder as ``Result.save`` writes it (no search needed)."""
+    design = table1_space().default_design()
+    total = {"latency_s": 0.01, "energy_j": 0.001, "area_mm2": 10.0, "power_w": 1.0, "objective": 0.01}
+    row = {"name": "c1", "count": 2, "latency_s": 0.005, "energy_j": 0.0005, "bottleneck": "compute", "loop_nest": "-"}
+    row["terms_cycles"] = {"compute": 10.0, "noc_inputs": 5.0, "dram": 3.0}
+    summary = {
+        "method": "random",
+        "objective": "latency",
+        "design": design,
+        "feasible": True,
+        "total": total,
+        "constraints": {"limits": {"area_mm2": 75.0, "power_w": 4.0, "min_per_s": {}}, "budgets": {"area_mm2": 0.1}},
+        "layers": {"net": [row]},
+    }
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "result.json").write_text(json.dumps(summary))
+    line = {"design": design, "total": total, "budgets": {"area_mm2": 0.1}, "accepted": True, "reason": "start"}
+    (path / "trace.jsonl").write_text(json.dumps(line) + "\n")
+    return path
+
+
+def _denied(*args, **kwargs):
+    raise PermissionError(13, "Permission denied", "somewhere")
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_during_explore_prints_the_resume_command(folder, monkeypatch):
+    """Ctrl-C: exit 130 and one line with the exact command that continues the run."""
+    monkeypatch.setattr(codesign_api, "_search", _interrupt)
+    out = folder / "o" / "interrupted"
+    status, err = _call(["explore", "--workload", str(TINY_CNN), "--budget", "3", "--out", str(out)])
+    assert status == 130 and one_line(err), err
+    assert f"jaxdse explore --resume {out}" in err
+    status, err = _call(["explore", "--resume", str(out)])
+    assert status == 130 and f"jaxdse explore --resume {out}" in err, err
+    status, err = _call(["explore", "--workload", str(TINY_CNN), "--budget", "3"])  # nothing saved
+    assert status == 130 and one_line(err) and "--resume" not in err, err
+
+
+def test_report_binary_files_are_one_line(tmp_path):
+    run = _result_folder(tmp_path / "a")
+    assert _call(["report", str(run)])[0] == 0  # the minimal folder is a valid one
+    for name in ("result.json", "trace.jsonl"):
+        bad = _result_folder(tmp_path / name)
+        (bad / name).write_bytes(b"\xff\xfe\x00binary\x80")
+        status, err = _call(["report", str(bad)])
+        assert status == 2 and err.startswith("jaxdse: error:") and one_line(err), err
+        assert name in err and "UTF-8" in err
+
+
+@pytest.mark.parametrize("where", ["report", "figures"])
+def test_report_in_a_read_only_place_is_one_line(tmp_path, monkeypatch, where):
+    """Writes that fail (a read-only folder; simulated, as these tests may run as root) end in one line."""
+    import jaxdse.codesign.report as report_module
+
+    run = _result_folder(tmp_path / "run")
+    monkeypatch.setattr(report_module, "atomic_write" if where == "report" else "save_figures", _denied)
+    for argv in (["report", str(run)], ["report", str(run), "--out", str(tmp_path / "ro" / "r.md")]):
+        status, err = _call(argv)
+        assert status == 2 and err.startswith("jaxdse: error:") and one_line(err), err
+        assert "Permission denied" in err and "expected" in err
+
+
+def test_resume_in_a_read_only_folder_is_one_line(folder, monkeypatch):
+    monkeypatch.setattr(codesign_api, "atomic_write", _denied)
+    with stubbed():
+        status, err = _call(["explore", "--resume", str(folder / "run")])
+    assert status == 2 and err.startswith("jaxdse: error:") and one_line(err), err
+    assert "writable" in err
+
+
+@pytest.mark.parametrize(
+    "mappings",
+    [
+        [[[1]], [0]],
+        [[[1] * 8] * 4],
+        "x",
+        [[[[1] * 8] * 4, [list(range(8))] * 2]],
+        [[[[0] * 8] * 4, [list(range(8))] * 3]],
+    ],
+)
+def test_resume_with_a_malformed_stored_mapping_is_one_line(folder, mappings):
+    """A stored mapping that cannot be rebuilt is named before any search starts (was an IndexError in it)."""
+    run = folder / f"malformed{next(_counter)}"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps(RUN_BASE))
+    layers = len(workloads.load(TINY_CNN).layers)
+    good = [[[1] * 8] * 4, [list(range(8))] * 3]
+    plan = {"method": "gradient", "exact_evaluations": 1, "wall_s": 0.1}
+    plan["mappings"] = mappings if not isinstance(mappings, list) else mappings + [good] * (layers - len(mappings))
+    record = {"design": table1_space().default_design() | {"num_pes": 64.0}, "wall_s": 0.1, "plans": {"tiny_cnn": plan}}
+    (run / "evaluations.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(record) + "\n")
+    with stubbed():
+        status, err = _call(["explore", "--resume", str(run)])
+    assert status == 2 and err.startswith("jaxdse: error:") and one_line(err), err
+    assert "evaluations.jsonl' line 1" in err and "mappings" in err
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
+def test_out_where_no_folder_can_be_made_is_one_line():
+    """/proc looks writable to root, but no folder can be made in it."""
+    with stubbed():
+        status, err = _call(["explore", "--workload", str(TINY_CNN), "--budget", "3", "--out", "/proc/jaxdse-x"])
+    assert status == 2 and err.startswith("jaxdse: error:") and one_line(err), err
+    assert "out" in err

@@ -13,13 +13,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from costmodels import ArchError, MappingError, get_arch, preset_names
+from costmodels import ArchError, HierarchyError, MappingError, get_arch, preset_names
 from costmodels.counts import check_counts
 from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeError, SpaceError, explore
 from jaxdse.codesign.baselines import BaselineUnavailable
 from jaxdse.codesign.constraints import DEFAULT_AREA_MM2, DEFAULT_POWER_W
 from jaxdse.codesign.saved import ReportError
 from jaxdse.compile_cache import enable_compile_cache
+from jaxdse.hierarchy_plan import HierarchyMapError
 from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
 from workloads import Network, WorkloadError, get, load, names
@@ -28,6 +29,8 @@ from workloads.specfile import check_out_dir, printable
 USER_ERRORS = (
     WorkloadError,
     ArchError,
+    HierarchyError,
+    HierarchyMapError,
     MappingError,
     MapperError,
     ReportError,
@@ -125,6 +128,41 @@ def _emit(plan, args, header: str) -> None:
         print(plan.nests())
 
 
+def _hierarchy(args: argparse.Namespace):
+    """The hierarchy named by --arch when it is not a three-level template design (else None)."""
+    from costmodels.hierarchy import hierarchy_preset, hierarchy_preset_names, is_template_preset, load_hierarchy
+
+    name = str(args.arch)
+    if name in hierarchy_preset_names() and not is_template_preset(name):
+        return hierarchy_preset(name)
+    if name.endswith((".yaml", ".yml", ".json")) and Path(name).is_file():
+        from workloads.specfile import read_spec
+
+        data = read_spec(name, "arch file", ArchError)
+        if isinstance(data, dict) and "levels" in data:
+            return load_hierarchy(name)
+    return None
+
+
+def _map_on_hierarchy(args: argparse.Namespace, net, hier):
+    """evaluate / map on a general hierarchy: best of random exact mappings (the mapper is template-only)."""
+    from jaxdse.hierarchy_plan import DEFAULT_SAMPLES, map_on_hierarchy
+
+    if getattr(args, "timeloop_arch", None) or getattr(args, "timeloop_mapping", None):
+        raise TimeloopError("command line: expected --timeloop-* files with a template --arch, found a hierarchy")
+    if args.method not in ("gradient", "random"):
+        raise MapperError(
+            f"command line: field '--method' expected 'random' on the hierarchy '{args.arch}' (the gradient, "
+            f"pruned, exhaustive and default mappers run on the three-level template presets only for now), "
+            f"found {args.method!r}"
+        )
+    if not args.json:
+        print(
+            f"{args.arch}: {len(hier.names)} levels ({' -> '.join(hier.names)}); random mapping search", file=sys.stderr
+        )
+    return map_on_hierarchy(net, hier, objective=args.objective, samples=args.budget or DEFAULT_SAMPLES, seed=args.seed)
+
+
 def _map(args: argparse.Namespace):
     from jaxdse.mapper.api import map_network
     from jaxdse.plan import evaluate
@@ -133,6 +171,9 @@ def _map(args: argparse.Namespace):
         if getattr(args, flag, None) is not None:
             check_out_dir(getattr(args, flag), f"command line: field '--{flag.replace('_', '-')}'", MapperError)
     net = _network(args)
+    hier = _hierarchy(args)
+    if hier is not None:
+        return net, _map_on_hierarchy(args, net, hier)
     arch, timeloop_arch = check_counts(get_arch(args.arch), f"arch '{printable(args.arch)}'"), None
     if getattr(args, "timeloop_arch", None):
         from jaxdse.interop import read_arch
@@ -257,7 +298,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     del args
     print("models: " + ", ".join(names()))
-    print("arch presets: " + ", ".join(preset_names()))
+    from costmodels.hierarchy import hierarchy_preset_names, is_template_preset
+
+    print("arch presets (three-level template; map and explore): " + ", ".join(preset_names()))
+    general = [n for n in hierarchy_preset_names() if not is_template_preset(n)]
+    print("hierarchy presets (any depth; evaluate and map with random search): " + ", ".join(general))
     return 0
 
 

@@ -14,7 +14,15 @@ from costmodels.arch import (
     preset_names,
 )
 from costmodels.bottleneck import Bottleneck, Node, analyse, bottleneck_tree, describe_bottleneck
-from costmodels.hierarchy import Hierarchy, HierarchyError, hierarchy_from_arch, hierarchy_from_dict, load_hierarchy
+from costmodels.hierarchy import (
+    Hierarchy,
+    HierarchyError,
+    hierarchy_from_arch,
+    hierarchy_from_dict,
+    hierarchy_preset,
+    hierarchy_preset_names,
+    load_hierarchy,
+)
 from costmodels.hierarchy_model import HierarchyCosts, evaluate_hierarchy
 from costmodels.mapping import LEVELS, Mapping, MappingError, make_mapping, mapping_from_dict, validate_mapping
 from costmodels.model import (
@@ -44,6 +52,8 @@ from costmodels.numerics import EXACT, Exact, Relaxed
 from costmodels.sharding import evaluate_sharded
 
 __all__ = [
+    "hierarchy_preset",
+    "hierarchy_preset_names",
     "nest_mapping",
     "NestMapping",
     "MAX_LEVELS",

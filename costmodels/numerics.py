@@ -3,8 +3,18 @@
 The cost model (``costmodels.model``) calls every rounding and reduction
 primitive through a numerics object. ``EXACT`` gives integer semantics and
 hard maxima (the numbers reported to users); ``Relaxed(temperature)`` gives
-smooth, differentiable stand-ins (the numbers gradients are taken of). At
-legal integer points and low temperature the two agree; ``tests`` prove it.
+smooth, differentiable stand-ins (the numbers gradients are taken of).
+
+How far they agree, as T -> 0 at a legal point with integer factors: every
+term without a ceil agrees exactly (counts, compute, DMA, energy). A ceil of
+an integer >= 1 agrees too, but a transfer that is not a whole number of
+beats (or workgroups that are not a whole number of link rounds) gives
+``x <= relaxed ceil(x) < ceil(x)``, so a NoC term (requests x rounds x beats)
+is at most the exact one and at least ``(x_r / ceil(x_r)) * (x_b /
+ceil(x_b))`` of it (e.g. K=6, C=3 on ``tiny`` with spatial K6 and L1 C3:
+weights NoC 4 cycles exact, 2.25 relaxed, within the bound 0.5625).
+``tests/costmodels/test_model.py::test_relaxed_noc_bound_at_fractional_beats``
+checks both the agreement and this bound.
 
 The relaxations follow the options in the project's relaxation notes
 (``shared/reference/relaxation-ideas.md``):

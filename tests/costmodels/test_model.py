@@ -222,3 +222,27 @@ def test_elasticity_matches_finite_difference():
     fd = (float(loglat(x + h, EXACT)) - float(loglat(x - h, EXACT))) / (2 * h)
     assert grad < 0
     np.testing.assert_allclose(grad, fd, rtol=0.05, atol=1e-3)
+
+
+def test_relaxed_noc_bound_at_fractional_beats():
+    """Exact and relaxed agree at whole beats; at a fractional transfer the relaxed NoC term sits
+    between (x_r / ceil x_r)(x_b / ceil x_b) of the exact one and the exact one (numerics docstring)."""
+    arch = make_arch(**TINY)
+    layer = layer_arrays(w.raw("frac", {"K": 6, "C": 3}))
+    m = make_mapping(spatial={"K": 6}, l1={"C": 3})
+    ex = evaluate(arch, layer, m)
+    rel = evaluate(arch, layer, m, Relaxed(0.001))
+    width_bytes = np.asarray(arch.noc_width_bits) / 8.0
+    rounds_x = np.asarray(ex.traffic.workgroups) / np.asarray(arch.noc_links)
+    beats_x = np.asarray(ex.traffic.noc_bytes_per_request) / width_bytes
+    lower = np.asarray(ex.noc_cycles) * (rounds_x / np.ceil(rounds_x - 1e-6)) * (beats_x / np.ceil(beats_x - 1e-6))
+    noc_r, noc_e = np.asarray(rel.noc_cycles), np.asarray(ex.noc_cycles)
+    assert np.all(noc_r <= noc_e * (1 + 1e-3)) and np.all(noc_r >= lower * (1 - 1e-3))
+    assert noc_e[1] == 4 and noc_r[1] == pytest.approx(2.25, rel=1e-2)  # the weights stream: 1.5 beats
+    np.testing.assert_allclose(float(rel.compute_cycles), float(ex.compute_cycles), rtol=1e-6)
+    # K=8, C=4: the weights stream is 8 bytes = 2 whole beats over 8 / 4 = 2 whole rounds: agreement
+    layer = layer_arrays(w.raw("whole", {"K": 8, "C": 4}))
+    m = make_mapping(spatial={"K": 8}, l1={"C": 4})
+    ex, rel = evaluate(arch, layer, m), evaluate(arch, layer, m, Relaxed(0.001))
+    assert float(ex.noc_rounds[1]) == 2 and float(ex.noc_beats[1]) == 2
+    np.testing.assert_allclose(float(rel.noc_cycles[1]), float(ex.noc_cycles[1]), rtol=1e-2)

@@ -18,6 +18,7 @@ import numpy as np
 from jaxdse.codesign.checkpoint import append_record, atomic_write
 from jaxdse.codesign.evaluator import DesignEval
 from jaxdse.codesign.space import describe
+from jaxdse.plan import serving_line
 
 
 @dataclass
@@ -115,7 +116,18 @@ class Result:
             f"area {t['area_mm2']:.2f} mm^2, peak power {t['power_w']:.3f} W; budgets "
             + ", ".join(f"{k} {v:.2f}" for k, v in self.best.budgets.items())
         )
+        for name, serving in self.serving().items():
+            lines.append(f"  {name}: {serving_line(serving)}")
         return "\n".join(lines)
+
+    def serving(self) -> dict[str, dict]:
+        """Serving figures (``jaxdse.plan.serving_figures``) of the LLM passes on the best design."""
+        out = {}
+        for name, plan in self.best.plans.items():
+            t = plan.total()
+            if "serving" in t:
+                out[name] = t["serving"]
+        return out
 
     def to_dict(self) -> dict:
         layers = {}
@@ -136,6 +148,7 @@ class Result:
             "evaluations": self.evaluations,
             "wall_s": self.wall_s,
             "layers": layers,
+            **({"serving": self.serving()} if self.serving() else {}),
         }
 
     def save(self, out_dir: str | Path) -> Path:

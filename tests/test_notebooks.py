@@ -28,6 +28,10 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         assert "compiled program reused" in outputs and "final (" in outputs
         report = (tmp_path / "runs/notebook-batched/report.html").read_text()
         assert report.count("data:image/png;base64,") == 4
+    elif path.name.startswith("04_"):
+        assert "MACs per compulsory byte" in outputs and outputs.count("final (") == 2
+        assert "time to first token" in outputs and "time per output token" in outputs
+        assert "on prefill design" in outputs
     else:
         pytest.fail(f"no output check written for {path.name}")
 

@@ -202,7 +202,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
         for k, v in EXPLORE_DEFAULTS.items():
             if getattr(args, k) is None:
                 setattr(args, k, v)
-        nets = [get(m, batch=args.batch or 1) for m in args.model or []] + [load(w) for w in args.workload or []]
+        batch = 1 if args.batch is None else args.batch
+        nets = [get(m, batch=batch) for m in args.model or []] + [load(w) for w in args.workload or []]
         if not nets:
             raise WorkloadError("command line: expected at least one --model NAME or --workload FILE, found none")
         cons = Constraints(

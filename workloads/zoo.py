@@ -365,14 +365,22 @@ def get(name: str, batch: int = 1) -> Network:
         batch: Batch size (loop bound N of every layer).
 
     Raises:
-        ValueError: Unknown ``name`` or a batch that is not a positive int.
+        WorkloadError: Unknown ``name``, a batch that is not a positive int, or
+            one too large for a layer's loop bounds (``workloads.layer.MAX_EXTENT``).
         TypeError: A registered builder did not return a Network.
     """
     if not isinstance(name, str) or name not in _REGISTRY:
         raise WorkloadError(f"zoo.get: field 'name' expected one of {names()}, found {name!r}")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise WorkloadError(f"zoo.get: field 'batch' expected a positive int, found {batch!r}")
-    net = _REGISTRY[name](batch)
+    try:
+        net = _REGISTRY[name](batch)
+    except WorkloadError:
+        raise
+    except ValueError as e:  # e.g. a batch so large that a loop bound passes MAX_EXTENT
+        raise WorkloadError(
+            f"zoo.get: field 'batch' expected a size the network's layers can take, found {batch}: {e}"
+        ) from e
     if not isinstance(net, Network):
         raise TypeError(f"zoo.get: builder for {name!r} expected to return a Network, found {type(net).__name__}")
     return net

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workloads import Network, conv2d, get, names, register, zoo
+from workloads import Network, WorkloadError, conv2d, get, names, register, zoo
 from workloads.zoo import transformer_block
 
 # Published multiply-accumulate counts (GMACs, batch 1). Sources:
@@ -174,9 +174,9 @@ def test_unknown_name_lists_valid_names():
     assert "'name'" in msg and "'resnet51'" in msg and "resnet50" in msg
 
 
-@pytest.mark.parametrize("batch", [0, -1, 1.5, True])
+@pytest.mark.parametrize("batch", [0, -1, 1.5, True, 2**24 + 1])
 def test_bad_batch(batch):
-    with pytest.raises(ValueError, match="'batch'"):
+    with pytest.raises(WorkloadError, match="'batch'"):
         get("resnet18", batch=batch)
 
 

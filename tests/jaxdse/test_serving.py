@@ -75,3 +75,22 @@ def test_cli_min_tokens_per_s_needs_an_llm_pass(capsys):
     assert main(["explore", "--model", "resnet18", "--min-tokens-per-s", "10", "--budget", "1"]) == 2
     err = capsys.readouterr().err
     assert "'--min-tokens-per-s'" in err and "resnet18" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_cli_explore_reports_serving_and_applies_tokens_per_s(tmp_path, capsys):
+    """One design (random explorer) of a reduced decode pass read from a workload file: the tokens/s
+    limit becomes the pass's throughput budget, and result JSON carries the serving figures."""
+    from workloads import dump
+
+    net = SMALL.replace(layers=1).decode(32, batch=2)
+    path = dump(net, tmp_path / "small_decode.yaml")
+    argv = ["explore", "--workload", str(path), "--method", "random", "--budget", "1", "--json"]
+    assert main([*argv, "--min-tokens-per-s", "1e9"]) == 3  # a billion tokens/s: no design meets it
+    out = json.loads(capsys.readouterr().out)
+    s = out["serving"][net.name]
+    assert s["tokens_per_pass"] == 2 and s["time_per_output_token_s"] == pytest.approx(out["total"]["latency_s"])
+    budget = out["constraints"]["budgets"][f"throughput.{net.name}"]
+    assert budget == pytest.approx(1e9 / 2 * s["time_per_output_token_s"], rel=1e-6)
+    assert out["constraints"]["limits"]["min_tokens_per_s"] == {net.name: 1e9}
+    assert out["blocking_constraint"] == f"throughput.{net.name}"

@@ -48,8 +48,10 @@ def _network(args: argparse.Namespace):
         return Network(name="timeloop", layers=layers, counts=(1,) * len(layers))
     if args.model and args.workload:
         raise WorkloadError("command line: expected one of --model or --workload, found both")
+    if args.batch is not None and not args.model:
+        raise WorkloadError(f"command line: field '--batch' expected with --model only, found --batch {args.batch}")
     if args.model:
-        return get(args.model, batch=args.batch)
+        return get(args.model, batch=1 if args.batch is None else args.batch)
     if args.workload:
         return load(args.workload)
     raise WorkloadError("command line: expected --model NAME or --workload FILE, found neither")
@@ -59,7 +61,7 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload")
     g.add_argument("--model", help=f"built-in network: {', '.join(names())}")
     g.add_argument("--workload", type=Path, help="YAML/JSON workload file (see workloads/examples/)")
-    g.add_argument("--batch", type=int, default=1, help="batch of a --model network (LLMs: sequences) [1]")
+    g.add_argument("--batch", type=int, help="batch of a --model network (LLMs: sequences) [1]")
     p.add_argument(
         "--arch",
         default="explainable_default",
@@ -202,6 +204,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
         for k, v in EXPLORE_DEFAULTS.items():
             if getattr(args, k) is None:
                 setattr(args, k, v)
+        if args.batch is not None and not args.model:
+            raise WorkloadError(f"command line: field '--batch' expected with --model only, found --batch {args.batch}")
         batch = 1 if args.batch is None else args.batch
         nets = [get(m, batch=batch) for m in args.model or []] + [load(w) for w in args.workload or []]
         if not nets:

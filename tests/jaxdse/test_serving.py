@@ -85,7 +85,8 @@ def test_cli_explore_reports_serving_and_applies_tokens_per_s(tmp_path, capsys):
 
     net = SMALL.replace(layers=1).decode(32, batch=2)
     path = dump(net, tmp_path / "small_decode.yaml")
-    argv = ["explore", "--workload", str(path), "--method", "random", "--budget", "1", "--json"]
+    run = tmp_path / "run"
+    argv = ["explore", "--workload", str(path), "--method", "random", "--budget", "1", "--json", "--out", str(run)]
     assert main([*argv, "--min-tokens-per-s", "1e9"]) == 3  # a billion tokens/s: no design meets it
     out = json.loads(capsys.readouterr().out)
     s = out["serving"][net.name]
@@ -94,3 +95,6 @@ def test_cli_explore_reports_serving_and_applies_tokens_per_s(tmp_path, capsys):
     assert budget == pytest.approx(1e9 / 2 * s["time_per_output_token_s"], rel=1e-6)
     assert out["constraints"]["limits"]["min_tokens_per_s"] == {net.name: 1e9}
     assert out["blocking_constraint"] == f"throughput.{net.name}"
+    assert main(["report", str(run)]) == 0
+    report = (run / "report.md").read_text()
+    assert f"time per output token {net.name}" in report and f"energy per token {net.name}" in report

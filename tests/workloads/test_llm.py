@@ -121,7 +121,7 @@ def test_zoo_llm_macs_match_published_parameters(model):
         net = get(f"{model}_{phase}", batch=2)
         assert "Batch 2" in net.notes and net.sequences == 2
         if phase == "decode":
-            kv = net.layers[1].size("K")  # scores: K = keys attended
+            kv = next(x for x in net.layers if x.name.endswith("scores")).size("K")  # K = keys attended
             expected = 2 * (per_token_weights + attn_per_token(kv))
         else:
             s = net.layers[0].size("P")  # q_proj: P = prompt tokens

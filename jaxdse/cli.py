@@ -60,8 +60,10 @@ def _network(args: argparse.Namespace):
         return Network(name="timeloop", layers=layers, counts=(1,) * len(layers))
     if args.model and args.workload:
         raise WorkloadError("command line: expected one of --model or --workload, found both")
+    if args.batch is not None and not args.model:
+        raise WorkloadError(f"command line: field '--batch' expected with --model only, found --batch {args.batch}")
     if args.model:
-        return get(args.model)
+        return get(args.model, batch=1 if args.batch is None else args.batch)
     if args.workload:
         return load(args.workload)
     raise WorkloadError("command line: expected --model NAME or --workload FILE, found neither")
@@ -71,6 +73,7 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload")
     g.add_argument("--model", help=f"built-in network: {', '.join(names())}")
     g.add_argument("--workload", type=_path, help="YAML/JSON workload file (see workloads/examples/)")
+    g.add_argument("--batch", type=int, help="batch of a --model network (LLMs: sequences) [1]")
     p.add_argument(
         "--arch",
         default="explainable_default",
@@ -237,7 +240,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from jaxdse.codesign import Constraints, resume
 
     progress = None if args.json else _progress
-    settings = ["model", "workload", "space", "min_fps", *EXPLORE_DEFAULTS]
+    settings = ["model", "workload", "batch", "space", "min_fps", "min_tokens_per_s", *EXPLORE_DEFAULTS]
     if args.resume is not None:
         given = [f"--{k.replace('_', '-')}" for k in settings if getattr(args, k) is not None]
         given += ["--force"] if args.force else []
@@ -252,13 +255,17 @@ def cmd_explore(args: argparse.Namespace) -> int:
         for k, v in EXPLORE_DEFAULTS.items():
             if getattr(args, k) is None:
                 setattr(args, k, v)
-        nets = [get(m) for m in args.model or []] + [load(w) for w in args.workload or []]
+        if args.batch is not None and not args.model:
+            raise WorkloadError(f"command line: field '--batch' expected with --model only, found --batch {args.batch}")
+        batch = 1 if args.batch is None else args.batch
+        nets = [get(m, batch=batch) for m in args.model or []] + [load(w) for w in args.workload or []]
         if not nets:
             raise WorkloadError("command line: expected at least one --model NAME or --workload FILE, found none")
         cons = Constraints(
             area_mm2=args.area_mm2,
             power_w=args.power_w,
             min_per_s={n.name: args.min_fps for n in nets} if args.min_fps is not None else {},
+            min_tokens_per_s=_tokens_limits(nets, args.min_tokens_per_s),
         )
         result = explore(
             nets,
@@ -285,6 +292,19 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if args.out:
         print(f"\nwrote {args.out}/result.json, run.json, trace.jsonl, evaluations.jsonl and figures")
     return 0 if result.feasible else 3
+
+
+def _tokens_limits(nets: list[Network], min_tokens_per_s: float | None) -> dict[str, float]:
+    """``--min-tokens-per-s`` for every LLM prefill/decode network given."""
+    if min_tokens_per_s is None:
+        return {}
+    llm = {n.name: min_tokens_per_s for n in nets if n.phase}
+    if not llm:
+        raise ConstraintError(
+            "command line: field '--min-tokens-per-s' expected at least one LLM prefill/decode network "
+            f"(e.g. --model llama2_7b_decode), found none among {[n.name for n in nets]}"
+        )
+    return llm
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -338,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--area-mm2", type=float, help="area limit [75]")
     p.add_argument("--power-w", type=float, help="peak power limit [4]")
     p.add_argument("--min-fps", type=float, help="minimum inferences/s for every model (default: per-model, reference)")
+    p.add_argument(
+        "--min-tokens-per-s",
+        type=float,
+        help="minimum tokens/s for every LLM prefill (prompt tokens) / decode (new tokens) network [none]",
+    )
+    p.add_argument("--batch", type=int, help="batch of every --model network (LLMs: sequences) [1]")
     p.add_argument("--budget", type=int, help="designs to evaluate [50]")
     p.add_argument("--method", choices=sorted(EXPLORERS), help="[explainable]")
     p.add_argument("--seed", type=int, help="[0]")

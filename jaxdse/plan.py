@@ -38,6 +38,46 @@ from workloads import Network
 from workloads.specfile import printable
 
 
+def serving_figures(network: Network, latency_s: float, energy_j: float) -> dict | None:
+    """Serving figures of one LLM pass (``network.phase`` set), else None.
+
+    A prefill pass ends with each sequence's first output token, so its
+    latency is the time to first token; a decode pass emits one token per
+    sequence, so its latency is the time per output token. ``tokens_per_s``
+    and ``energy_per_token_j`` divide by the tokens the pass processes
+    (``network.tokens_per_pass``: prompt tokens in prefill, new tokens in decode).
+
+    Keys: ``phase``, ``sequences``, ``tokens_per_pass``,
+    ``time_to_first_token_s`` (prefill) or ``time_per_output_token_s`` (decode),
+    ``tokens_per_s``, ``energy_per_token_j``.
+    """
+    if not network.phase:
+        return None
+    key = "time_to_first_token_s" if network.phase == "prefill" else "time_per_output_token_s"
+    return {
+        "phase": network.phase,
+        "sequences": network.sequences,
+        "tokens_per_pass": network.tokens_per_pass,
+        key: latency_s,
+        "tokens_per_s": network.tokens_per_pass / latency_s,
+        "energy_per_token_j": energy_j / network.tokens_per_pass,
+    }
+
+
+def serving_line(s: dict) -> str:
+    """``serving_figures`` as one line of text."""
+    if s["phase"] == "prefill":
+        head = f"time to first token {s['time_to_first_token_s'] * 1e3:.3f} ms"
+        rate = f"{s['tokens_per_s']:,.1f} prompt tokens/s"
+    else:
+        head = f"time per output token {s['time_per_output_token_s'] * 1e3:.3f} ms"
+        rate = f"{s['tokens_per_s']:,.1f} tokens/s"
+    return (
+        f"serving ({s['phase']}, {s['sequences']} sequences, {s['tokens_per_pass']} tokens per pass): {head}, {rate}, "
+        f"energy {s['energy_per_token_j'] * 1e3:.4f} mJ/token"
+    )
+
+
 def _index(tree: Any, i: int) -> Any:
     return jax.tree_util.tree_map(lambda x: x[i], tree)
 
@@ -142,7 +182,7 @@ class Plan:
         term, share = self.dominant_term()
         lat_s = float(c.latency_s)
         energy_j = float(c.energy_pj) * 1e-12
-        return {
+        out = {
             "latency_s": lat_s,
             "latency_cycles": float(c.latency_cycles),
             "energy_j": energy_j,
@@ -158,6 +198,10 @@ class Plan:
             "exact_evaluations": int(self.exact_evaluations),
             "search_wall_s": float(self.wall_s),
         }
+        serving = serving_figures(self.network, lat_s, energy_j)
+        if serving is not None:
+            out["serving"] = serving
+        return out
 
     def to_dict(self) -> dict:
         return {
@@ -206,6 +250,8 @@ class Plan:
             f"{t['macs'] / 1e9:.3f} GMACs, utilisation {t['utilisation']:.1%}, "
             f"mostly {t['bottleneck']}-bound ({t['bottleneck_share']:.0%} of latency)"
         )
+        if "serving" in t:
+            lines.append(serving_line(t["serving"]))
         lines.append(f"mappings: {self.method}; {self.exact_evaluations:,} exact evaluations, {self.wall_s:.2f} s")
         lines.extend(TABLE_NOTES)
         return "\n".join(lines)

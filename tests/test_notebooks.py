@@ -26,10 +26,17 @@ def _check_03(outputs: str, tmp_path: Path) -> None:
     assert report.count("data:image/png;base64,") == 4
 
 
+def _check_04(outputs: str, tmp_path: Path) -> None:
+    assert "MACs per compulsory byte" in outputs and outputs.count("final (") == 2
+    assert "time to first token" in outputs and "time per output token" in outputs
+    assert "on prefill design" in outputs
+
+
 CHECKS = {
     "01_quickstart.ipynb": _check_01,
     "02_explain_a_design.ipynb": _check_02,
     "03_batched_search.ipynb": _check_03,
+    "04_llm_prefill_vs_decode.ipynb": _check_04,
 }
 """What each notebook's outputs must show, by file name."""
 

@@ -346,21 +346,47 @@ def matmul(
     heads: int = 1,
     batch: int = 1,
     bits: tuple[int, int, int] = (16, 16, 16),
+    b_shared: bool | None = None,
 ) -> Layer:
     """A batched matmul ``[batch, heads, m, k] @ [batch?, heads, k, n]``.
 
-    Attention scores are ``matmul(m=seq, k=head_dim, n=seq, heads=h)`` and the
-    context ``matmul(m=seq, k=seq, n=head_dim, heads=h)``. Heads map to G, the
-    reduction k to C, rows m to P and columns n to K; the second matrix plays
-    the weights operand (indexed by G, K, C), so it is shared across the batch
-    N, as weights are. With batch = 1 (the zoo's single-stream setting) this
-    is exact; for batch > 1 the second operand's traffic is undercounted by
-    the batch factor, which the docstring of the zoo states where it matters.
+    Attention scores are ``matmul(m=seq, k=head_dim, n=kv_len, heads=h)`` and
+    the context ``matmul(m=seq, k=kv_len, n=head_dim, heads=h)``. The reduction
+    k maps to C, rows m to P and columns n to K; the second matrix plays the
+    weights operand (indexed by G, K, C, not by N).
+
+    With ``batch > 1`` the caller must say what the second matrix is, since the
+    two readings cost very differently (the second operand's traffic differs by
+    the batch factor):
+
+    * ``b_shared=True``: one matrix shared by every sample (a weight): N = batch,
+      G = heads.
+    * ``b_shared=False``: one matrix per sample (an activation, e.g. each
+      sequence's K and V in attention): batch and heads both index every
+      operand, so they fold into the groups, G = heads x batch, N = 1.
+
+    With ``batch = 1`` the readings coincide and ``b_shared`` may be left out.
+
+    Raises:
+        ValueError: A size is not a positive int, or ``batch > 1`` without a
+            bool ``b_shared``.
     """
     owner = f"matmul '{name}'"
     for f, v in (("m", m), ("k", k), ("n", n), ("heads", heads), ("batch", batch)):
         _positive_int(f, v, owner)
-    return Layer(name=name, sizes=(batch, heads, n, k, m, 1, 1, 1), bits=_bits(bits, owner), kind="matmul")
+    if b_shared is not None and not isinstance(b_shared, bool):
+        raise TypeError(f"{owner}: field 'b_shared' expected a bool or None, found {show(b_shared)}")
+    if batch > 1 and b_shared is None:
+        raise ValueError(
+            f"{owner}: field 'b_shared' expected True (second operand a weight shared over the batch) or False "
+            f"(a per-sample activation, e.g. attention K/V) when batch > 1, found None (batch={batch})"
+        )
+    if b_shared is False:
+        _positive_int("heads x batch", heads * batch, owner)
+        sizes = (1, heads * batch, n, k, m, 1, 1, 1)
+    else:
+        sizes = (batch, heads, n, k, m, 1, 1, 1)
+    return Layer(name=name, sizes=sizes, bits=_bits(bits, owner), kind="matmul")
 
 
 def raw(

@@ -4,6 +4,9 @@ Schema (one network per file)::
 
     name: tiny_cnn              # str, required
     notes: "batch 1, ..."       # str, optional
+    phase: decode               # optional: prefill | decode (an LLM serving pass), then also
+    sequences: 8                #   sequences in the pass (the batch) and
+    tokens_per_pass: 8          #   tokens it processes (prefill: batch x prompt; decode: batch)
     layers:                     # non-empty list, required
       - type: conv2d            # conv2d | depthwise | linear | matmul | raw
         name: conv1             # optional, default "<type><index>"
@@ -14,7 +17,9 @@ Schema (one network per file)::
 
 Fields per ``type`` are the keyword arguments of the constructors in
 ``workloads.layer`` (``conv2d``, ``depthwise``, ``linear``, ``matmul``,
-``raw``); ``_FIELDS`` below lists them. ``Network.to_dict()`` writes the
+``raw``); ``_FIELDS`` below lists them. A ``matmul`` with ``batch > 1`` needs
+``b_shared: true`` (second operand a weight shared over the batch) or ``false``
+(a per-sample activation such as attention K/V); without it the file is refused. ``Network.to_dict()`` writes the
 ``raw`` form, so every network round-trips through ``dump`` and ``load``.
 
 Every problem raises ``WorkloadError`` naming the file, the field path
@@ -32,7 +37,7 @@ import yaml
 
 from workloads.errors import WorkloadError
 from workloads.layer import DIMS, KINDS, MAX_EXTENT, Layer, conv2d, depthwise, linear, matmul, raw
-from workloads.network import Network
+from workloads.network import PHASES, Network
 from workloads.specfile import printable, read_spec, show
 
 
@@ -115,6 +120,12 @@ def _kind(path: str, v: Any) -> str:
     return v
 
 
+def _bool(path: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _FieldError(path, "true or false", v)
+    return v
+
+
 def _str(path: str, v: Any) -> str:
     if not isinstance(v, str) or not v:
         raise _FieldError(path, "a non-empty str", v)
@@ -138,7 +149,10 @@ _FIELDS: dict[str, tuple[Callable[..., Layer], _Fields]] = {
     "conv2d": (conv2d, {"in_channels": _POS, "out_channels": _POS, **_WINDOW, "groups": _OPT_POS, **_BATCH_BITS}),
     "depthwise": (depthwise, {"channels": _POS, **_WINDOW, **_BATCH_BITS}),
     "linear": (linear, {"in_features": _POS, "out_features": _POS, "tokens": _OPT_POS, **_BATCH_BITS}),
-    "matmul": (matmul, {"m": _POS, "k": _POS, "n": _POS, "heads": _OPT_POS, **_BATCH_BITS}),
+    "matmul": (
+        matmul,
+        {"m": _POS, "k": _POS, "n": _POS, "heads": _OPT_POS, **_BATCH_BITS, "b_shared": (False, _bool)},
+    ),
     "raw": (
         raw,
         {
@@ -151,7 +165,7 @@ _FIELDS: dict[str, tuple[Callable[..., Layer], _Fields]] = {
     ),
 }
 _COMMON = ("type", "name", "count")
-_TOP = ("name", "notes", "layers")
+_TOP = ("name", "notes", "phase", "sequences", "tokens_per_pass", "layers")
 
 
 # ------------------------------------------------------------------- parsing
@@ -208,11 +222,25 @@ def from_dict(data: Any, source: str = "<dict>") -> Network:
         if not isinstance(layers, list) or not layers:
             raise _FieldError("layers", "a non-empty list of layer mappings", layers)
         items = [_layer(i, item) for i, item in enumerate(layers)]
+        serving = {}
+        if "phase" in data:
+            if data["phase"] not in PHASES[1:]:
+                raise _FieldError("phase", f"one of {list(PHASES[1:])}", data["phase"])
+            serving["phase"] = data["phase"]
+            for key in ("sequences", "tokens_per_pass"):
+                serving[key] = _pos_int(key, data.get(key, _MISSING))
+        else:
+            for key in ("sequences", "tokens_per_pass"):
+                if key in data:
+                    raise _FieldError(key, "no value unless 'phase' is given", data[key])
+        net = Network.from_layers(name, items, notes=notes, **serving)
     except _FieldError as e:
         raise WorkloadError(f"{source}: field '{e.path}' expected {e.expected}, found {_show(e.found)}") from None
     except WorkloadError as e:
         raise WorkloadError(f"{source}: {e}") from e.__cause__
-    return Network.from_layers(name, items, notes=notes)
+    except ValueError as e:  # Network's own checks (e.g. decode tokens_per_pass != sequences)
+        raise WorkloadError(f"{source}: {e}") from e
+    return net
 
 
 def load(path: str | Path) -> Network:

@@ -8,6 +8,9 @@ from flax import struct
 
 from workloads.layer import Layer
 
+PHASES: tuple[str, ...] = ("", "prefill", "decode")
+"""Values of ``Network.phase``: not an LLM serving pass, prefill, decode."""
+
 
 @struct.dataclass(frozen=True)
 class Network:
@@ -22,12 +25,23 @@ class Network:
         layers: Unique layers in first-seen order.
         counts: Repeat count of each layer (same length as ``layers``).
         notes: Free text: batch size, resolution, what is not modelled.
+        phase: ``"prefill"`` or ``"decode"`` for one pass of an LLM serving
+            phase (``workloads.llm``), else ``""``.
+        sequences: Sequences served together in one pass (the batch); 0 when
+            ``phase`` is empty.
+        tokens_per_pass: Tokens one pass processes: prompt tokens of every
+            sequence in prefill (batch x prompt length), one new token per
+            sequence in decode (batch); 0 when ``phase`` is empty. Serving
+            figures (tokens/s, energy per token) divide by it.
     """
 
     name: str = struct.field(pytree_node=False)
     layers: tuple[Layer, ...] = struct.field(pytree_node=False)
     counts: tuple[int, ...] = struct.field(pytree_node=False)
     notes: str = struct.field(pytree_node=False, default="")
+    phase: str = struct.field(pytree_node=False, default="")
+    sequences: int = struct.field(pytree_node=False, default=0)
+    tokens_per_pass: int = struct.field(pytree_node=False, default=0)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -44,12 +58,28 @@ class Network:
                 raise TypeError(f"Network '{self.name}': field 'layers[{i}]' expected a Layer, found {layer!r}")
             if isinstance(c, bool) or not isinstance(c, int) or c < 1:
                 raise ValueError(f"Network '{self.name}': field 'counts[{i}]' expected a positive int, found {c!r}")
+        if self.phase not in PHASES:
+            raise ValueError(f"Network '{self.name}': field 'phase' expected one of {PHASES}, found {self.phase!r}")
+        for f in ("sequences", "tokens_per_pass"):
+            v = getattr(self, f)
+            ok = isinstance(v, int) and not isinstance(v, bool) and (v >= 1 if self.phase else v == 0)
+            if not ok:
+                want = "a positive int (phase is set)" if self.phase else "0 (no phase)"
+                raise ValueError(f"Network '{self.name}': field '{f}' expected {want}, found {v!r}")
+        if self.phase == "decode" and self.tokens_per_pass != self.sequences:
+            raise ValueError(
+                f"Network '{self.name}': field 'tokens_per_pass' expected {self.sequences} (one new token per "
+                f"sequence in decode), found {self.tokens_per_pass}"
+            )
 
     @classmethod
-    def from_layers(cls, name: str, layers: Iterable[Layer | tuple[Layer, int]], notes: str = "") -> Network:
+    def from_layers(
+        cls, name: str, layers: Iterable[Layer | tuple[Layer, int]], notes: str = "", **serving: str | int
+    ) -> Network:
         """Build a network, merging layers of identical shape into counts.
 
-        Each item is a Layer (count 1) or a ``(Layer, count)`` pair.
+        Each item is a Layer (count 1) or a ``(Layer, count)`` pair;
+        ``serving`` passes ``phase``, ``sequences``, ``tokens_per_pass``.
         """
         order: list[tuple] = []
         first: dict[tuple, Layer] = {}
@@ -64,7 +94,13 @@ class Network:
                 first[key] = layer
                 count[key] = 0
             count[key] += c
-        return cls(name=name, layers=tuple(first[k] for k in order), counts=tuple(count[k] for k in order), notes=notes)
+        return cls(
+            name=name,
+            layers=tuple(first[k] for k in order),
+            counts=tuple(count[k] for k in order),
+            notes=notes,
+            **serving,
+        )
 
     @property
     def macs(self) -> int:
@@ -93,4 +129,7 @@ class Network:
             d = layer.to_dict()
             d["count"] = c
             layers.append(d)
-        return {"name": self.name, "notes": self.notes, "layers": layers}
+        out = {"name": self.name, "notes": self.notes}
+        if self.phase:
+            out.update(phase=self.phase, sequences=self.sequences, tokens_per_pass=self.tokens_per_pass)
+        return {**out, "layers": layers}

@@ -27,9 +27,14 @@ element-wise adds, activations and scalings (incl. the SE gate multiply),
 embedding and positional-table look-ups. They perform no multiply-accumulates,
 so in this MAC-centric loop-nest model they are dropped, not approximated.
 
-With ``batch > 1`` attention-score and context matmuls share their second
-operand across the batch (see ``workloads.layer.matmul``), which undercounts
-that operand's traffic by the batch factor; MAC totals are exact.
+With ``batch > 1`` every sequence has its own keys and values: attention-score
+and context matmuls are built with ``b_shared=False`` (``workloads.layer.matmul``),
+so batch and heads fold into the groups (G = heads x batch) and the K/V operand
+is read once per sequence. (Before issue 17 they shared it over the batch, which
+undercounted that traffic by the batch factor; MAC totals were and are exact.)
+
+LLM serving networks (GPT-2 medium, a LLaMA-2-7B-style model; prefill and
+decode phases) come from ``workloads.llm``; see ``LLM_ENTRIES`` there.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from collections.abc import Callable
 
 from workloads.errors import WorkloadError
 from workloads.layer import Layer, conv2d, conv_out_extent, linear, matmul
+from workloads.llm import LLM_ENTRIES, zoo_builder
 from workloads.network import Network
 
 Builder = Callable[[int], Network]
@@ -121,8 +127,9 @@ def transformer_block(
             linear(f"{p}.q_proj", d_model, d_model, tokens=seq_len, batch=batch),
             linear(f"{p}.k_proj", d_model, d_model, tokens=kv_len, batch=batch),
             linear(f"{p}.v_proj", d_model, d_model, tokens=kv_len, batch=batch),
-            matmul(f"{p}.scores", m=seq_len, k=d_head, n=kv_len, heads=heads, batch=batch),
-            matmul(f"{p}.context", m=seq_len, k=kv_len, n=d_head, heads=heads, batch=batch),
+            # each sequence attends over its own keys and values: per-sample second operand
+            matmul(f"{p}.scores", m=seq_len, k=d_head, n=kv_len, heads=heads, batch=batch, b_shared=False),
+            matmul(f"{p}.context", m=seq_len, k=kv_len, n=d_head, heads=heads, batch=batch, b_shared=False),
             linear(f"{p}.out_proj", d_model, d_model, tokens=seq_len, batch=batch),
         ]
     return layers + [
@@ -323,6 +330,7 @@ _REGISTRY: dict[str, Builder] = {
     "bert_base": bert_base,
     "transformer": transformer,
     "wav2vec2_base": wav2vec2_base,
+    **{name: zoo_builder(name) for name in LLM_ENTRIES},
 }
 
 
@@ -357,14 +365,22 @@ def get(name: str, batch: int = 1) -> Network:
         batch: Batch size (loop bound N of every layer).
 
     Raises:
-        ValueError: Unknown ``name`` or a batch that is not a positive int.
+        WorkloadError: Unknown ``name``, a batch that is not a positive int, or
+            one too large for a layer's loop bounds (``workloads.layer.MAX_EXTENT``).
         TypeError: A registered builder did not return a Network.
     """
     if not isinstance(name, str) or name not in _REGISTRY:
         raise WorkloadError(f"zoo.get: field 'name' expected one of {names()}, found {name!r}")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise WorkloadError(f"zoo.get: field 'batch' expected a positive int, found {batch!r}")
-    net = _REGISTRY[name](batch)
+    try:
+        net = _REGISTRY[name](batch)
+    except WorkloadError:
+        raise
+    except ValueError as e:  # e.g. a batch so large that a loop bound passes MAX_EXTENT
+        raise WorkloadError(
+            f"zoo.get: field 'batch' expected a size the network's layers can take, found {batch}: {e}"
+        ) from e
     if not isinstance(net, Network):
         raise TypeError(f"zoo.get: builder for {name!r} expected to return a Network, found {type(net).__name__}")
     return net

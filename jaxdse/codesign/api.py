@@ -199,7 +199,8 @@ def explore(
         start = space.validate(start)
     _check_warm_start("explore:", ExploreError, warm_start)
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
-    evaluator = Evaluator(nets, space, constraints or Constraints(), objective, seed, **kw)
+    constraints = (constraints or Constraints()).resolve(nets)  # tokens/s limits -> passes/s (LLM passes)
+    evaluator = Evaluator(nets, space, constraints, objective, seed, **kw)
     if out is not None:
         out = Path(out)
         settings = run_settings(

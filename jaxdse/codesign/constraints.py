@@ -17,12 +17,22 @@ share the name; ``throughput_limits`` says which limit applied and why.
 
 Budget of a constraint = cost / limit (the reference's "budget"); met when
 <= 1. The throughput budget of a network is ``min_per_s x latency_s``.
+
+LLM serving passes (``Network.phase`` set, ``workloads.llm``) can instead be
+limited in tokens/s (``min_tokens_per_s``; CLI ``--min-tokens-per-s``): a
+pass processes ``tokens_per_pass`` tokens (prompt tokens in prefill, one new
+token per sequence in decode), so ``min_tokens_per_s`` is ``min_tokens_per_s /
+tokens_per_pass`` passes per second, and ``resolve(networks)`` turns it into
+that network's ``min_per_s`` (the stricter of the two when both are given).
+The budget stays ``throughput.<network>``, which the explorers already read as
+"this network's latency is too high". No LLM network has a default limit (the
+reference states none).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
@@ -75,12 +85,15 @@ class Constraints:
             not listed uses ``DEFAULT_MIN_PER_S`` when ``default_throughput``
             is true, else is unconstrained.
         default_throughput: Apply the reference's throughput limits to zoo networks.
+        min_tokens_per_s: Minimum tokens per second per LLM-pass network name
+            (see the module docstring); applied by ``resolve``.
     """
 
     area_mm2: float | None = DEFAULT_AREA_MM2
     power_w: float | None = DEFAULT_POWER_W
     min_per_s: dict[str, float] = field(default_factory=dict)
     default_throughput: bool = True
+    min_tokens_per_s: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("area_mm2", "power_w"):
@@ -89,20 +102,21 @@ class Constraints:
                 raise ConstraintError(
                     f"constraints: field '{name}' expected a positive number or None, found {show(v)}"
                 )
-        if not isinstance(self.min_per_s, dict):
-            raise ConstraintError(
-                f"constraints: field 'min_per_s' expected a dict of network name -> inferences/s, "
-                f"found {show(self.min_per_s)}"
-            )
-        for k, v in self.min_per_s.items():
-            if not isinstance(k, str):
+        for fname, unit in (("min_per_s", "inferences/s"), ("min_tokens_per_s", "tokens/s")):
+            limits = getattr(self, fname)
+            if not isinstance(limits, dict):
                 raise ConstraintError(
-                    f"constraints: field 'min_per_s' expected network names (str) as keys, found {show(k)}"
+                    f"constraints: field '{fname}' expected a dict of network name -> {unit}, found {show(limits)}"
                 )
-            if not _positive(v):
-                raise ConstraintError(
-                    f"constraints: field 'min_per_s[{show(k)}]' expected a positive number, found {show(v)}"
-                )
+            for k, v in limits.items():
+                if not isinstance(k, str):
+                    raise ConstraintError(
+                        f"constraints: field '{fname}' expected network names (str) as keys, found {show(k)}"
+                    )
+                if not _positive(v):
+                    raise ConstraintError(
+                        f"constraints: field '{fname}[{show(k)}]' expected a positive number, found {show(v)}"
+                    )
         if not isinstance(self.default_throughput, (bool, np.bool_)):
             raise ConstraintError(
                 f"constraints: field 'default_throughput' expected a bool, found {show(self.default_throughput)}"
@@ -121,6 +135,34 @@ class Constraints:
             why = f"none: not the zoo network '{name}' (its layers differ), so the reference's limit does not apply"
             return None, why
         return DEFAULT_MIN_PER_S[name], f"the reference's limit for the zoo network '{name}'"
+
+    def resolve(self, networks) -> Constraints:
+        """These constraints with every tokens/s limit turned into its network's passes/s limit.
+
+        ``min_per_s[name]`` becomes ``min_tokens_per_s[name] / tokens_per_pass``
+        (or the existing limit if stricter). Idempotent.
+
+        Raises:
+            ConstraintError: A tokens/s limit names a network that is not among
+                ``networks`` or is not an LLM serving pass (no ``phase``).
+        """
+        if not self.min_tokens_per_s:
+            return self
+        by_name = {n.name: n for n in networks}
+        per_s = dict(self.min_per_s)
+        for name, tokens in self.min_tokens_per_s.items():
+            net = by_name.get(name)
+            if net is None or not net.phase:
+                llm = sorted(n for n, x in by_name.items() if x.phase)
+                raise ConstraintError(
+                    f"constraints: field 'min_tokens_per_s' expected names of LLM prefill/decode networks being "
+                    f"explored ({llm}), found {show(name)}"
+                    + ("" if net is None else " (not an LLM serving pass: use min_per_s / --min-fps)")
+                )
+            passes = float(tokens) / net.tokens_per_pass
+            old, _ = self.throughput_limit(net)
+            per_s[name] = passes if old is None else max(old, passes)
+        return replace(self, min_per_s=per_s)
 
     def throughput_limits(self, networks: Sequence[Network]) -> dict[str, float]:
         """``{network name: minimum inferences/s}`` of the networks that have a limit."""
@@ -156,12 +198,15 @@ class Constraints:
     def to_dict(self, networks: Sequence[Network]) -> dict:
         """Limits as ``result.json`` records them; ``min_per_s_source`` says why each throughput limit applies."""
         why = {n.name: self.throughput_limit(n) for n in networks}
-        return {
+        out = {
             "area_mm2": self.area_mm2,
             "power_w": self.power_w,
             "min_per_s": {k: v[0] for k, v in why.items()},
             "min_per_s_source": {k: v[1] for k, v in why.items()},
         }
+        if self.min_tokens_per_s:
+            out["min_tokens_per_s"] = {n: float(v) for n, v in self.min_tokens_per_s.items()}
+        return out
 
 
 @cache

@@ -153,6 +153,12 @@ def _step_text(e: dict, position: int) -> str:
     return f"Design {n}: {e['reason'].rstrip('. ')}. Outcome: {outcome}."
 
 
+def _number(d, key: str) -> float:
+    """``d[key]`` as a float, NaN when ``d`` is not a dict or the value is not a number."""
+    v = d.get(key) if isinstance(d, dict) else None
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
+
+
 def build_document(run: RunData, folder: Path) -> list:
     """The report's content as a list of blocks (``Heading``, ``Para``, ``Table``, ``Figure``, ``Items``)."""
     s, trace = run.summary, run.trace
@@ -185,6 +191,16 @@ def build_document(run: RunData, folder: Path) -> list:
     if len(nets) > 1:
         for net, lat in (t.get("latency_s_by_network") or {}).items():
             totals.append((f"latency {net}", f"{lat * 1e3:.4f} ms"))
+    serving = s.get("serving")
+    for net, sv in serving.items() if isinstance(serving, dict) else ():  # LLM passes (jaxdse.plan.serving_figures)
+        prefill = isinstance(sv, dict) and sv.get("phase") == "prefill"
+        first = "time_to_first_token_s" if prefill else "time_per_output_token_s"
+        lat, rate, energy = (_number(sv, k) for k in (first, "tokens_per_s", "energy_per_token_j"))
+        totals += [
+            (f"{first[:-2].replace('_', ' ')} {net}", f"{lat * 1e3:.4f} ms"),
+            (f"tokens/s {net}", f"{rate:.4g}"),
+            (f"energy per token {net}", f"{energy * 1e3:.4f} mJ"),
+        ]
     doc += [
         Table(("total", "value"), tuple(totals)),
         Heading(3, "Constraints"),

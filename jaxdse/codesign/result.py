@@ -20,6 +20,7 @@ from jaxdse.codesign.evaluator import DesignEval
 from jaxdse.codesign.plots import save_figures
 from jaxdse.codesign.saved import RunData
 from jaxdse.codesign.space import NOC_KEYS, describe, links
+from jaxdse.plan import serving_line
 
 
 @dataclass
@@ -137,7 +138,18 @@ class Result:
             + "(cost / limit, over 100% = broken): "
             + ", ".join(f"{k} {v:.0%}" for k, v in self.best.budgets.items())
         )
+        for name, serving in self.serving().items():
+            lines.append(f"  {name}: {serving_line(serving)}")
         return "\n".join(lines)
+
+    def serving(self) -> dict[str, dict]:
+        """Serving figures (``jaxdse.plan.serving_figures``) of the LLM passes on the best design."""
+        out = {}
+        for name, plan in self.best.plans.items():
+            t = plan.total()
+            if "serving" in t:
+                out[name] = t["serving"]
+        return out
 
     def to_dict(self) -> dict:
         layers = {}
@@ -160,6 +172,7 @@ class Result:
             "wall_s": self.wall_s,
             "run": self.run,
             "layers": layers,
+            **({"serving": self.serving()} if self.serving() else {}),
         }
 
     def run_data(self) -> RunData:

@@ -221,6 +221,8 @@ FLAG_VALUES = {
     "--area-mm2": NUMBERS,
     "--power-w": NUMBERS,
     "--min-fps": NUMBERS,
+    "--min-tokens-per-s": NUMBERS,
+    "--batch": NUMBERS,
     "--out": out_dirs(),
     "--resume": st.one_of(
         st.sampled_from(["{folder}/run", "{folder}/empty_run", "{folder}/a_file"]),

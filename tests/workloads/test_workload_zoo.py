@@ -2,7 +2,7 @@
 
 import pytest
 
-from workloads import Network, conv2d, get, names, register, zoo
+from workloads import Network, WorkloadError, conv2d, get, names, register, zoo
 from workloads.zoo import transformer_block
 
 # Published multiply-accumulate counts (GMACs, batch 1). Sources:
@@ -115,6 +115,10 @@ def test_names_and_every_network_builds_with_notes():
         "bert_base",
         "transformer",
         "wav2vec2_base",
+        "gpt2_medium_prefill",
+        "gpt2_medium_decode",
+        "llama2_7b_prefill",
+        "llama2_7b_decode",
     }
     assert set(names()) == expected and names() == sorted(names())
     for name in names():
@@ -159,7 +163,8 @@ def test_sequence_lengths_and_readable_names():
 def test_batch_scales_every_layer(name):
     one, four = get(name), get(name, batch=4)
     assert four.macs == 4 * one.macs
-    assert all(layer.size("N") == 4 for layer in four.layers)
+    # attention matmuls read per-sequence K/V: batch folds into their groups (tests/workloads/test_llm.py)
+    assert all(layer.size("N") == 4 or (layer.kind == "matmul" and layer.size("N") == 1) for layer in four.layers)
 
 
 def test_unknown_name_lists_valid_names():
@@ -169,9 +174,9 @@ def test_unknown_name_lists_valid_names():
     assert "'name'" in msg and "'resnet51'" in msg and "resnet50" in msg
 
 
-@pytest.mark.parametrize("batch", [0, -1, 1.5, True])
+@pytest.mark.parametrize("batch", [0, -1, 1.5, True, 2**24 + 1])
 def test_bad_batch(batch):
-    with pytest.raises(ValueError, match="'batch'"):
+    with pytest.raises(WorkloadError, match="'batch'"):
         get("resnet18", batch=batch)
 
 

@@ -37,7 +37,9 @@ COLLECTIVE_TIMEOUT_S = 900
 
 
 def _sharding_check(devices: int, mapper_budget: int) -> dict:
-    """Run ``sharding_check.py`` on ``devices`` simulated CPU devices; one retry after a timeout, reported."""
+    """Run ``sharding_check.py`` on ``devices`` simulated CPU devices; one retry, reported, after a timeout or
+    a crash by signal (XLA's CPU client has segfaulted while creating an MLIR context with 8 simulated devices
+    on a loaded 2-core machine: seen twice in this session, not reproducible alone)."""
     flags = (
         f"--xla_force_host_platform_device_count={devices} "
         f"--xla_cpu_collective_timeout_seconds={COLLECTIVE_TIMEOUT_S} "
@@ -46,9 +48,11 @@ def _sharding_check(devices: int, mapper_budget: int) -> dict:
     env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
     argv = [sys.executable, str(HERE / "sharding_check.py"), str(mapper_budget)]
     run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
-    if run.returncode != 0 and "timeout" in run.stderr.lower():
+    if run.returncode != 0 and ("timeout" in run.stderr.lower() or run.returncode < 0):
         warnings.warn(
-            f"sharding check on {devices} devices timed out once and was retried: {run.stderr[-300:]}", stacklevel=2
+            f"sharding check on {devices} devices failed once (exit {run.returncode}) and was retried: "
+            f"{run.stderr[-300:]}",
+            stacklevel=2,
         )
         run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -26,6 +26,7 @@ import costmodels as cm
 from costmodels.nest_mapping import MAX_LEVELS
 from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.mapper.space import OBJECTIVES, objective_value
+from jaxdse.mapspace import prime_factors
 from workloads import Layer, Network
 
 DEFAULT_SAMPLES = 2000
@@ -33,16 +34,6 @@ DEFAULT_SAMPLES = 2000
 
 class HierarchyMapError(ValueError):
     """No legal mapping, or a bad argument; the message names the field."""
-
-
-def _primes(n: int) -> list[int]:
-    out, d = [], 2
-    while d * d <= n:
-        while n % d == 0:
-            out.append(d)
-            n //= d
-        d += 1
-    return out + ([n] if n > 1 else [])
 
 
 def random_nest_mappings(layer: Layer, hier: cm.Hierarchy, n: int, rng: np.random.Generator) -> cm.NestMapping:
@@ -55,7 +46,7 @@ def random_nest_mappings(layer: Layer, hier: cm.Hierarchy, n: int, rng: np.rando
     t = np.ones((n, MAX_LEVELS, 8))
     s = np.ones((n, MAX_LEVELS, 2, 8))
     for d, bound in enumerate(layer.sizes):
-        for p in _primes(int(bound)):
+        for p in prime_factors(int(bound)):
             pick = rng.integers(0, len(slots), size=n)
             for k, (kind, lv, ax) in enumerate(slots):
                 hit = pick == k

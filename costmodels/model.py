@@ -143,7 +143,12 @@ class Traffic:
 
 
 def nest_mapping_of(mapping: Mapping) -> NestMapping:
-    """The template mapping as a general one: DRAM, L2 (fan-out to the PEs on X), L1."""
+    """The template mapping as a general one: DRAM, L2 (fan-out to the PEs on X), L1.
+
+    With ``hierarchy_from_arch`` it evaluates the template on the general model
+    (``evaluate_hierarchy``), which gives the template's costs and legality
+    (``tests/costmodels/test_timeloop_counts.py``).
+    """
     pad = MAX_LEVELS - 3
     t = mapping.temporal
     ones = jnp.ones((pad,) + t.shape[1:], t.dtype)

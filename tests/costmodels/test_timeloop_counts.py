@@ -174,3 +174,25 @@ def test_link_transfers_are_the_only_difference_from_default_timeloop():
     for e in differ:
         for level, tensors in e["counts"]["levels"].items():
             assert tensors.get("Weights") == e["counts_default"]["levels"][level].get("Weights")
+
+
+def test_template_is_the_three_level_instance_of_the_general_model():
+    """explainable_default evaluated by the template's model and as a hierarchy give the same costs."""
+    import workloads as w
+    from costmodels import evaluate, evaluate_hierarchy, hierarchy_from_arch, layer_arrays, preset
+    from costmodels.model import nest_mapping_of
+    from jaxdse.mapspace import random_mappings
+
+    arch = preset("explainable_default")
+    layer = w.conv2d("c", 64, 64, 14, 3)
+    la = layer_arrays(layer)
+    hier = hierarchy_from_arch(arch)
+    ms = random_mappings(layer, 200, np.random.default_rng(1), max_spatial=256)
+    a = jax.vmap(lambda m: evaluate(arch, la, m))(ms)
+    b = jax.vmap(lambda m: evaluate_hierarchy(hier, la, nest_mapping_of(m)))(ms)
+    assert 0 < int(np.sum(np.asarray(a.legal))) < 200  # both legal and illegal mappings are compared
+    np.testing.assert_array_equal(np.asarray(a.legal), np.asarray(b.legal))
+    for field in ("latency_cycles", "energy_total_pj", "peak_power_w", "area_total_mm2"):
+        np.testing.assert_allclose(
+            np.asarray(getattr(a, field)), np.asarray(getattr(b, field)), rtol=1e-5, err_msg=field
+        )

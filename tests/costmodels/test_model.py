@@ -106,6 +106,7 @@ def test_violations_are_named():
     np.testing.assert_allclose(c.coverage_deficit, [0, 0, 64 - 1, 64 - 8, 0, 0, 0, 0])
 
 
+@pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
 def test_jit_equals_eager_and_vmap_equals_loop():
     arch = preset("explainable_default")
     layer = w.conv2d("c", 64, 64, 28, 3)
@@ -164,6 +165,7 @@ def test_relaxed_converges_to_exact_at_legal_points(case):
     assert errs[-1] < 1e-2 and errs[-1] <= errs[0]
 
 
+@pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
 def test_relaxed_penalty_is_smooth_and_positive_when_illegal():
     arch = make_arch(**TINY)
     layer = w.raw("big", {"K": 64, "C": 64})
@@ -176,6 +178,7 @@ def test_relaxed_penalty_is_smooth_and_positive_when_illegal():
     assert np.all(np.isfinite(np.asarray(g)))
 
 
+@pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
 def test_check_grads_relaxed_model():
     from jax.test_util import check_grads
 

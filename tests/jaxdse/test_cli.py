@@ -14,6 +14,7 @@ from jaxdse.cli import main
 EXAMPLE = Path(__file__).resolve().parents[2] / "workloads" / "examples" / "tiny_cnn.yaml"
 
 
+@pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
 def test_evaluate_json_keys(capsys):
     assert main(["evaluate", "--model", "resnet18", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -28,6 +29,7 @@ def test_evaluate_json_keys(capsys):
     assert out["total"]["latency_s"] > 0 and out["total"]["legal"]
 
 
+@pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
 def test_evaluate_workload_file_table_and_out(tmp_path, capsys):
     assert main(["evaluate", "--workload", str(EXAMPLE), "--arch", "eyeriss_template", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
@@ -99,6 +101,7 @@ def test_table_says_per_instance_and_explains_its_columns():
     assert "x next" in text and "per layer are for one instance" in text and "the totals multiply" in text
 
 
+@pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
 def test_evaluate_on_a_hierarchy_preset(tmp_path, capsys):
     """A level-by-level preset evaluates from the CLI (random mapping search on the general model)."""
     argv = ["evaluate", "--workload", str(EXAMPLE), "--arch", "gemmini_like", "--budget", "64", "--out", str(tmp_path)]

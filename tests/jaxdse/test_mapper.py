@@ -74,6 +74,7 @@ def test_deterministic_for_a_seed():
     assert a.to_dict()["layers"] == b.to_dict()["layers"]
 
 
+@pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
 def test_layers_of_different_shapes_reuse_compiled_functions(monkeypatch):
     """Every layer has the same array shapes: one trace of each jitted step serves them all
     (``chex.assert_max_traces`` on fresh copies of the jitted functions)."""

@@ -12,6 +12,7 @@ line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -34,6 +35,8 @@ from jaxdse.codesign.elasticity import precompile_elasticities
 from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.explainable import _result, explainable
 from jaxdse.codesign.gradient import gradient_explorer
+from jaxdse.codesign.pareto import COST_NAMES, MultiEvaluator, mapper_objectives, pareto_search
+from jaxdse.codesign.pareto_result import pareto_result
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space, to_arch
 from jaxdse.compile_cache import compile_in_background
@@ -123,6 +126,7 @@ def explore(
     progress=None,
     mapper_budget: int | None = None,
     warm_start: int | None = None,
+    objectives: tuple[str, ...] | list[str] | str | None = None,
 ) -> Result:
     """Search hardware and mappings together.
 
@@ -146,10 +150,16 @@ def explore(
             explorer, whose best design is the starting point (default:
             ``WARM_START_SHARE`` of the budget; 0 starts from ``start`` or the space's
             default design).
+        objectives: Two or more of ``latency``, ``energy``, ``edp``, ``area``,
+            ``power`` (a tuple or a comma-separated string): search their
+            Pareto front instead (``jaxdse.codesign.pareto``; ``method`` must
+            be ``explainable`` or ``pareto``, ``objective`` is not used). Area
+            and power stay available as constraints (``constraints``).
 
     Returns:
         ``Result``: best design (or the closest when none is feasible), trace,
-        explanation.
+        explanation; with ``objectives``, a ``ParetoResult`` that also holds
+        the front (``result.front``, ``result.json``'s ``pareto``).
     """
     if isinstance(networks, (Network, str)):
         networks = [networks]
@@ -174,6 +184,9 @@ def explore(
     if start is not None:
         start = space.validate(start)
     _check_warm_start("explore:", ExploreError, warm_start)
+    objectives = check_objectives("explore:", ExploreError, objectives, method)
+    if objectives is not None:
+        method = "pareto"
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
     evaluator = Evaluator(nets, space, constraints or Constraints(), objective, seed, **kw)
     if out is not None:
@@ -182,10 +195,58 @@ def explore(
             nets, space, evaluator.constraints, objective, method, budget, seed, evaluator.mapper_budget, warm_start,
             start,
         )  # fmt: skip
+        if objectives is not None:
+            settings["objectives"] = list(objectives)
         write_settings(out, settings)
         (out / EVALS_FILE).write_text("")
         (out / "result.json").unlink(missing_ok=True)  # a result.json in DIR is always this run's
+    if objectives is not None:
+        return _pareto(evaluator, objectives, budget, out, start, progress, [])
     return _search(evaluator, method, budget, out, start, progress, warm_start)
+
+
+def check_objectives(who: str, error, objectives, method: str) -> tuple[str, ...] | None:
+    """``objectives`` as a tuple of distinct ``COST_NAMES`` (at least two), or None."""
+    if objectives is None:
+        if method == "pareto":
+            raise error(f"{who} field 'objectives' expected two or more of {list(COST_NAMES)} with method 'pareto', "
+                        "found None")  # fmt: skip
+        return None
+    if isinstance(objectives, str):
+        objectives = [o.strip() for o in objectives.split(",")]
+    if not isinstance(objectives, (list, tuple)) or not all(isinstance(o, str) for o in objectives):
+        raise error(f"{who} field 'objectives' expected a list of names or a comma-separated string, "
+                    f"found {show(objectives)}")  # fmt: skip
+    bad = [o for o in objectives if o not in COST_NAMES]
+    if bad:
+        raise error(f"{who} field 'objectives' expected names among {list(COST_NAMES)}, found {bad}")
+    if len(set(objectives)) != len(objectives) or len(objectives) < 2:
+        raise error(f"{who} field 'objectives' expected at least two distinct names, found {list(objectives)}")
+    if method not in ("explainable", "pareto"):
+        raise error(f"{who} field 'method' expected 'pareto' (or the default) with 'objectives', found {show(method)}")
+    return tuple(objectives)
+
+
+def _pareto(evaluator: Evaluator, objectives, budget, out, start, progress, records) -> Result:
+    """A multi-objective run: one evaluator per mapper objective (same settings), the
+    gray-box front search, the result saved to ``out``."""
+    evs = {m: dataclasses.replace(evaluator, objective=m, cache={}, replay={}) for m in mapper_objectives(objectives)}
+    me = MultiEvaluator(evs, objectives)
+    for r in records:
+        m = r.get("mapper_objective")
+        if m not in evs:
+            raise ResumeError(f"resume: '{out / EVALS_FILE}' field 'mapper_objective' expected one of {list(evs)}, "
+                              f"found {show(m)}")  # fmt: skip
+        me.replay(r)
+    if out is not None:
+        me.log_path = Path(out) / EVALS_FILE
+    trace = Trace(Path(out) if out is not None else None)
+    t0 = time.perf_counter()
+    pareto_search(me, budget, trace, progress=progress, start=start)
+    result = pareto_result(me, trace, time.perf_counter() - t0)
+    if out is not None:
+        result.save(out)
+    return result
 
 
 def _check_settings(who: str, error, nets, method, objective, budget, seed, mapper_budget, constraints) -> None:
@@ -193,8 +254,8 @@ def _check_settings(who: str, error, nets, method, objective, budget, seed, mapp
     ``run.json``, checked before any search starts; ``who`` starts each message."""
     if not isinstance(nets, list) or not nets or not all(isinstance(n, Network) for n in nets):
         raise error(f"{who} field 'networks' expected at least one network, found {show(nets)}")
-    if not isinstance(method, str) or method not in EXPLORERS:
-        raise error(f"{who} field 'method' expected one of {sorted(EXPLORERS)}, found {show(method)}")
+    if not isinstance(method, str) or (method not in EXPLORERS and method != "pareto"):
+        raise error(f"{who} field 'method' expected one of {sorted(EXPLORERS)} or 'pareto', found {show(method)}")
     if not isinstance(objective, str) or objective not in OBJECTIVES:
         raise error(f"{who} field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
@@ -246,6 +307,7 @@ def resume(out: str | Path, progress=None) -> Result:
     _check_settings(who, ResumeError, s["networks"], s["method"], s["objective"], s["budget"], s["seed"],
                     s["mapper_budget"], s["constraints"])  # fmt: skip
     _check_warm_start(who, ResumeError, s["warm_start"])
+    objectives = check_objectives(who, ResumeError, s["objectives"], s["method"])
     if progress is not None and not callable(progress):
         raise ResumeError(f"resume: field 'progress' expected a callable(str) or None, found {show(progress)}")
     if s["start"] is not None:
@@ -264,12 +326,16 @@ def resume(out: str | Path, progress=None) -> Result:
             design = s["space"].validate(r["design"])
         except SpaceError as e:
             raise ResumeError(f"resume: '{out / EVALS_FILE}' line {i + 1}: {e}") from None
-        evaluator.replay[evaluator.key(design)] = r
+        r["design"] = design
+        if objectives is None:
+            evaluator.replay[evaluator.key(design)] = r
     # rewrite the stored evaluations without a torn last line before appending new ones
     atomic_write(out / EVALS_FILE, "".join(json.dumps(r) + "\n" for r in records))
     if progress is not None:
         progress(f"resuming {out}: {len(records)} designs already evaluated, budget {s['budget']}")
     start = s["start"]
+    if objectives is not None:
+        return _pareto(evaluator, objectives, s["budget"], out, start, progress, records)
     return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"])
 
 

@@ -153,6 +153,7 @@ def read_settings(out_dir: str | Path) -> dict[str, Any]:
         "mapper_budget": s["mapper_budget"],
         "warm_start": s.get("warm_start"),
         "start": s.get("start"),
+        "objectives": s.get("objectives"),  # multi-objective runs only (``jaxdse.codesign.pareto``)
     }
 
 

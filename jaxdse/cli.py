@@ -187,7 +187,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from jaxdse.codesign import Constraints, resume
 
     progress = None if args.json else _progress
-    settings = ["model", "workload", "space", "min_fps", *EXPLORE_DEFAULTS]
+    settings = ["model", "workload", "space", "min_fps", "objectives", *EXPLORE_DEFAULTS]
     if args.resume is not None:
         given = [f"--{k.replace('_', '-')}" for k in settings if getattr(args, k) is not None]
         if given:
@@ -198,6 +198,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
         result = resume(args.resume, progress=progress)
         args.out = args.resume
     else:
+        if args.objectives is not None and args.objective is not None:
+            raise ExploreError(
+                "command line: expected one of --objective (one objective) or --objectives (a Pareto front), found both"
+            )
+        if args.objectives is not None and args.method not in (None, "pareto"):
+            raise ExploreError(
+                f"command line: --objectives runs the 'pareto' method; expected no other --method, found {args.method}"
+            )
         for k, v in EXPLORE_DEFAULTS.items():
             if getattr(args, k) is None:
                 setattr(args, k, v)
@@ -219,6 +227,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             seed=args.seed,
             out=args.out,
             progress=progress,
+            objectives=args.objectives,
         )
     if args.json:
         import json
@@ -278,11 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workload", action="append", type=Path, help="YAML/JSON workload file (repeat for several)")
     p.add_argument("--space", type=Path, help="YAML/JSON design-space file (default: Explainable-DSE Table 1)")
     p.add_argument("--objective", choices=["latency", "energy", "edp"], help="[latency]")
+    p.add_argument(
+        "--objectives",
+        metavar="A,B[,...]",
+        help="search the Pareto front of two or more of latency, energy, edp, area, power (e.g. latency,energy)",
+    )
     p.add_argument("--area-mm2", type=float, help="area limit [75]")
     p.add_argument("--power-w", type=float, help="peak power limit [4]")
     p.add_argument("--min-fps", type=float, help="minimum inferences/s for every model (default: per-model, reference)")
     p.add_argument("--budget", type=int, help="designs to evaluate [50]")
-    p.add_argument("--method", choices=sorted(EXPLORERS), help="[explainable]")
+    p.add_argument("--method", choices=sorted([*EXPLORERS, "pareto"]), help="[explainable; pareto with --objectives]")
     p.add_argument("--seed", type=int, help="[0]")
     p.add_argument("--json", action="store_true", help="print result.json to stdout instead of text")
     p.add_argument(

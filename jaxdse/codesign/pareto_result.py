@@ -18,6 +18,7 @@ from pathlib import Path
 
 from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.codesign.pareto import MultiEvaluator, Point, costs_of
+from jaxdse.codesign.pareto_plot import plot_front
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import PARAMS, UNITS, describe
 
@@ -101,8 +102,6 @@ class ParetoResult(Result):
         # the front is known only at the end: rewrite the streamed trace with its flags
         text = "".join(json.dumps(e.to_dict()) + "\n" for e in self.trace.entries)
         atomic_write(Path(out_dir) / "trace.jsonl", text)
-        from jaxdse.codesign.pareto_plot import plot_front
-
         plot_front(self, Path(out_dir) / "front.png")
         return path
 

@@ -35,7 +35,7 @@ from jaxdse.codesign.elasticity import precompile_elasticities
 from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.explainable import _result, explainable
 from jaxdse.codesign.gradient import gradient_explorer
-from jaxdse.codesign.pareto import COST_NAMES, MultiEvaluator, mapper_objectives, pareto_search
+from jaxdse.codesign.pareto import COST_NAMES, MultiEvaluator, ParetoConfig, mapper_objectives, pareto_search
 from jaxdse.codesign.pareto_result import pareto_result
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space, to_arch
@@ -127,6 +127,7 @@ def explore(
     mapper_budget: int | None = None,
     warm_start: int | None = None,
     objectives: tuple[str, ...] | list[str] | str | None = None,
+    pareto_config: ParetoConfig | None = None,
 ) -> Result:
     """Search hardware and mappings together.
 
@@ -155,6 +156,8 @@ def explore(
             Pareto front instead (``jaxdse.codesign.pareto``; ``method`` must
             be ``explainable`` or ``pareto``, ``objective`` is not used). Area
             and power stay available as constraints (``constraints``).
+        pareto_config: Knobs of the front search (``ParetoConfig``;
+            recorded in ``run.json``); only with ``objectives``.
 
     Returns:
         ``Result``: best design (or the closest when none is feasible), trace,
@@ -187,6 +190,11 @@ def explore(
     objectives = check_objectives("explore:", ExploreError, objectives, method)
     if objectives is not None:
         method = "pareto"
+    if pareto_config is not None and (objectives is None or not isinstance(pareto_config, ParetoConfig)):
+        raise ExploreError(
+            f"explore: field 'pareto_config' expected a ParetoConfig with 'objectives', found {show(pareto_config)}"
+        )
+    cfg = pareto_config or ParetoConfig()
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
     evaluator = Evaluator(nets, space, constraints or Constraints(), objective, seed, **kw)
     if out is not None:
@@ -197,11 +205,12 @@ def explore(
         )  # fmt: skip
         if objectives is not None:
             settings["objectives"] = list(objectives)
+            settings["pareto_config"] = dataclasses.asdict(cfg)
         write_settings(out, settings)
         (out / EVALS_FILE).write_text("")
         (out / "result.json").unlink(missing_ok=True)  # a result.json in DIR is always this run's
     if objectives is not None:
-        return _pareto(evaluator, objectives, budget, out, start, progress, [])
+        return _pareto(evaluator, objectives, budget, out, start, progress, [], cfg)
     return _search(evaluator, method, budget, out, start, progress, warm_start)
 
 
@@ -227,7 +236,7 @@ def check_objectives(who: str, error, objectives, method: str) -> tuple[str, ...
     return tuple(objectives)
 
 
-def _pareto(evaluator: Evaluator, objectives, budget, out, start, progress, records) -> Result:
+def _pareto(evaluator: Evaluator, objectives, budget, out, start, progress, records, cfg: ParetoConfig) -> Result:
     """A multi-objective run: one evaluator per mapper objective (same settings), the
     gray-box front search, the result saved to ``out``."""
     evs = {m: dataclasses.replace(evaluator, objective=m, cache={}, replay={}) for m in mapper_objectives(objectives)}
@@ -242,7 +251,7 @@ def _pareto(evaluator: Evaluator, objectives, budget, out, start, progress, reco
         me.log_path = Path(out) / EVALS_FILE
     trace = Trace(Path(out) if out is not None else None)
     t0 = time.perf_counter()
-    pareto_search(me, budget, trace, progress=progress, start=start)
+    pareto_search(me, budget, trace, progress=progress, start=start, config=cfg)
     result = pareto_result(me, trace, time.perf_counter() - t0)
     if out is not None:
         result.save(out)
@@ -308,6 +317,13 @@ def resume(out: str | Path, progress=None) -> Result:
                     s["mapper_budget"], s["constraints"])  # fmt: skip
     _check_warm_start(who, ResumeError, s["warm_start"])
     objectives = check_objectives(who, ResumeError, s["objectives"], s["method"])
+    cfg = ParetoConfig()
+    if objectives is not None and s["pareto_config"] is not None:
+        c = s["pareto_config"]
+        try:
+            cfg = ParetoConfig(**{**c, "steps": tuple(c["steps"])} if isinstance(c, dict) and "steps" in c else c)
+        except (TypeError, ValueError) as e:
+            raise ResumeError(f"{who} field 'pareto_config' expected the form explore(out=...) writes: {e}") from None
     if progress is not None and not callable(progress):
         raise ResumeError(f"resume: field 'progress' expected a callable(str) or None, found {show(progress)}")
     if s["start"] is not None:
@@ -335,7 +351,7 @@ def resume(out: str | Path, progress=None) -> Result:
         progress(f"resuming {out}: {len(records)} designs already evaluated, budget {s['budget']}")
     start = s["start"]
     if objectives is not None:
-        return _pareto(evaluator, objectives, s["budget"], out, start, progress, records)
+        return _pareto(evaluator, objectives, s["budget"], out, start, progress, records, cfg)
     return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"])
 
 

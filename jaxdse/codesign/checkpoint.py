@@ -154,6 +154,7 @@ def read_settings(out_dir: str | Path) -> dict[str, Any]:
         "warm_start": s.get("warm_start"),
         "start": s.get("start"),
         "objectives": s.get("objectives"),  # multi-objective runs only (``jaxdse.codesign.pareto``)
+        "pareto_config": s.get("pareto_config"),
     }
 
 

@@ -91,6 +91,22 @@ class ParetoConfig:
     min_span: float = 0.05
     energy_rule_scale: float = 2.0
 
+    def __post_init__(self) -> None:
+        def bad(name: str, expected: str) -> ValueError:
+            return ValueError(f"pareto config: field '{name}' expected {expected}, found {getattr(self, name)!r}")
+
+        def pos_int(v) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+        if not pos_int(self.per_step):
+            raise bad("per_step", "a positive int")
+        if not isinstance(self.steps, tuple) or not self.steps or not all(pos_int(k) for k in self.steps):
+            raise bad("steps", "a non-empty tuple of positive ints")
+        for name, low in (("min_span", 0.0), ("energy_rule_scale", 1.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= low:
+                raise bad(name, f"a finite number > {low:g}")
+
 
 def costs_of(ev: DesignEval) -> dict[str, float]:
     """Every objective's value of an evaluated point (s, J, J s, mm^2, W)."""
@@ -295,7 +311,7 @@ class _Search:
         ev, space, cfg = base.ev, self.me.space, self.cfg
         m = self.mapper_for(w)
         out: list[_Cand] = []
-        if m != base.mapper_objective and m in self.me.evaluators:
+        if m != base.mapper_objective and m in self.me.evaluators and not self.me.seen(ev.design, m):
             out.append(_Cand(dict(ev.design), m, f"{why}: same hardware remapped for {m}", score=-math.inf))
         moves: list[tuple[dict, str, dict | None]] = []
         if w.get("latency", 0) + w.get("edp", 0) > 0:
@@ -446,8 +462,10 @@ class _Search:
                     break
                 continue
             key, base, cands = chosen
+            before = self.me.count
             if not self.evaluate(step, base, cands[: self.cfg.per_step]):
-                self.tries[key] = self.tries.get(key, 0) + 1
+                # no new front point: this target waits; nothing new evaluated at all: it is spent
+                self.tries[key] = self.tries.get(key, 0) + (1 if self.me.count > before else 1000)
 
     def sampled(self, step: int, front: list[Point]) -> bool:
         """Last resort: a random neighbour (two parameters, up to two steps) of a front point."""

@@ -166,3 +166,15 @@ def test_cli_resume_rejects_objectives_and_bad_stored_objectives(finished, tmp_p
     (out / RUN_FILE).write_text(json.dumps(s))
     with pytest.raises(ResumeError, match="objectives"):
         jaxdse.resume(out)
+
+
+def test_pareto_config_is_checked_and_recorded(finished):
+    from jaxdse.codesign import ParetoConfig
+
+    with pytest.raises(ValueError, match="'per_step'"):
+        ParetoConfig(per_step=0)
+    with pytest.raises(ValueError, match="'steps'"):
+        ParetoConfig(steps=[1])
+    with pytest.raises(ExploreError, match="'pareto_config'"):
+        jaxdse.explore([TINY_NET], pareto_config=ParetoConfig(), budget=2)
+    assert json.loads((finished / RUN_FILE).read_text())["pareto_config"]["per_step"] == ParetoConfig().per_step

@@ -240,7 +240,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from jaxdse.codesign import Constraints, resume
 
     progress = None if args.json else _progress
-    settings = ["model", "workload", "batch", "space", "min_fps", "min_tokens_per_s", *EXPLORE_DEFAULTS]
+    settings = ["model", "workload", "batch", "space", "min_fps", "min_tokens_per_s", "objectives", *EXPLORE_DEFAULTS]
     if args.resume is not None:
         given = [f"--{k.replace('_', '-')}" for k in settings if getattr(args, k) is not None]
         given += ["--force"] if args.force else []
@@ -252,6 +252,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
         result = resume(args.resume, progress=progress)
         args.out = args.resume
     else:
+        if args.objectives is not None and args.objective is not None:
+            raise ExploreError(
+                "command line: expected one of --objective (one objective) or --objectives (a Pareto front), found both"
+            )
+        if args.objectives is not None and args.method not in (None, "pareto"):
+            raise ExploreError(
+                f"command line: --objectives runs the 'pareto' method; expected no other --method, found {args.method}"
+            )
         for k, v in EXPLORE_DEFAULTS.items():
             if getattr(args, k) is None:
                 setattr(args, k, v)
@@ -279,6 +287,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             progress=progress,
             force=args.force,
             command_line=shlex.join(["jaxdse", *args.argv]),
+            objectives=args.objectives,
         )
     if args.json:
         import json
@@ -355,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workload", action="append", type=_path, help="YAML/JSON workload file (repeat for several)")
     p.add_argument("--space", type=_path, help="YAML/JSON design-space file (default: Explainable-DSE Table 1)")
     p.add_argument("--objective", choices=list(OBJECTIVES), help="[latency]")
+    p.add_argument(
+        "--objectives",
+        metavar="A,B[,...]",
+        help="search the Pareto front of two or more of latency, energy, edp, area, power (e.g. latency,energy)",
+    )
     p.add_argument("--area-mm2", type=float, help="area limit [75]")
     p.add_argument("--power-w", type=float, help="peak power limit [4]")
     p.add_argument("--min-fps", type=float, help="minimum inferences/s for every model (default: per-model, reference)")
@@ -365,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch", type=int, help="batch of every --model network (LLMs: sequences) [1]")
     p.add_argument("--budget", type=int, help="designs to evaluate [50]")
-    p.add_argument("--method", choices=sorted(EXPLORERS), help="[explainable]")
+    p.add_argument("--method", choices=sorted([*EXPLORERS, "pareto"]), help="[explainable; pareto with --objectives]")
     p.add_argument("--seed", type=int, help="[0]")
     p.add_argument("--json", action="store_true", help="print result.json to stdout instead of text")
     p.add_argument(

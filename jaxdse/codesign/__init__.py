@@ -5,10 +5,16 @@ from jaxdse.codesign.checkpoint import ResumeError
 from jaxdse.codesign.constraints import DEFAULT_MIN_PER_S, ConstraintError, Constraints
 from jaxdse.codesign.elasticity import elasticities
 from jaxdse.codesign.evaluator import DesignEval, Evaluator
+from jaxdse.codesign.pareto import COST_NAMES, ParetoConfig, hypervolume
+from jaxdse.codesign.pareto_result import ParetoResult
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import PARAMS, DesignSpace, SpaceError, describe, load_space, table1_space, to_arch
 
 __all__ = [
+    "COST_NAMES",
+    "ParetoConfig",
+    "ParetoResult",
+    "hypervolume",
     "DEFAULT_MIN_PER_S",
     "EXPLORERS",
     "PARAMS",

@@ -12,6 +12,7 @@ line.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import importlib.metadata
 import json
@@ -40,6 +41,8 @@ from jaxdse.codesign.elasticity import precompile_elasticities
 from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.explainable import _result, explainable
 from jaxdse.codesign.gradient import gradient_explorer
+from jaxdse.codesign.pareto import COST_NAMES, MultiEvaluator, ParetoConfig, mapper_objectives, pareto_search
+from jaxdse.codesign.pareto_result import pareto_result
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space, to_arch
 from jaxdse.compile_cache import compile_in_background
@@ -137,6 +140,8 @@ def explore(
     warm_start: int | None = None,
     force: bool = False,
     command_line: str | None = None,
+    objectives: tuple[str, ...] | list[str] | str | None = None,
+    pareto_config: ParetoConfig | None = None,
 ) -> Result:
     """Search hardware and mappings together.
 
@@ -168,10 +173,18 @@ def explore(
         command_line: The command that started the run, recorded in
             ``run.json`` and ``result.json`` (the CLI passes its own; None
             from Python).
+        objectives: Two or more of ``latency``, ``energy``, ``edp``, ``area``,
+            ``power`` (a tuple or a comma-separated string): search their
+            Pareto front instead (``jaxdse.codesign.pareto``; ``method`` must
+            be ``explainable`` or ``pareto``, ``objective`` is not used). Area
+            and power stay available as constraints (``constraints``).
+        pareto_config: Knobs of the front search (``ParetoConfig``;
+            recorded in ``run.json``); only with ``objectives``.
 
     Returns:
         ``Result``: best design (or the closest when none is feasible), trace,
-        explanation.
+        explanation; with ``objectives``, a ``ParetoResult`` that also holds
+        the front (``result.front``, ``result.json``'s ``pareto``).
     """
     if isinstance(networks, (Network, str)):
         networks = [networks]
@@ -198,6 +211,14 @@ def explore(
     if start is not None:
         start = space.validate(start)
     _check_warm_start("explore:", ExploreError, warm_start)
+    objectives = check_objectives("explore:", ExploreError, objectives, method)
+    if objectives is not None:
+        method = "pareto"
+    if pareto_config is not None and (objectives is None or not isinstance(pareto_config, ParetoConfig)):
+        raise ExploreError(
+            f"explore: field 'pareto_config' expected a ParetoConfig with 'objectives', found {show(pareto_config)}"
+        )
+    cfg = pareto_config or ParetoConfig()
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
     constraints = (constraints or Constraints()).resolve(nets)  # tokens/s limits -> passes/s (LLM passes)
     evaluator = Evaluator(nets, space, constraints, objective, seed, **kw)
@@ -207,6 +228,9 @@ def explore(
             nets, space, evaluator.constraints, objective, method, budget, seed, evaluator.mapper_budget, warm_start,
             start, command_line,
         )  # fmt: skip
+        if objectives is not None:
+            settings["objectives"] = list(objectives)
+            settings["pareto_config"] = dataclasses.asdict(cfg)
         try:
             write_settings(out, settings)
             atomic_write(out / EVALS_FILE, "")  # empty or replaced with force=True (checked above)
@@ -216,6 +240,8 @@ def explore(
                 f"explore: field 'out' expected a folder that can be written, found error: {e.strerror or e} "
                 f"('{printable(e.filename or out)}')"
             ) from None
+    if objectives is not None:
+        return _pareto(evaluator, objectives, budget, out, start, progress, [], cfg, command_line)
     return _search(evaluator, method, budget, out, start, progress, warm_start, command_line)
 
 
@@ -228,6 +254,53 @@ def _check_no_run(out: Path, force: bool) -> None:
             f"({', '.join(held)}); continue it with --resume (jaxdse explore --resume {printable(out)}; "
             "Python: jaxdse.resume) or replace it with --force (Python: force=True)"
         )
+
+
+def check_objectives(who: str, error, objectives, method: str) -> tuple[str, ...] | None:
+    """``objectives`` as a tuple of distinct ``COST_NAMES`` (at least two), or None."""
+    if objectives is None:
+        if method == "pareto":
+            raise error(f"{who} field 'objectives' expected two or more of {list(COST_NAMES)} with method 'pareto', "
+                        "found None")  # fmt: skip
+        return None
+    if isinstance(objectives, str):
+        objectives = [o.strip() for o in objectives.split(",")]
+    if not isinstance(objectives, (list, tuple)) or not all(isinstance(o, str) for o in objectives):
+        raise error(f"{who} field 'objectives' expected a list of names or a comma-separated string, "
+                    f"found {show(objectives)}")  # fmt: skip
+    bad = [o for o in objectives if o not in COST_NAMES]
+    if bad:
+        raise error(f"{who} field 'objectives' expected names among {list(COST_NAMES)}, found {bad}")
+    if len(set(objectives)) != len(objectives) or len(objectives) < 2:
+        raise error(f"{who} field 'objectives' expected at least two distinct names, found {list(objectives)}")
+    if method not in ("explainable", "pareto"):
+        raise error(f"{who} field 'method' expected 'pareto' (or the default) with 'objectives', found {show(method)}")
+    return tuple(objectives)
+
+
+def _pareto(evaluator: Evaluator, objectives, budget, out, start, progress, records, cfg: ParetoConfig,
+            command_line=None) -> Result:  # fmt: skip
+    """A multi-objective run: one evaluator per mapper objective (same settings), the
+    gray-box front search, the result saved to ``out``."""
+    evs = {m: dataclasses.replace(evaluator, objective=m, cache={}, replay={}) for m in mapper_objectives(objectives)}
+    me = MultiEvaluator(evs, objectives)
+    for r in records:
+        m = r.get("mapper_objective")
+        if m not in evs:
+            raise ResumeError(f"resume: '{out / EVALS_FILE}' field 'mapper_objective' expected one of {list(evs)}, "
+                              f"found {show(m)}")  # fmt: skip
+        me.replay(r)
+    if out is not None:
+        me.log_path = Path(out) / EVALS_FILE
+    trace = Trace(Path(out) if out is not None else None)
+    trace.start_file()
+    with progress_reporter(progress, "pareto explorer", "design") as report:
+        pareto_search(me, budget, trace, progress=report, start=start, config=cfg)
+    result = pareto_result(me, trace, me.elapsed_s())  # wall_s: every segment of a resumed run
+    result = replace(result, run=run_info(evaluator, budget, None, command_line))
+    if out is not None:
+        result.save(out)
+    return result
 
 
 def _check_settings(who: str, error, nets, method, objective, budget, seed, mapper_budget, constraints) -> None:
@@ -243,8 +316,8 @@ def _check_settings(who: str, error, nets, method, objective, budget, seed, mapp
                 "(rename one, e.g. the 'name' of its workload file)"
             )
         seen.add(n.name)
-    if not isinstance(method, str) or method not in EXPLORERS:
-        raise error(f"{who} field 'method' expected one of {sorted(EXPLORERS)}, found {show(method)}")
+    if not isinstance(method, str) or (method not in EXPLORERS and method != "pareto"):
+        raise error(f"{who} field 'method' expected one of {sorted(EXPLORERS)} or 'pareto', found {show(method)}")
     if not isinstance(objective, str) or objective not in OBJECTIVES:
         raise error(f"{who} field 'objective' expected one of {OBJECTIVES}, found {show(objective)}")
     if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= MAX_DESIGN_BUDGET:
@@ -331,6 +404,14 @@ def resume(out: str | Path, progress=True) -> Result:
                     s["mapper_budget"], s["constraints"])  # fmt: skip
     _check_warm_start(who, ResumeError, s["warm_start"])
     check_progress(progress, "resume", ResumeError)
+    objectives = check_objectives(who, ResumeError, s["objectives"], s["method"])
+    cfg = ParetoConfig()
+    if objectives is not None and s["pareto_config"] is not None:
+        c = s["pareto_config"]
+        try:
+            cfg = ParetoConfig(**{**c, "steps": tuple(c["steps"])} if isinstance(c, dict) and "steps" in c else c)
+        except (TypeError, ValueError) as e:
+            raise ResumeError(f"{who} field 'pareto_config' expected the form explore(out=...) writes: {e}") from None
     if s["start"] is not None:
         s["start"] = s["space"].validate(s["start"])
     evaluator = Evaluator(
@@ -349,7 +430,9 @@ def resume(out: str | Path, progress=True) -> Result:
             check_record(r, s["networks"])
         except (SpaceError, ValueError) as e:
             raise ResumeError(f"resume: '{out / EVALS_FILE}' line {i + 1}: {e}") from None
-        evaluator.replay[evaluator.key(design)] = r
+        r["design"] = design
+        if objectives is None:
+            evaluator.replay[evaluator.key(design)] = r
     # rewrite the stored evaluations without a torn last line before appending new ones
     try:
         atomic_write(out / EVALS_FILE, "".join(json.dumps(r) + "\n" for r in records))
@@ -360,6 +443,8 @@ def resume(out: str | Path, progress=True) -> Result:
     if callable(progress):
         progress(f"resuming {out}: {len(records)} designs already evaluated, budget {s['budget']}")
     start = s["start"]
+    if objectives is not None:
+        return _pareto(evaluator, objectives, s["budget"], out, start, progress, records, cfg, s["command_line"])
     return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"], s["command_line"])
 
 

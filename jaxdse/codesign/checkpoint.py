@@ -161,6 +161,8 @@ def read_settings(out_dir: str | Path) -> dict[str, Any]:
         "warm_start": s.get("warm_start"),
         "start": s.get("start"),
         "command_line": s["command_line"] if isinstance(s.get("command_line"), str) else None,
+        "objectives": s.get("objectives"),  # multi-objective runs only (``jaxdse.codesign.pareto``)
+        "pareto_config": s.get("pareto_config"),
     }
 
 

@@ -125,7 +125,7 @@ class Evaluator:
     replay: dict[tuple, dict] = field(default_factory=dict)
     prior_wall_s: float = 0.0
     run_budget: int | None = None
-    _hardware: dict[tuple, dict[str, float]] = field(default_factory=dict, init=False, repr=False)
+    _hardware: dict[tuple, tuple[float, float]] = field(default_factory=dict, init=False, repr=False)
     _started: float = field(default_factory=time.perf_counter, init=False, repr=False)
     _replay_s: float = field(default=0.0, init=False, repr=False)
 
@@ -165,10 +165,14 @@ class Evaluator:
         explorer can tell before evaluating that a design breaks an area or
         power limit. Not counted as an evaluation.
         """
+        return self.constraints.budgets(*self.hardware_costs(design), {})
+
+    def hardware_costs(self, design: dict[str, float]) -> tuple[float, float]:
+        """Exact area (mm^2) and peak power (W) of a design, without mapping it (cached)."""
         k = self.key(design)
         if k not in self._hardware:
             a, p = _area_power(to_arch(design, self.space.fixed))
-            self._hardware[k] = self.constraints.budgets(float(a), float(p), {})
+            self._hardware[k] = (float(a), float(p))
         return self._hardware[k]
 
     def breaks_hardware_limit(self, design: dict[str, float], current: dict[str, float]) -> bool:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jaxdse.codesign.checkpoint import atomic_write
+from jaxdse.codesign.pareto_plot import plot_front
 from jaxdse.codesign.plots import FIGURES, layer_groups, save_figures
-from jaxdse.codesign.saved import ReportError, RunData, load_run
+from jaxdse.codesign.saved import TOTAL_KEYS, ReportError, RunData, load_run
 from jaxdse.codesign.space import UNITS, links
 from workloads.specfile import check_out_dir
 
@@ -39,6 +40,12 @@ CAPTIONS = {
     "design_space.png": "Explored designs by latency and area, coloured by peak power (the red tick on the colour "
     "bar is the power limit); the star is the final design, the dashed line the area limit.",
 }
+
+FRONT_FIGURE = "front.png"
+FRONT_CAPTION = (
+    "Pareto front (multi-objective runs): latency vs energy of every evaluated design (grey; crosses infeasible); "
+    "front points coloured by area, labelled by their evaluation number and what differs from the previous point."
+)
 
 
 # ------------------------------------------------------------ document model
@@ -214,6 +221,8 @@ def build_document(run: RunData, folder: Path) -> list:
     for net, rows in s["layers"].items():
         lat = sum(r["latency_s"] * r["count"] for r in rows)
         doc += [Heading(3, f"{net} ({len(rows)} unique layers, {lat * 1e3:.3f} ms in all)"), _layer_table(rows)]
+    if isinstance(s.get("pareto"), list):
+        doc += _front_section(run, folder)
     doc.append(Heading(2, "Figures"))
     doc += [Figure(folder / name, CAPTIONS[name]) for name in FIGURES]
     doc += [
@@ -280,6 +289,44 @@ LAYER_NOTE = (
     "totals multiply by it. Bottleneck (N.NNx next): the latency term that sets the layer's latency, N.NN times "
     "the next-largest term."
 )
+
+
+def _front_section(run: RunData, folder: Path) -> list:
+    """A multi-objective run's front: one row per point, its figure (drawn if missing)."""
+    front = run.summary["pareto"]
+    objs = ", ".join(run.summary.get("objectives") or [])
+    rows = []
+    for i, p in enumerate(front):
+        where = f"result.json 'pareto[{i}]'"
+        t = p.get("total") if isinstance(p, dict) else None
+        if not isinstance(t, dict) or not all(isinstance(t.get(k), (int, float)) for k in TOTAL_KEYS):
+            raise ReportError(f"{where}: expected key 'total' with {list(TOTAL_KEYS)}, found {t!r:.80}")
+        rows.append(
+            (
+                str(p.get("evaluation", "?")),
+                str(p.get("mapper_objective", "?")),
+                f"{t['latency_s'] * 1e3:.4g}",
+                f"{t['energy_j'] * 1e3:.4g}",
+                f"{t['area_mm2']:.3g}",
+                f"{t['power_w']:.3g}",
+                str(p.get("differs_from_previous", "")),
+                str(p.get("design_text", "")),
+            )
+        )
+    path = folder / FRONT_FIGURE
+    if not path.is_file():
+        plot_front(run, path)
+    header = ("design", "mapped for", "latency ms", "energy mJ", "area mm^2", "power W", "vs previous", "hardware")
+    return [
+        Heading(2, f"Pareto front ({len(front)} points over {objs})"),
+        Para(
+            "Every evaluated, feasible design that no other dominates, sorted by the first objective; "
+            "'vs previous' is what differs from the point above. Each point's steps and mappings are in "
+            "result.json 'pareto'."
+        ),
+        Table(header, tuple(rows)),
+        Figure(path, FRONT_CAPTION),
+    ]
 
 
 # ------------------------------------------------------------------ renderers

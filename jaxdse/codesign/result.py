@@ -33,9 +33,11 @@ class TraceEntry:
     feasible: bool
     accepted: bool
     reason: str
+    extra: dict = field(default_factory=dict)  # e.g. a multi-objective run's mapper objective and front flag
 
     def to_dict(self) -> dict:
         return {
+            **self.extra,
             "step": self.step,
             "evaluation": self.evaluation,
             "design": self.design,
@@ -66,8 +68,10 @@ class Trace:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(self.out_dir / TRACE_FILE, "")
 
-    def add(self, step: int, ev: DesignEval, accepted: bool, reason: str) -> TraceEntry:
-        e = TraceEntry(step, ev.index, ev.design, ev.total(), ev.budgets, ev.feasible, accepted, reason)
+    def add(self, step: int, ev: DesignEval, accepted: bool, reason: str, extra: dict | None = None) -> TraceEntry:
+        e = TraceEntry(
+            step, ev.index, ev.design, ev.total(), ev.budgets, ev.feasible, accepted, reason, dict(extra or {})
+        )
         self.entries.append(e)
         if self.out_dir is not None:
             append_record(self.out_dir / TRACE_FILE, e.to_dict())

@@ -1,0 +1,285 @@
+"""Pareto-front quality (issue 16): jaxdse's gray-box front search vs optuna's
+NSGA-II, multi-objective TPE and random search, latency x energy.
+
+Every method evaluates points through the same ``MultiEvaluator`` (the
+Table-1 space, the reference's constraints, the gradient mapper in the loop,
+exact costs). A point is a hardware design plus the mapper objective it is
+mapped with (latency, energy or EDP); the black-box methods choose that
+objective as one more categorical variable, so they can reach every point
+jaxdse can. Infeasible points are reported to optuna as constraint
+violations (``constraints_func``: log budgets, met when <= 0) and never
+enter a front.
+
+Budgets: each method runs once per (network, seed) to its largest budget;
+the hypervolume at a smaller budget is that of the first B evaluations of
+the same run. That is exactly a run with budget B: no method here reads its
+budget except to stop (jaxdse's search stops at the budget; optuna's samplers
+and the random sampler are given no trial count).
+
+Hypervolume: per network, both objectives are put in log10 space and
+normalised by the union of all feasible points every run of every method
+evaluated on that network (min -> 0, max -> 1); reference point (1.1, 1.1),
+so a front's hypervolume is at most 1.21. Normalisation therefore depends on
+the runs present in the results folder: numbers are compared within one
+summary, never across summaries. "dominated share" of method A by method B
+at the same budget: the share of A's front points that some point of B's
+front dominates.
+
+    python benchmarks/pareto_quality.py [--quick] [--networks tiny_cnn,resnet18] [--seeds 0]
+        [--methods jaxdse,nsga2,tpe,random] [--max-budget jaxdse=200,nsga2=2000,tpe=200,random=2000]
+        [--out benchmarks/results/pareto]
+
+Raw results: ``OUT/runs/{network}_{method}_s{seed}.json`` (every evaluated
+point: index, mapper objective, latency_s, energy_j, area_mm2, power_w,
+feasible), written as the run goes (a partial run is kept and marked);
+``OUT/summary.csv`` (hypervolume per network, method, seed, budget) and
+``OUT/dominated.csv`` are rebuilt from them by ``--summarise``, which also
+runs after the searches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+import workloads as w
+from jaxdse.codesign import Constraints, Evaluator, table1_space
+from jaxdse.codesign.pareto import (
+    MultiEvaluator,
+    costs_of,
+    hypervolume,
+    mapper_objectives,
+    non_dominated,
+    pareto_search,
+)
+from jaxdse.codesign.result import Trace
+from jaxdse.codesign.space import PARAMS
+from jaxdse.compile_cache import enable_compile_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+OBJECTIVES = ("latency", "energy")
+BUDGETS = (50, 200, 2000)
+REF = (1.1, 1.1)
+RANDOM_SEED_OFFSET = 1000
+"""Random search's sampler seed is ``seed + 1000``: NSGA-II's first generation is
+random sampling with the same seed, so equal seeds would give the same designs."""
+
+
+def network(name: str):
+    return w.load(ROOT / "workloads/examples/tiny_cnn.yaml") if name == "tiny_cnn" else w.get(name)
+
+
+def multi_evaluator(net, seed: int, mapper_budget: int | None) -> MultiEvaluator:
+    kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
+    evs = {m: Evaluator([net], table1_space(), Constraints(), m, seed, **kw) for m in mapper_objectives(OBJECTIVES)}
+    return MultiEvaluator(evs, OBJECTIVES)
+
+
+def _row(p) -> dict:
+    c = costs_of(p.ev)
+    return {
+        "index": p.ev.index,
+        "mapper_objective": p.mapper_objective,
+        "latency_s": c["latency"],
+        "energy_j": c["energy"],
+        "area_mm2": c["area"],
+        "power_w": c["power"],
+        "feasible": bool(p.ev.feasible),
+    }
+
+
+class Recorder:
+    """Writes a run's points to its JSON file after every evaluation."""
+
+    def __init__(self, path: Path, meta: dict) -> None:
+        self.path, self.meta, self.rows, self.t0 = path, meta, [], time.perf_counter()
+
+    def add(self, p) -> None:
+        self.rows.append(_row(p))
+        self.flush(done=False)
+
+    def flush(self, done: bool) -> None:
+        data = {**self.meta, "complete": done, "wall_s": time.perf_counter() - self.t0, "points": self.rows}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.path)
+
+
+def run_jaxdse(me: MultiEvaluator, budget: int, rec: Recorder) -> None:
+    seen = 0
+
+    def progress(_line: str) -> None:
+        nonlocal seen
+        for p in me.points[seen:]:
+            rec.add(p)
+        seen = len(me.points)
+
+    pareto_search(me, budget, Trace(), progress=progress)
+    progress("")
+
+
+def run_optuna(me: MultiEvaluator, method: str, budget: int, seed: int, rec: Recorder) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = me.space
+    mos = list(me.evaluators)
+
+    def cons(trial) -> list[float]:
+        return trial.user_attrs["log_budgets"]
+
+    if method == "nsga2":
+        sampler = optuna.samplers.NSGAIISampler(seed=seed, constraints_func=cons)
+    elif method == "tpe":
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constraints_func=cons)
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=seed + RANDOM_SEED_OFFSET)
+    dists = {p: optuna.distributions.IntDistribution(0, len(space.values[p]) - 1) for p in PARAMS}
+    dists["mapper_objective"] = optuna.distributions.CategoricalDistribution(mos)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    tries = 0
+    while me.count < budget and tries < 20 * budget:
+        tries += 1
+        trial = study.ask(dists)
+        design = {p: float(space.values[p][trial.params[p]]) for p in PARAMS}
+        p, new = me.evaluate(design, trial.params["mapper_objective"])
+        logb = [math.log(max(b, 1e-300)) for b in p.ev.budgets.values()] or [-1.0]
+        trial.set_user_attr("log_budgets", logb)
+        c = costs_of(p.ev)
+        study.tell(trial, [c["latency"], c["energy"]])
+        if new:
+            rec.add(p)
+
+
+def run(name: str, method: str, seed: int, budget: int, out: Path, mapper_budget: int | None, cache: dict) -> None:
+    net = network(name)
+    key = (name, seed)
+    if key not in cache:  # one mapper per (network, seed): methods share mapped designs, not budgets
+        cache[key] = multi_evaluator(net, seed, mapper_budget)
+    base = cache[key]
+    me = MultiEvaluator(base.evaluators, OBJECTIVES)
+    path = out / "runs" / f"{name}_{method}_s{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"network": name, "method": method, "seed": seed, "budget": budget, "mapper_budget": mapper_budget}
+    rec = Recorder(path, meta)
+    t = time.perf_counter()
+    if method == "jaxdse":
+        run_jaxdse(me, budget, rec)
+    else:
+        run_optuna(me, method, budget, seed, rec)
+    rec.flush(done=True)
+    print(f"{name} {method} seed {seed}: {me.count} points in {time.perf_counter() - t:.0f} s", flush=True)
+
+
+def _front(points: list[dict]) -> list[tuple]:
+    v = [(p["latency_s"], p["energy_j"]) for p in points if p["feasible"]]
+    return [v[i] for i in non_dominated(v)]
+
+
+def summarise(out: Path, budgets: tuple[int, ...] = BUDGETS) -> list[dict]:
+    runs = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+    rows, dom = [], []
+    for net in sorted({r["network"] for r in runs}):
+        rs = [r for r in runs if r["network"] == net]
+        allpts = np.log10([(p["latency_s"], p["energy_j"]) for r in rs for p in r["points"] if p["feasible"]])
+        lo, hi = allpts.min(0), allpts.max(0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+
+        def norm(front, lo=lo, span=span):
+            return [tuple((np.log10(f) - lo) / span) for f in front]
+
+        fronts = {}
+        for r in rs:
+            for b in budgets:
+                if len(r["points"]) < b:
+                    continue  # the run did not reach this budget: no number
+                pts = r["points"][:b]
+                f = _front(pts)
+                fronts[(r["method"], r["seed"], b)] = f
+                rows.append(
+                    {
+                        "network": net,
+                        "method": r["method"],
+                        "seed": r["seed"],
+                        "budget": b,
+                        "hypervolume": round(hypervolume(norm(f), REF), 4),
+                        "front_size": len(f),
+                        "feasible_points": sum(p["feasible"] for p in pts),
+                        "wall_s_run": round(r["wall_s"], 1),
+                    }
+                )
+        for (ma, sa, ba), fa in fronts.items():
+            if ma != "jaxdse":
+                continue
+            for (mb, sb, bb), fb in fronts.items():
+                if mb == "jaxdse" or sb != sa:
+                    continue
+                a_by_b = sum(any(_dom(y, x) for y in fb) for x in fa) / max(len(fa), 1)
+                b_by_a = sum(any(_dom(x, y) for x in fa) for y in fb) / max(len(fb), 1)
+                dom.append(
+                    {
+                        "network": net,
+                        "seed": sa,
+                        "jaxdse_budget": ba,
+                        "other": mb,
+                        "other_budget": bb,
+                        "jaxdse_front_dominated_by_other": round(a_by_b, 3),
+                        "other_front_dominated_by_jaxdse": round(b_by_a, 3),
+                    }
+                )
+    _write_csv(out / "summary.csv", rows)
+    _write_csv(out / "dominated.csv", dom)
+    return rows
+
+
+def _dom(a, b) -> bool:
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    with open(path, "w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny_cnn, seed 0, 12 jaxdse / 24 baseline points (CI)")
+    ap.add_argument("--networks", default="tiny_cnn,resnet18")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--methods", default="jaxdse,nsga2,tpe,random")
+    ap.add_argument("--max-budget", default="jaxdse=200,nsga2=2000,tpe=200,random=2000")
+    ap.add_argument("--mapper-budget", type=int, default=None, help="exact evaluations per layer (default: mapper's)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pareto")
+    ap.add_argument("--summarise", action="store_true", help="only rebuild summary.csv from OUT/runs")
+    args = ap.parse_args()
+    enable_compile_cache()
+    if args.quick:
+        args.networks, args.seeds, args.methods = "tiny_cnn", "0", "jaxdse,nsga2,random"
+        args.max_budget, args.mapper_budget = "jaxdse=12,nsga2=24,random=24", args.mapper_budget or 40
+        args.out = args.out / "quick"
+    if not args.summarise:
+        budgets = dict(kv.split("=") for kv in args.max_budget.split(","))
+        cache: dict = {}
+        for name in args.networks.split(","):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                for method in args.methods.split(","):
+                    run(name, method, seed, int(budgets[method]), args.out, args.mapper_budget, cache)
+    rows = summarise(args.out, (12, 24) if args.quick else BUDGETS)
+    print(f"{'network':<10} {'method':<7} {'seed':>4} {'budget':>6} {'HV':>7} {'front':>5}")
+    for r in rows:
+        print(f"{r['network']:<10} {r['method']:<7} {r['seed']:>4} {r['budget']:>6} {r['hypervolume']:>7.4f} "
+              f"{r['front_size']:>5}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,521 @@
+"""Multi-objective codesign: a latency / energy / area / power / EDP Pareto front, found the gray-box way.
+
+``jaxdse.explore(..., objectives=("latency", "energy"))`` runs ``pareto_explorer``.
+A *point* is a hardware design mapped with one mapper objective (``latency``,
+``energy`` or ``edp``): a latency-optimal mapping is not the energy-optimal
+one, so one hardware can give several front points, and each (hardware,
+mapper objective) pair costs one evaluation of the budget. The front is the
+set of evaluated, feasible points that no other such point dominates; every
+cost on it is exact (``Evaluator``: mapper in the loop, exact model).
+
+The method, and why (a choice among the ideas of issue 16):
+
+1. Scalarised sub-searches aimed at the front's gaps. Objectives are
+   compared in log space, each divided by its span on the current front
+   (a design twice as fast matters as much at 1 ms as at 100 ms). The
+   targets are the front's extremes (push objective k alone, weight e_k) and
+   the gaps between neighbouring front points A, B (weights w_k ~ 1 / |log
+   A_k - log B_k|: in two objectives the normal of the segment AB, so a step
+   that lowers ``w . log f`` lands under the segment, in the gap). A target's
+   priority is its size (1 for an extreme, the gap's normalised length)
+   divided by 1 + the batches already spent on it without a new front point,
+   so the search fills the largest hole first and leaves a dead end.
+2. Warm start from the neighbouring front point: each sub-search starts
+   from the front member that is best for its weights (the neighbour of the
+   gap), not from scratch; the front is its memory.
+3. The mapper objective of the front region: the weights on latency and
+   energy pick the mapper's objective (latency, energy, or EDP in between),
+   and a *remap* (same hardware, that mapper objective) is the first move
+   tried from a point mapped otherwise: one evaluation, often a new front
+   point without any hardware change.
+4. Per-objective bottlenecks and elasticities predict each candidate's
+   change in *every* objective before it is evaluated: latency by the
+   explainable explorer's bottleneck-tree rules and its exact-breakdown
+   rescaling (``explainable._layer_votes``, ``explainable.predict``); energy
+   by the relaxed model's energy elasticities (mappings held) plus the
+   energy bottleneck (the dominant energy component: DRAM -> a larger L2 for
+   reuse, L2 -> a larger L1, L1 -> a smaller L1, NoC -> fewer PEs, leakage ->
+   less area; a first-order guess the held-mapping elasticity cannot see);
+   area and peak power exactly (functions of the hardware alone,
+   ``Evaluator.hardware_costs``). Candidates (rule moves, one and two legal
+   steps of every parameter) are ranked by the predicted scalarised change;
+   the best ``per_step`` are evaluated. Moves that would break an area or
+   power limit the base meets are never evaluated (exact), nor those
+   predicted to break a throughput limit.
+
+Not NSGA: no population, crossover or random mutation drives the search;
+sampled neighbours of a front point are only the last resort when no
+target has a move left. Until a feasible point exists, the same machinery
+aims at the worst violated constraint (throughput -> latency, area, power).
+
+Rejected alternatives: a weighted-sum sweep of single-objective explainable
+runs (a fixed grid of weights cannot see where the front has holes and
+spends a whole run per weight); running NSGA-II with model-guided
+mutations (the population needs hundreds of designs before it moves).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from jaxdse.codesign.checkpoint import append_record, evaluation_record
+from jaxdse.codesign.elasticity import combine, elasticities
+from jaxdse.codesign.evaluator import DesignEval, Evaluator
+from jaxdse.codesign.explainable import _fmt, _layer_votes, predict
+from jaxdse.codesign.result import Trace
+from jaxdse.codesign.space import PARAMS, describe
+
+COST_NAMES = ("latency", "energy", "edp", "area", "power")
+"""Objectives a Pareto search can minimise (latency and energy summed over networks)."""
+
+MAPPER_FOR = {"latency": "latency", "energy": "energy", "edp": "edp"}
+
+
+@dataclass(frozen=True)
+class ParetoConfig:
+    """Knobs of ``pareto_explorer`` (recorded with the run).
+
+    Attributes:
+        per_step: Candidates evaluated per step.
+        steps: Legal steps tried per parameter, each way.
+        min_span: Floor of an objective's log span on the front (normalisation).
+        energy_rule_scale: Assumed shrink of the dominant energy component by
+            its bottleneck rule (the rule's predicted gain is share x (1 - 1/s)).
+    """
+
+    per_step: int = 4
+    steps: tuple[int, ...] = (1, 2)
+    min_span: float = 0.05
+    energy_rule_scale: float = 2.0
+
+    def __post_init__(self) -> None:
+        def bad(name: str, expected: str) -> ValueError:
+            return ValueError(f"pareto config: field '{name}' expected {expected}, found {getattr(self, name)!r}")
+
+        def pos_int(v) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+        if not pos_int(self.per_step):
+            raise bad("per_step", "a positive int")
+        if not isinstance(self.steps, tuple) or not self.steps or not all(pos_int(k) for k in self.steps):
+            raise bad("steps", "a non-empty tuple of positive ints")
+        for name, low in (("min_span", 0.0), ("energy_rule_scale", 1.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= low:
+                raise bad(name, f"a finite number > {low:g}")
+
+
+def costs_of(ev: DesignEval) -> dict[str, float]:
+    """Every objective's value of an evaluated point (s, J, J s, mm^2, W)."""
+    lat, en = float(sum(ev.latency_s.values())), float(sum(ev.energy_j.values()))
+    return {"latency": lat, "energy": en, "edp": lat * en, "area": ev.area_mm2, "power": ev.power_w}
+
+
+def mapper_objectives(objectives: tuple[str, ...]) -> tuple[str, ...]:
+    """Mapper objectives a front over ``objectives`` uses: each of latency /
+    energy / edp named, plus EDP between latency and energy."""
+    out = [o for o in ("latency", "energy", "edp") if o in objectives]
+    if "latency" in out and "energy" in out and "edp" not in out:
+        out.append("edp")
+    return tuple(out) or ("latency",)
+
+
+def dominates(a: tuple, b: tuple) -> bool:
+    """``a`` is no worse than ``b`` in every objective and better in one (minimisation)."""
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def non_dominated(vectors: list[tuple]) -> list[int]:
+    """Indices of the vectors no other dominates (the first of equal copies kept)."""
+    keep = []
+    for i, v in enumerate(vectors):
+        if any(dominates(w, v) or (w == v and j < i) for j, w in enumerate(vectors) if j != i):
+            continue
+        keep.append(i)
+    return keep
+
+
+def hypervolume(points: list[tuple], ref: tuple) -> float:
+    """Volume dominated by ``points`` and bounded by ``ref`` (minimisation), any dimension.
+
+    Exact, by slicing along the last objective (While et al., "A faster
+    algorithm for calculating hypervolume", IEEE TEC 2006: HSO); points not
+    strictly below ``ref`` in every objective add nothing.
+    """
+    pts = sorted({tuple(p) for p in points if all(x < r for x, r in zip(p, ref))}, key=lambda p: p[-1])
+    if not pts:
+        return 0.0
+    if len(ref) == 1:
+        return ref[0] - min(p[0] for p in pts)
+    vol = 0.0
+    for i, p in enumerate(pts):
+        upper = pts[i + 1][-1] if i + 1 < len(pts) else ref[-1]
+        if upper > p[-1]:
+            vol += (upper - p[-1]) * hypervolume([q[:-1] for q in pts[: i + 1]], ref[:-1])
+    return vol
+
+
+@dataclass
+class Point:
+    """One evaluation: a hardware design mapped with one mapper objective."""
+
+    ev: DesignEval
+    mapper_objective: str
+    parent: int | None  # evaluation index of the point it was derived from
+    reason: str
+
+
+class MultiEvaluator:
+    """One ``Evaluator`` per mapper objective behind one budget.
+
+    ``evaluate(design, m)`` maps ``design`` with mapper objective ``m``; the
+    pair is one evaluation (global ``index``, 1-based). Newly mapped pairs are
+    appended to ``log_path`` (``evaluations.jsonl``) with their
+    ``mapper_objective``; ``replay`` takes such records back (resume).
+    """
+
+    def __init__(self, evaluators: dict[str, Evaluator], objectives: tuple[str, ...]) -> None:
+        self.evaluators = evaluators
+        self.objectives = objectives
+        self.points: list[Point] = []
+        self._by_key: dict[tuple, Point] = {}
+        self.log_path = None
+        first = next(iter(evaluators.values()))
+        self.space, self.networks, self.seed = first.space, first.networks, first.seed
+        self.hw = first  # area and power are the same for every mapper objective
+
+    @property
+    def count(self) -> int:
+        return len(self.points)
+
+    def key(self, design: dict, m: str) -> tuple:
+        return (m, self.hw.key(design))
+
+    def seen(self, design: dict, m: str) -> bool:
+        return self.key(design, m) in self._by_key
+
+    def elapsed_s(self) -> float:
+        """Search wall time over every segment of the run (``Evaluator.elapsed_s``; the
+        evaluators share a start, each subtracts only its own replay time)."""
+        return self.hw.elapsed_s() - sum(e._replay_s for e in self.evaluators.values() if e is not self.hw)
+
+    def replay(self, record: dict) -> None:
+        m = record.get("mapper_objective", "latency")
+        self.evaluators[m].replay[self.hw.key(record["design"])] = record
+
+    def evaluate(self, design: dict, m: str, parent: int | None = None, reason: str = "") -> tuple[Point, bool]:
+        """The point (new or cached) and whether it was new."""
+        k = self.key(design, m)
+        if k in self._by_key:
+            return self._by_key[k], False
+        ev_ = self.evaluators[m]
+        replayed = k[1] in ev_.replay
+        ev = ev_.evaluate(design)
+        ev.index = self.count + 1
+        ev.objective = costs_of(ev)[self.objectives[0]]  # the run's first objective (convergence plots)
+        if not replayed and self.log_path is not None:
+            record = evaluation_record(ev.design, ev.plans, ev.wall_s, self.elapsed_s())
+            append_record(self.log_path, {**record, "mapper_objective": m})
+        p = Point(ev, m, parent, reason)
+        self.points.append(p)
+        self._by_key[k] = p
+        return p, True
+
+    def vector(self, p: Point) -> tuple:
+        c = costs_of(p.ev)
+        return tuple(c[o] for o in self.objectives)
+
+    def front(self) -> list[Point]:
+        feas = [p for p in self.points if p.ev.feasible]
+        return [feas[i] for i in non_dominated([self.vector(p) for p in feas])]
+
+
+@dataclass
+class _Cand:
+    design: dict
+    mapper: str
+    why: str
+    delta: dict[str, float] = field(default_factory=dict)  # predicted change of log cost, per cost
+    score: float = 0.0
+
+
+def _energy_rules(ev: DesignEval, space, cfg: ParetoConfig) -> list[tuple[str, float, str, float]]:
+    """Energy bottleneck: (parameter, new value, why, predicted relative energy change)."""
+    comp = np.zeros(6)
+    for plan in ev.plans.values():
+        e = np.asarray(plan.costs.layers.energy_pj, dtype=np.float64)
+        comp += (np.asarray(plan.costs.counts, dtype=np.float64)[:, None] * e).sum(0)
+    names = ("mac", "l1", "noc", "l2", "dram", "leakage")
+    i = int(np.argmax(comp))
+    share = comp[i] / max(comp.sum(), 1e-30)
+    d, s = ev.design, cfg.energy_rule_scale
+    gain = -share * (1 - 1 / s)
+    moves = {
+        "dram": [("l2_kib", +1)],
+        "l2": [("l1_bytes", +1), ("l2_kib", -1)],
+        "l1": [("l1_bytes", -1)],
+        "noc": [("num_pes", -1)],
+        "leakage": [("num_pes", -1), ("l2_kib", -1)],
+    }.get(names[i], [])
+    out = []
+    for p, k in moves:
+        new = space.step(p, d[p], k)
+        if new != d[p]:
+            why = f"{names[i]} is {share:.0%} of energy; {p} {_fmt(p, d[p])} -> {_fmt(p, new)}"
+            out.append((p, new, why, gain))
+    return out
+
+
+def _signature(before: dict, after: dict) -> tuple:
+    """The parameters a move changes and their directions (``(("l2_kib", 1),)``)."""
+    return tuple((q, 1 if after[q] > before[q] else -1) for q in PARAMS if after[q] != before[q])
+
+
+class _Search:
+    def __init__(self, me: MultiEvaluator, budget: int, trace: Trace, cfg: ParetoConfig, progress) -> None:
+        self.me, self.budget, self.trace, self.cfg, self.progress = me, budget, trace, cfg, progress
+        self.tries: dict[tuple, int] = {}  # batches without a new front point, per target
+        self.used: dict[str, int] = {}  # batches per kind of target ("extreme latency", "gap"): rotation
+        self.miss: dict[tuple, int] = {}  # moves (parameter, direction) measured not to help as predicted
+        self.rng = np.random.default_rng(me.seed)
+        self.nets = [n.name for n in me.networks]
+        self._el: dict[int, dict] = {}
+        self.weights: dict[str, float] = {}  # of the target being searched
+        self.spans: dict[str, float] = {}  # log span of each objective on the front (normalisation)
+
+    # ------------------------------------------------------------- predictions
+    def elast(self, p: Point) -> dict:
+        if p.ev.index not in self._el:
+            ev = p.ev
+            self._el[ev.index] = combine(
+                [elasticities(ev.plans[n]) for n in self.nets], [ev.latency_s[n] for n in self.nets]
+            )
+        return self._el[p.ev.index]
+
+    def delta(self, base: Point, design: dict, rule: dict | None = None) -> dict[str, float]:
+        """Predicted change of log cost per cost name (mappings held; area and power exact)."""
+        d0, el = base.ev.design, self.elast(base)
+        moved = [q for q in PARAMS if design[q] != d0[q]]
+        dl = {c: sum(el[c].get(q, 0.0) * math.log(design[q] / d0[q]) for q in moved) for c in ("latency", "energy")}
+        if len(moved) == 1:
+            r = predict(base.ev, self.nets, moved[0], design[moved[0]])
+            if r is not None:
+                dl["latency"] = math.log(max(1.0 + r, 1e-6))
+        for c, v in (rule or {}).items():
+            dl[c] = v
+        a0, p0 = self.me.hw.hardware_costs(d0)
+        a1, p1 = self.me.hw.hardware_costs(design)
+        dl["area"], dl["power"] = math.log(a1 / a0), math.log(p1 / p0)
+        dl["edp"] = dl["latency"] + dl["energy"]
+        return dl
+
+    # -------------------------------------------------------------- candidates
+    def candidates(self, base: Point, w: dict[str, float], spans: dict[str, float], why: str) -> list[_Cand]:
+        ev, space, cfg = base.ev, self.me.space, self.cfg
+        m = self.mapper_for(w)
+        out: list[_Cand] = []
+        if m != base.mapper_objective and m in self.me.evaluators and not self.me.seen(ev.design, m):
+            out.append(_Cand(dict(ev.design), m, f"{why}: same hardware remapped for {m}", score=-math.inf))
+        moves: list[tuple[dict, str, dict | None]] = []
+        if w.get("latency", 0) + w.get("edp", 0) > 0:
+            focus = self.nets if ev.feasible else [c.split(".", 1)[1] for c in ev.budgets if c.startswith("thr")]
+            for prop in _layer_votes(ev, space, focus or self.nets):
+                moves.append((prop.design, prop.why, None))
+        if w.get("energy", 0) + w.get("edp", 0) > 0:
+            for p, new, rule_why, gain in _energy_rules(ev, space, cfg):
+                nd = {**ev.design, p: new}
+                moves.append((nd, rule_why, {"energy": math.log(max(1 + gain, 1e-6))}))
+        for p in PARAMS:
+            for k in cfg.steps:
+                for sign in (1, -1):
+                    new = space.step(p, ev.design[p], sign * k)
+                    if new != ev.design[p]:
+                        txt = f"elasticities: {p} {_fmt(p, ev.design[p])} -> {_fmt(p, new)}"
+                        moves.append(({**ev.design, p: new}, txt, None))
+        for design, txt, rule in moves:
+            if self.me.seen(design, m):
+                continue
+            if base.ev.feasible and self.me.hw.breaks_hardware_limit(design, ev.design):
+                continue
+            dl = self.delta(base, design, rule)
+            if base.ev.feasible and any(
+                c.startswith("throughput.") and b * math.exp(dl["latency"]) > 1.02 for c, b in ev.budgets.items()
+            ):
+                continue
+            score = sum(wk * dl[c] / spans.get(c, 1.0) for c, wk in w.items())
+            score *= 0.5 ** self.miss.get(_signature(ev.design, design), 0)
+            if score < -1e-6:
+                out.append(_Cand(design, m, f"{why}: {txt}", dl, score))
+        seen, uniq = set(), []
+        for c in sorted(out, key=lambda c: c.score):
+            key = (c.mapper, tuple(c.design[q] for q in PARAMS))
+            if key not in seen:
+                seen.add(key)
+                uniq.append(c)
+        return uniq
+
+    def mapper_for(self, w: dict[str, float]) -> str:
+        mo = tuple(self.me.evaluators)
+        lat = w.get("latency", 0.0) + 0.5 * w.get("edp", 0.0)
+        en = w.get("energy", 0.0) + 0.5 * w.get("edp", 0.0)
+        if lat + en <= 0:
+            return mo[0]
+        r = lat / (lat + en)
+        want = "latency" if r > 2 / 3 else "energy" if r < 1 / 3 else "edp"
+        return want if want in mo else mo[0]
+
+    # ----------------------------------------------------------------- targets
+    def targets(self, front: list[Point]) -> list[tuple[float, tuple, Point, dict, str]]:
+        objs = self.me.objectives
+        logs = np.log(np.maximum([self.me.vector(p) for p in front], 1e-300))
+        spans = {o: max(float(np.ptp(logs[:, i])), self.cfg.min_span) for i, o in enumerate(objs)}
+        self.spans = spans
+        out = []
+        for i, o in enumerate(objs):
+            j = int(np.argmin(logs[:, i]))
+            key = ("extreme", o, front[j].ev.index)
+            why = f"push {o} at the front's end (point {front[j].ev.index})"
+            out.append((1.0, key, front[j], {o: 1.0}, why, f"extreme {o}"))
+        if len(front) > 1:
+            order = np.argsort(logs[:, 0], kind="stable")
+            for a, b in zip(order[:-1], order[1:]):
+                diff = np.abs(logs[a] - logs[b]) / np.array([spans[o] for o in objs])
+                size = float(np.linalg.norm(diff))
+                wv = 1.0 / np.maximum(diff, 1e-3)
+                w = {o: float(x / wv.sum()) for o, x in zip(objs, wv)}
+                pa, pb = front[int(a)], front[int(b)]
+                scal = [sum(w[o] * math.log(v) / spans[o] for o, v in zip(objs, self.me.vector(p))) for p in (pa, pb)]
+                base = pa if scal[0] <= scal[1] else pb
+                key = ("gap", pa.ev.index, pb.ev.index)
+                wtxt = ", ".join(f"{o} {x:.2f}" for o, x in w.items())
+                why = (
+                    f"fill the gap between points {pa.ev.index} and {pb.ev.index} (weights {wtxt}) "
+                    f"from point {base.ev.index}"
+                )
+                out.append((size, key, base, w, why, "gap"))
+        ranked = [
+            (s / (1 + self.tries.get(k, 0) + 0.25 * self.used.get(kind, 0)), k, b, w, t, kind)
+            for s, k, b, w, t, kind in out
+        ]
+        return sorted(ranked, key=lambda x: (-x[0], str(x[1])))
+
+    # -------------------------------------------------------------------- loop
+    def record(self, step: int, p: Point, joined: bool, base: Point | None, cand: _Cand | None) -> None:
+        text = p.reason
+        if base is not None and cand is not None:
+            before, after = costs_of(base.ev), costs_of(p.ev)
+            meas = ", ".join(f"{o} {after[o] / before[o] - 1:+.0%}" for o in self.me.objectives)
+            pred = ", ".join(f"{o} {math.exp(cand.delta[o]) - 1:+.0%}" for o in self.me.objectives if o in cand.delta)
+            text += (f"; predicted {pred}" if pred else "") + f"; measured {meas}"
+        status = "feasible" if p.ev.feasible else f"infeasible ({p.ev.worst_constraint[0]})"
+        text += f"; {status}, " + ("joins the front" if joined else "not on the front")
+        p.reason = text
+        self.trace.add(step, p.ev, joined, text, {"mapper_objective": p.mapper_objective, "parent": p.parent})
+        if self.progress is not None:
+            self.progress(f"[{p.ev.index}/{self.budget}] {text}")
+
+    def evaluate(self, step: int, base: Point | None, cands: list[_Cand]) -> bool:
+        new_front = False
+        for c in cands:
+            if self.me.count >= self.budget:
+                break
+            vec_front = [self.me.vector(q) for q in self.me.front()]
+            p, new = self.me.evaluate(c.design, c.mapper, base.ev.index if base else None, c.why)
+            if not new:
+                continue
+            v = self.me.vector(p)
+            joined = p.ev.feasible and not any(dominates(f, v) or f == v for f in vec_front)
+            if base is not None and c.delta:
+                # calibrate: a move that did not lower the scalarised cost as predicted is tried later next time
+                now, was = costs_of(p.ev), costs_of(base.ev)
+                got = sum(wk * math.log(now[o] / was[o]) / self.spans.get(o, 1.0) for o, wk in self.weights.items())
+                sig = _signature(base.ev.design, c.design)
+                self.miss[sig] = self.miss.get(sig, 0) + 1 if got >= 0 else max(self.miss.get(sig, 0) - 1, 0)
+            new_front |= joined
+            self.record(step, p, joined, base, c)
+        return new_front
+
+    def run(self, start: dict) -> None:
+        step = 0
+        init = [_Cand(dict(start), m, f"initial design mapped for {m}: {describe(start)}") for m in self.me.evaluators]
+        self.evaluate(step, None, init)
+        while self.me.count < self.budget:
+            step += 1
+            front = self.me.front()
+            chosen = None
+            if not front:
+                base = min(self.me.points, key=lambda p: (p.ev.worst_constraint[1], p.ev.index))
+                worst = base.ev.worst_constraint[0]
+                cost = "latency" if worst.startswith("throughput.") else worst.split("_")[0]
+                key = ("feasible", base.ev.index)
+                self.weights, self.spans = {cost: 1.0}, {}
+                cands = self.candidates(base, self.weights, {}, f"infeasible: reduce {worst}")
+                chosen = (key, base, cands)
+            else:
+                for _, key, base, w, why, kind in self.targets(front):
+                    cands = self.candidates(base, w, self.spans, why)
+                    if cands:
+                        chosen = (key, base, cands)
+                        self.used[kind] = self.used.get(kind, 0) + 1
+                        self.weights = w
+                        break
+                    self.tries[key] = self.tries.get(key, 0) + 1000  # nothing left to try here
+            if chosen is None or not chosen[2]:
+                if not self.sampled(step, front):
+                    break
+                continue
+            key, base, cands = chosen
+            before = self.me.count
+            if not self.evaluate(step, base, cands[: self.cfg.per_step]):
+                # no new front point: this target waits; nothing new evaluated at all: it is spent
+                self.tries[key] = self.tries.get(key, 0) + (1 if self.me.count > before else 1000)
+
+    def sampled(self, step: int, front: list[Point]) -> bool:
+        """Last resort: a random neighbour (two parameters, up to two steps) of a front point."""
+        pool = front or self.me.points
+        for _ in range(200):
+            base = pool[int(self.rng.integers(len(pool)))]
+            d = dict(base.ev.design)
+            for i in self.rng.choice(len(PARAMS), size=2, replace=False):
+                q = PARAMS[int(i)]
+                d[q] = self.me.space.step(q, d[q], int(self.rng.choice([-2, -1, 1, 2])))
+            m = tuple(self.me.evaluators)[int(self.rng.integers(len(self.me.evaluators)))]
+            if not self.me.seen(d, m) and not (
+                base.ev.feasible and self.me.hw.breaks_hardware_limit(d, base.ev.design)
+            ):
+                cand = _Cand(d, m, f"no target has a move left; sampled neighbour of point {base.ev.index}")
+                cand.delta = self.delta(base, d)
+                self.evaluate(step, base, [cand])
+                return True
+        return False
+
+
+def pareto_search(
+    me: MultiEvaluator,
+    budget: int,
+    trace: Trace,
+    progress=None,
+    start: dict | None = None,
+    config: ParetoConfig | None = None,
+) -> None:
+    """Search a Pareto front over ``me.objectives`` with ``budget`` evaluations
+    (every point is in ``me.points``, every evaluation traced; the front is
+    ``me.front()``; ``jaxdse.codesign.pareto_result`` turns it into a result)."""
+    _Search(me, budget, trace, config or ParetoConfig(), progress).run(start or me.space.default_design())
+
+
+__all__ = [
+    "COST_NAMES",
+    "MultiEvaluator",
+    "ParetoConfig",
+    "Point",
+    "costs_of",
+    "dominates",
+    "hypervolume",
+    "mapper_objectives",
+    "non_dominated",
+    "pareto_search",
+]

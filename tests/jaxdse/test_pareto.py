@@ -1,0 +1,180 @@
+"""Multi-objective codesign (issue 16): the front, its files, resume, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from explore_helpers import TINY_NET, small_space, without_timings
+
+import jaxdse
+from jaxdse.cli import main
+from jaxdse.codesign import Constraints, ExploreError, ResumeError
+from jaxdse.codesign.checkpoint import EVALS_FILE, RUN_FILE, plans_from_record, read_records
+from jaxdse.codesign.pareto import costs_of, dominates, hypervolume, non_dominated
+from jaxdse.codesign.report import write_report
+from jaxdse.codesign.space import to_arch
+
+SETTINGS = {
+    "space": small_space(),
+    "constraints": Constraints(area_mm2=75.0, power_w=4.0),
+    "budget": 9,
+    "seed": 0,
+    "mapper_budget": 40,
+}
+
+
+def test_dominance_and_non_dominated_set():
+    assert dominates((1, 2), (1, 3)) and not dominates((1, 3), (1, 3)) and not dominates((0, 4), (1, 3))
+    pts = [(1, 5), (2, 2), (3, 3), (5, 1), (2, 2), (4, 4)]
+    assert non_dominated(pts) == [0, 1, 3]  # (3,3) and (4,4) dominated by (2,2); its copy dropped
+
+
+def test_hypervolume_hand_computed():
+    # staircase of (1,3), (2,1) under ref (4,4): 3*1 + 2*2 = 7
+    assert hypervolume([(1, 3), (2, 1)], (4, 4)) == pytest.approx(7.0)
+    assert hypervolume([(1, 3), (2, 1), (3, 3)], (4, 4)) == pytest.approx(7.0)  # a dominated point adds nothing
+    assert hypervolume([(5, 1)], (4, 4)) == 0.0  # beyond the reference point
+    # 3-D: two boxes [1,2]^3-corner points, union by inclusion-exclusion
+    a, b, ref = (0, 0, 1), (1, 1, 0), (2, 2, 2)
+    assert hypervolume([a, b], ref) == pytest.approx(4 * 1 + 1 * 2 - 1 * 1)
+    rng = np.random.default_rng(0)
+    pts = [tuple(x) for x in rng.uniform(0, 1, size=(6, 2))]
+    g = (np.arange(400) + 0.5) / 400  # cell centres of a 400 x 400 grid on [0, 1]^2
+    gx, gy = np.meshgrid(g, g)
+    covered = np.zeros_like(gx, dtype=bool)
+    for x, y in pts:
+        covered |= (gx >= x) & (gy >= y)
+    assert hypervolume(pts, (1.0, 1.0)) == pytest.approx(covered.mean(), abs=0.01)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pareto")
+    jaxdse.explore([TINY_NET], objectives=("latency", "energy"), out=out, **SETTINGS)
+    return out
+
+
+def test_front_is_the_non_dominated_set_of_feasible_exactly_evaluated_points(finished):
+    s = json.loads((finished / "result.json").read_text())
+    trace = [json.loads(line) for line in (finished / "trace.jsonl").read_text().splitlines()]
+    assert s["objectives"] == ["latency", "energy"] and s["method"] == "pareto" and len(trace) == 9
+    front = s["pareto"]
+    assert front, "a feasible start design gives a front"
+    vec = [(p["total"]["latency_s"], p["total"]["energy_j"]) for p in front]
+    assert all(not dominates(a, b) for a in vec for b in vec)
+    feas = [(e["total"]["latency_s"], e["total"]["energy_j"]) for e in trace if e["feasible"]]
+    assert sorted(vec) == sorted(feas[i] for i in non_dominated(feas))  # nothing evaluated dominates it, none left out
+    assert all(all(b <= 1.0 for b in p["budgets"].values()) for p in front)
+    flagged = {e["evaluation"] for e in trace if e["pareto"]}
+    assert flagged == {p["evaluation"] for p in front}
+    # exact: the stored mappings re-costed by the exact model give the reported numbers
+    records = read_records(finished / EVALS_FILE)
+    for p in front:
+        rec = records[p["evaluation"] - 1]
+        assert rec["design"] == p["design"] and rec["mapper_objective"] == p["mapper_objective"]
+        plan = plans_from_record(rec, [TINY_NET], to_arch(p["design"], small_space().fixed))["tiny_cnn"]
+        assert plan.total()["latency_s"] == pytest.approx(p["total"]["latency_s"], rel=1e-6)
+        assert plan.total()["energy_j"] == pytest.approx(p["total"]["energy_j"], rel=1e-6)
+        # each point carries its mappings and the steps that led to it, ending with itself
+        assert p["layers"]["tiny_cnn"] and all(r["loop_nest"] for r in p["layers"]["tiny_cnn"])
+        assert p["steps"][-1]["evaluation"] == p["evaluation"] and p["steps"][0]["evaluation"] <= 3
+
+
+def test_one_hardware_can_give_several_mapper_objectives(finished):
+    records = read_records(finished / EVALS_FILE)
+    first = [r for r in records if r["design"] == records[0]["design"]]
+    assert {r["mapper_objective"] for r in first} == {"latency", "energy", "edp"}
+
+
+def test_result_in_memory_matches_costs():
+    r = jaxdse.explore([TINY_NET], objectives="latency,area", **{**SETTINGS, "budget": 5})
+    assert r.objectives == ("latency", "area") and r.evaluations == 5
+    vec = [(costs_of(p.ev)["latency"], costs_of(p.ev)["area"]) for p in r.front]
+    assert all(not dominates(a, b) for a in vec for b in vec)
+    assert all(p.ev.feasible for p in r.front)
+    assert "Pareto front over latency, area" in r.explain()
+
+
+def test_resume_equals_the_uninterrupted_multi_objective_run(finished, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)
+    lines = (out / EVALS_FILE).read_text().splitlines()
+    (out / EVALS_FILE).write_text("\n".join(lines[:4]) + "\n" + lines[4][:50])  # killed while writing line 5
+    (out / "result.json").unlink()
+    (out / "trace.jsonl").write_text((finished / "trace.jsonl").read_text().splitlines()[0] + "\n")
+    result = jaxdse.resume(out)
+    assert result.evaluations == 9
+    a = without_timings(json.loads((out / "result.json").read_text()))
+    b = without_timings(json.loads((finished / "result.json").read_text()))
+    assert a == b
+    assert (out / "trace.jsonl").read_text() == (finished / "trace.jsonl").read_text()
+    assert len(read_records(out / EVALS_FILE)) == 9
+
+
+def test_report_shows_the_front(finished, tmp_path):
+    out = tmp_path / "rep"
+    shutil.copytree(finished, out)
+    (out / "front.png").unlink()
+    text = write_report(out).read_text()
+    assert "## Pareto front" in text and "front.png" in text and (out / "front.png").is_file()
+    n = len(json.loads((out / "result.json").read_text())["pareto"])
+    assert f"Pareto front ({n} points over latency, energy)" in text
+
+
+@pytest.mark.parametrize(
+    "objectives, method, needle",
+    [
+        (("latency", "speed"), "explainable", "'objectives'"),
+        (("latency",), "explainable", "at least two"),
+        (("latency", "latency"), "explainable", "at least two"),
+        (("latency", "energy"), "random", "'method'"),
+        (3, "explainable", "'objectives'"),
+        (None, "pareto", "'objectives'"),
+    ],
+)
+def test_bad_objectives_name_the_field(objectives, method, needle):
+    with pytest.raises(ExploreError, match=needle):
+        jaxdse.explore([TINY_NET], objectives=objectives, method=method, budget=2)
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--objectives", "latency,speed"], "field 'objectives'"),
+        (["--objectives", "latency"], "at least two"),
+        (["--objectives", "latency,energy", "--objective", "edp"], "--objective"),
+        (["--objectives", "latency,energy", "--method", "random"], "--method"),
+    ],
+)
+def test_cli_objectives_errors_name_the_flag(argv, needle, capsys):
+    assert main(["explore", "--model", "resnet18", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxdse: error:") and needle in err
+
+
+def test_cli_resume_rejects_objectives_and_bad_stored_objectives(finished, tmp_path, capsys):
+    assert main(["explore", "--resume", str(finished), "--objectives", "latency,energy"]) == 2
+    assert "--objectives" in capsys.readouterr().err
+    out = tmp_path / "bad"
+    shutil.copytree(finished, out)
+    s = json.loads((out / RUN_FILE).read_text())
+    s["objectives"] = ["latency", "speed"]
+    (out / RUN_FILE).write_text(json.dumps(s))
+    with pytest.raises(ResumeError, match="objectives"):
+        jaxdse.resume(out)
+
+
+def test_pareto_config_is_checked_and_recorded(finished):
+    from jaxdse.codesign import ParetoConfig
+
+    with pytest.raises(ValueError, match="'per_step'"):
+        ParetoConfig(per_step=0)
+    with pytest.raises(ValueError, match="'steps'"):
+        ParetoConfig(steps=[1])
+    with pytest.raises(ExploreError, match="'pareto_config'"):
+        jaxdse.explore([TINY_NET], pareto_config=ParetoConfig(), budget=2)
+    assert json.loads((finished / RUN_FILE).read_text())["pareto_config"]["per_step"] == ParetoConfig().per_step

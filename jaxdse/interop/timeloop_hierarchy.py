@@ -31,7 +31,7 @@ from costmodels import Hierarchy, NestMapping, hierarchy_from_dict
 from costmodels.nest_mapping import MAX_LEVELS
 from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.interop.timeloop_problem import read_problem
-from jaxdse.interop.timeloop_tree import read_arch_tree, read_mapping_tree
+from jaxdse.interop.timeloop_tree import read_arch_tree, read_mapping_tree, read_problem_tree
 from workloads import DIMS, Layer
 
 _TENSOR_OF = {"Inputs": "inputs", "Weights": "weights", "Outputs": "outputs"}
@@ -142,7 +142,7 @@ def load_design(arch: str | Path, mapping: str | Path, problem: str | Path) -> t
     """
     layer = read_problem(problem)
     arch_tree = read_arch_tree(arch)
-    dims = ["C", "M", "R", "S", "N", "P", "Q"]
+    dims = read_problem_tree(problem)["dimensions"]  # the problem's own names (M or K, G when grouped)
     mapping_tree = read_mapping_tree(mapping, dims)
     hier, nm = design_from_tree(arch_tree, mapping_tree, source=f"timeloop design '{Path(str(arch)).name}'")
     keep = np.asarray(hier.keep)[: hier.depth]

@@ -188,6 +188,38 @@ def _named_blocks(src: _Lines, stop: str) -> list[dict]:
         blocks.append(block)
 
 
+_NETWORK = re.compile(r"^Network (\d+)$")
+_NET_FIELD = re.compile(rf"^([A-Za-z][^:@]*?)\s*:\s*({_NUMBER})$")
+
+
+def _network_blocks(src: _Lines, stop: str) -> list[dict]:
+    """timeloop-model's ``Network <n>`` blocks (``A <==> B``, SPECS, STATS per tensor) up to ``stop``.
+
+    Each block: ``{"index", "name"`` (``"DRAM <==> L2"``), ``"tensors"``: tensor ->
+    its numeric STATS fields (``link_transfers``, ``spatial_reductions``,
+    ``ingresses``, ``fanout``, ``multicast_factor``, ...)``}``; the per-multicast
+    breakdown lines (``@multicast 1 @scatter 1: ...``) and the SPECS are skipped.
+    """
+    blocks: list[dict] = []
+    while True:
+        src.skip_blank()
+        line = src.peek()
+        if line is None or line == stop:
+            return blocks
+        m = src.expect(_NETWORK, f"'Network <n>' or the heading {stop!r}")
+        src.underline()
+        block: dict[str, Any] = {"index": int(m.group(1)), "name": src.next(), "tensors": {}}
+        tensor = None
+        while (line := src.peek()) is not None and line != stop and not _NETWORK.match(line):
+            src.next()
+            if re.fullmatch(r"\w+:", line):
+                tensor = block["tensors"].setdefault(line[:-1], {})
+            elif tensor is not None and (f := _NET_FIELD.match(line)):
+                num = f.group(2)
+                tensor[snake(f.group(1))] = int(num) if re.fullmatch(r"[-+]?\d+", num) else float(num)
+        blocks.append(block)
+
+
 def _summary(src: _Lines) -> dict:
     out: dict[str, Any] = {}
     src.fields(out)
@@ -217,7 +249,11 @@ def parse_stats(text: str, source: str = "<text>") -> dict:
         raise TimeloopError(f"{source}: expected 'Level 0' to be the arithmetic level (no MAPPING), found none")
     src.next()
     src.underline()
-    networks = _named_blocks(src, "Operational Intensity Stats")
+    src.skip_blank()
+    if src.peek() is not None and _NETWORK.match(src.peek()):  # timeloop-model v3.0.3 prints its networks
+        networks = _network_blocks(src, "Operational Intensity Stats")
+    else:
+        networks = _named_blocks(src, "Operational Intensity Stats")
     src.next()
     src.underline()
     intensity: dict[str, Any] = {}

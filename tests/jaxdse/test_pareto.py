@@ -58,6 +58,7 @@ def finished(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # a 9-design multi-objective run (minutes on 2 cores); CI runs it with -m slow
 def test_front_is_the_non_dominated_set_of_feasible_exactly_evaluated_points(finished):
     s = json.loads((finished / "result.json").read_text())
     trace = [json.loads(line) for line in (finished / "trace.jsonl").read_text().splitlines()]
@@ -84,12 +85,14 @@ def test_front_is_the_non_dominated_set_of_feasible_exactly_evaluated_points(fin
         assert p["steps"][-1]["evaluation"] == p["evaluation"] and p["steps"][0]["evaluation"] <= 3
 
 
+@pytest.mark.slow  # a 9-design multi-objective run (minutes on 2 cores); CI runs it with -m slow
 def test_one_hardware_can_give_several_mapper_objectives(finished):
     records = read_records(finished / EVALS_FILE)
     first = [r for r in records if r["design"] == records[0]["design"]]
     assert {r["mapper_objective"] for r in first} == {"latency", "energy", "edp"}
 
 
+@pytest.mark.slow  # a 9-design multi-objective run (minutes on 2 cores); CI runs it with -m slow
 def test_result_in_memory_matches_costs():
     r = jaxdse.explore([TINY_NET], objectives="latency,area", **{**SETTINGS, "budget": 5})
     assert r.objectives == ("latency", "area") and r.evaluations == 5
@@ -99,6 +102,7 @@ def test_result_in_memory_matches_costs():
     assert "Pareto front over latency, area" in r.explain()
 
 
+@pytest.mark.slow  # a 9-design multi-objective run (minutes on 2 cores); CI runs it with -m slow
 def test_resume_equals_the_uninterrupted_multi_objective_run(finished, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(finished, out)
@@ -115,6 +119,7 @@ def test_resume_equals_the_uninterrupted_multi_objective_run(finished, tmp_path)
     assert len(read_records(out / EVALS_FILE)) == 9
 
 
+@pytest.mark.slow  # a 9-design multi-objective run (minutes on 2 cores); CI runs it with -m slow
 def test_report_shows_the_front(finished, tmp_path):
     out = tmp_path / "rep"
     shutil.copytree(finished, out)
@@ -156,6 +161,7 @@ def test_cli_objectives_errors_name_the_flag(argv, needle, capsys):
     assert err.startswith("jaxdse: error:") and needle in err
 
 
+@pytest.mark.slow  # a 9-design multi-objective run (minutes on 2 cores); CI runs it with -m slow
 def test_cli_resume_rejects_objectives_and_bad_stored_objectives(finished, tmp_path, capsys):
     assert main(["explore", "--resume", str(finished), "--objectives", "latency,energy"]) == 2
     assert "--objectives" in capsys.readouterr().err
@@ -168,6 +174,7 @@ def test_cli_resume_rejects_objectives_and_bad_stored_objectives(finished, tmp_p
         jaxdse.resume(out)
 
 
+@pytest.mark.slow  # a 9-design multi-objective run (minutes on 2 cores); CI runs it with -m slow
 def test_pareto_config_is_checked_and_recorded(finished):
     from jaxdse.codesign import ParetoConfig
 

@@ -47,8 +47,9 @@ def check_max_padding(value, error=ValueError, where: str = "mapper") -> float:
     """``max_padding`` as a float in [0, 1]; raises ``error`` naming the field otherwise."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if not ok or not 0.0 <= float(value) <= 1.0:
-        raise error(f"{where}: field 'max_padding' expected a number in [0, 1] (0: exact factorisations only), "
-                    f"found {value!r}")
+        raise error(
+            f"{where}: field 'max_padding' expected a number in [0, 1] (0: exact factorisations only), found {value!r}"
+        )
     return float(value)
 
 

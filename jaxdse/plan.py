@@ -1,9 +1,11 @@
 """A network mapped onto one design, with exact costs: ``Plan``.
 
-``evaluate(network, arch, mappings=None)`` evaluates every unique layer with
-one compiled, vmapped call of the exact cost model and returns a ``Plan``
-that prints as a per-layer table, serialises to JSON and explains each
-layer's bottleneck.
+``evaluate(network, arch, mappings)`` (``jaxdse.evaluate``) evaluates given
+mappings, one per unique layer, with one compiled, vmapped call of the exact
+cost model and returns a ``Plan`` that prints as a per-layer table,
+serialises to JSON and explains each layer's bottleneck. It never searches:
+``jaxdse.map_network`` searches for mappings and returns a ``Plan`` too.
+``load_mappings`` reads the mappings back from a saved ``plan.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from costmodels import (
     bottleneck_tree,
     evaluate_network_jit,
     get_arch,
+    mapping_from_dict,
     stack_layers,
     validate_mapping,
 )
@@ -36,7 +39,7 @@ from costmodels.counts import check_counts
 from costmodels.model import L2_BUFFERS
 from jaxdse.heuristic import default_mapping
 from workloads import DIMS, Layer, Network
-from workloads.specfile import printable
+from workloads.specfile import printable, read_spec, show
 
 
 def serving_figures(network: Network, latency_s: float, energy_j: float) -> dict | None:
@@ -350,6 +353,36 @@ def _pad_text(row: dict) -> str:
     return f"+{row['padded_work']:.1%}" if row["padded_bounds"] else "-"
 
 
+def load_mappings(path: str | Path, network: Network) -> list[Mapping]:
+    """The mappings of a saved plan (``plan.json`` of ``Plan.save`` or ``jaxdse map --out``), for ``network``.
+
+    Raises MappingError naming the field when the file is not a template plan
+    or its layers do not match the network's unique layers by count and name.
+    """
+    where = f"plan file '{printable(path)}'"
+    data = read_spec(path, "plan file", MappingError)
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if not isinstance(layers, list) or "levels" in data:
+        raise MappingError(
+            f"{where}: expected a template plan (plan.json of jaxdse map --out, with 'layers' and no 'levels'), "
+            f"found {show(sorted(data) if isinstance(data, dict) else data)}"
+        )
+    names = [layer.name for layer in network.layers]
+    found = [row.get("name") if isinstance(row, dict) else row for row in layers]
+    if found != names:
+        raise MappingError(
+            f"{where}: field 'layers' expected the {len(names)} unique layers of '{network.name}' {show(names, 200)}, "
+            f"found {show(found, 200)}"
+        )
+    out = []
+    for i, row in enumerate(layers):
+        try:
+            out.append(mapping_from_dict(row.get("mapping")))
+        except MappingError as e:
+            raise MappingError(f"{where}: field 'layers[{i}].mapping': {e}") from None
+    return out
+
+
 def evaluate(
     network: Network,
     arch: Arch | str = "explainable_default",
@@ -363,19 +396,18 @@ def evaluate(
     Args:
         network: The workload (``workloads.get(...)`` or ``workloads.load(...)``).
         arch: An ``Arch``, a preset name or an arch file path.
-        mappings: One mapping per unique layer, or ``"default"``: the greedy
-            default mapping of ``jaxdse.heuristic`` (no search). To search for
-            mappings call ``jaxdse.evaluate`` (mappings None) or
-            ``jaxdse.map_network``: the mapper builds on this module, not the
-            other way round.
+        mappings: One mapping per unique layer (e.g. ``load_mappings`` of a
+            saved plan), or ``"default"``: the greedy default mapping of
+            ``jaxdse.heuristic``. Never searched for here: ``jaxdse.map_network``
+            searches (the mapper builds on this module, not the other way round).
         method, exact_evaluations, wall_s: Provenance recorded in the Plan.
     """
     where = f"arch {printable(arch)}" if isinstance(arch, (str, os.PathLike)) else "arch"
     arch = check_counts(get_arch(arch), where)
     if mappings is None:
         raise MappingError(
-            "plan.evaluate: field 'mappings' expected a list or 'default', found None "
-            "(jaxdse.evaluate or jaxdse.map_network search for mappings)"
+            "evaluate: field 'mappings' expected a list (one mapping per unique layer) or 'default', found None "
+            "(evaluate never searches: jaxdse.map_network searches for mappings)"
         )
     if isinstance(mappings, str):
         if mappings != "default":

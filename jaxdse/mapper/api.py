@@ -39,7 +39,6 @@ from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_array
 from costmodels.counts import check_counts
 from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, take
 from jaxdse.mapspace import DEFAULT_MAX_PADDING, check_max_padding
-from jaxdse.plan import Plan
 from jaxdse.plan import evaluate as evaluate_plan
 from jaxdse.progress import check_progress, progress_reporter
 from workloads import Layer, Network
@@ -252,27 +251,4 @@ def map_network(
     )
 
 
-def evaluate(
-    network: Network,
-    arch: Arch | str = "explainable_default",
-    mappings: list[Mapping] | str | None = None,
-    method: str = "given",
-    exact_evaluations: int = 0,
-    wall_s: float = 0.0,
-) -> Plan:
-    """Exact costs of a network on a design (``jaxdse.evaluate``).
-
-    Args:
-        network: The workload (``workloads.get(...)`` or ``workloads.load(...)``).
-        arch: An ``Arch``, a preset name or an arch file path.
-        mappings: One mapping per unique layer; ``None`` maps the network with
-            the gradient mapper (``map_network``); ``"default"`` uses the
-            greedy default mapping of ``jaxdse.heuristic`` (no search).
-        method, exact_evaluations, wall_s: Provenance recorded in the Plan.
-    """
-    if mappings is None:
-        return map_network(network, arch)
-    return evaluate_plan(network, arch, mappings, method, exact_evaluations, wall_s)
-
-
-__all__ = ["METHODS", "OBJECTIVES", "LayerMapping", "MapperError", "evaluate", "map_layer", "map_network"]
+__all__ = ["METHODS", "OBJECTIVES", "LayerMapping", "MapperError", "map_layer", "map_network"]

@@ -219,6 +219,7 @@ FLAG_VALUES = {
     "--objective": st.one_of(st.sampled_from(list(OBJECTIVES) + ["speed"]), TEXT),
     "--budget": NUMBERS,
     "--seed": NUMBERS,
+    "--max-padding": NUMBERS,
     "--area-mm2": NUMBERS,
     "--power-w": NUMBERS,
     "--min-fps": NUMBERS,

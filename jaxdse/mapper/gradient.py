@@ -26,7 +26,7 @@ combinations of them (the all-nearest one first), repaired to fit
 model in one batch. With ``max_padding`` > 0 the nearest splits include
 those of the dim's smooth padded bounds (``snap.padded_splits``; a padded
 split's distance includes its excess log(P / D)), so a prime bound such as
-197 snaps to 8 x 25 = 200. The start then continues from its best snapped point
+197 can snap to 198 = 2 x 99 or 200 = 8 x 25. The start then continues from its best snapped point
 (DOSA rounds and continues likewise). The greedy default mapping is scored
 too, so a legal result always exists. Finally a few rounds of exact
 steepest descent over single prime-factor moves between levels and order

@@ -66,9 +66,10 @@ def padded_bounds(size: int, max_padding: float) -> list[int]:
 def smooth_bounds(size: int, max_padding: float) -> list[int]:
     """The padded bounds worth sampling, ``size`` first: each one whose largest
     prime factor is smaller than that of every smaller bound (e.g. 197 -> 197,
-    198, 200, 216 at 12.5%). A bound no smoother than a smaller one offers no
-    split shape the smaller one lacks, up to one factor's rounding; the
-    sampling and pruned mappers use these, ``exhaustive`` every bound."""
+    198, 200, 216 at 12.5%). A heuristic: a skipped bound is no smoother than a
+    smaller one, so it rarely tiles better and costs more padding. Snapping and
+    random sampling use these; the gradient polish's +-1 steps and
+    ``exhaustive`` reach every bound."""
     out, best = [], None
     for p in padded_bounds(size, max_padding):
         lpf = prime_factors(p)[-1] if p > 1 else 1

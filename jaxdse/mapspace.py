@@ -90,9 +90,14 @@ def smooth_bound(size: int, max_padding: float) -> int:
     (``size`` itself when it already is one, or when none lies within the slack).
     The one padded bound per dim the pruned mapper adds (``enumerate.pruned_space``)."""
     for p in padded_bounds(size, max_padding):
-        if p == 1 or prime_factors(p)[-1] <= SMOOTH_PRIME:
+        if is_smooth(p):
             return p
     return int(size)
+
+
+def is_smooth(n: int) -> bool:
+    """Whether every prime factor of ``n`` is <= ``SMOOTH_PRIME``."""
+    return n == 1 or prime_factors(int(n))[-1] <= SMOOTH_PRIME
 
 
 def random_mappings(
@@ -111,6 +116,13 @@ def random_mappings(
         max_spatial: If given, prime factors that would push the spatial
             product above it are moved to the DRAM level instead (keeps
             samples within the PE count without rejection).
+        max_padding: Padding slack (``DEFAULT_MAX_PADDING``; default 0 here:
+            exact factorisations only). Where a dim's bound is not
+            ``is_smooth`` (a prime factor above 7, e.g. 197) and it has padded
+            ``smooth_bounds``, half the samples use its exact bound and half
+            one of its padded bounds, uniformly; smooth bounds (most CNN and
+            transformer dims) are sampled exactly, as padding them rarely pays
+            and would halve the useful samples.
 
     Returns:
         A ``Mapping`` whose arrays have a leading axis of size ``n``
@@ -120,7 +132,7 @@ def random_mappings(
     factors = np.ones((n, 4, 8), dtype=np.int64)  # DRAM, L2, spatial, L1
     bound = np.tile(np.asarray(layer.sizes, np.int64), (n, 1))  # [n, 8] the bound each sample maps
     for d, size in enumerate(layer.sizes):
-        pads = smooth_bounds(size, max_padding)[1:]
+        pads = [] if is_smooth(size) else smooth_bounds(size, max_padding)[1:]
         if pads:
             pick = rng.integers(0, 2 * len(pads), size=n)  # < len(pads): padded, else exact
             padded = pick < len(pads)

@@ -22,7 +22,7 @@ D + floor(D * max_padding) (imperfect factorisation; the cost model charges
 the padded work): the gradient mapper snaps to padded splits and polishes
 with +-1 factor steps, ``pruned`` adds the space of every dim padded to its
 nearest 7-smooth bound, ``random`` samples padded bounds for half its samples
-and ``exhaustive`` enumerates every padded bound, so it stays the reference.
+(on dims with a prime factor above 7) and ``exhaustive`` enumerates every padded bound, so it stays the reference.
 ``max_padding=0`` searches exact factorisations only. The plan reports each
 layer's padding (``Plan.layer_dict``: ``padded_bounds``, ``padded_work``).
 """

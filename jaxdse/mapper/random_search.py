@@ -1,8 +1,8 @@
 """Random mapping search, the black-box baseline (Timeloop's random mapper).
 
 Samples factorisations uniformly over prime-factor assignments (half of them
-of a padded bound where a dim has one within ``max_padding``:
-``jaxdse.mapspace.random_mappings``) and
+of a padded bound where a dim's bound has a prime factor above 7 and a
+smoother bound lies within ``max_padding``: ``jaxdse.mapspace.random_mappings``) and
 loop orders uniformly over all permutations, keeps the spatial product
 within the PE count (others are never legal), scores every sample with the
 exact model and stops once ``budget`` legal mappings were seen or

@@ -11,7 +11,11 @@ pruned = dMazeRunner-style pruned top-N linear search.
 The gradient mapper is run twice per network: the first run includes
 compilation (reported separately as ``compile_s``), the second is timed.
 
-    python benchmarks/mapper_quality.py [--quick] [--models a,b] [--csv FILE]
+Every method searches padded factorisations up to ``--max-padding`` (default
+``jaxdse.DEFAULT_MAX_PADDING``; 0 = exact factorisations only, the mappers as
+they were before issue 14).
+
+    python benchmarks/mapper_quality.py [--quick] [--models a,b] [--csv FILE] [--max-padding F]
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ import jaxdse
 import workloads as w
 
 
-def run(net, arch, method, budget=None, seed=0):
+def run(net, arch, method, budget=None, seed=0, max_padding=jaxdse.DEFAULT_MAX_PADDING):
     t = time.perf_counter()
-    plan = jaxdse.map_network(net, arch, method=method, budget=budget, seed=seed)
+    plan = jaxdse.map_network(net, arch, method=method, budget=budget, seed=seed, max_padding=max_padding)
     wall = time.perf_counter() - t
     tot = plan.total()
     assert tot["legal"], f"{net.name}/{method}: an illegal mapping was reported"
@@ -43,13 +47,18 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="two small networks, 1,000 random mappings (CI smoke)")
     ap.add_argument("--models", help="comma-separated zoo names (default: all)")
     ap.add_argument("--csv", help="also write the table as CSV")
+    ap.add_argument("--max-padding", type=float, default=jaxdse.DEFAULT_MAX_PADDING, help="padding slack per dim")
     args = ap.parse_args()
 
     arch = cm.preset("explainable_default")
     models = args.models.split(",") if args.models else (["resnet18", "bert_base"] if args.quick else w.names())
     random_budget = 1_000 if args.quick else 10_000
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}")
-    print(f"design: explainable_default; random = {random_budget:,} legal mappings per layer")
+    print(
+        f"design: explainable_default; random = {random_budget:,} legal mappings per layer; "
+        f"padding up to {args.max_padding:.1%}"
+    )
+    pad = args.max_padding
     head = (
         f"{'network':<16} {'method':<9} {'latency_ms':>10} {'exact_evals':>12} {'wall_s':>7} {'compile_s':>9} "
         f"{'lat/grad':>8} {'evals/grad':>10}"
@@ -60,11 +69,11 @@ def main() -> None:
     for name in models:
         net = w.get(name)
         t = time.perf_counter()
-        jaxdse.map_network(net, arch, method="gradient", seed=1)  # compile (and warm up)
+        jaxdse.map_network(net, arch, method="gradient", seed=1, max_padding=pad)  # compile (and warm up)
         compile_s = time.perf_counter() - t
-        results = {"gradient": run(net, arch, "gradient")}
-        results["pruned"] = run(net, arch, "pruned")
-        results["random"] = run(net, arch, "random", budget=random_budget)
+        results = {"gradient": run(net, arch, "gradient", max_padding=pad)}
+        results["pruned"] = run(net, arch, "pruned", max_padding=pad)
+        results["random"] = run(net, arch, "random", budget=random_budget, max_padding=pad)
         g_lat, g_ev, _ = results["gradient"]
         for method, (lat, ev, wall) in results.items():
             row = dict(

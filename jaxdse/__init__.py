@@ -3,8 +3,9 @@
 from jaxdse.codesign import Constraints, DesignSpace, Result, explore, load_space, resume, table1_space
 from jaxdse.compile_cache import enable_compile_cache
 from jaxdse.heuristic import default_mapping, divisors
-from jaxdse.mapper.api import METHODS, OBJECTIVES, LayerMapping, evaluate, map_layer, map_network
-from jaxdse.plan import Plan, stack_mappings
+from jaxdse.mapper.api import METHODS, OBJECTIVES, LayerMapping, map_layer, map_network
+from jaxdse.mapspace import DEFAULT_MAX_PADDING
+from jaxdse.plan import Plan, evaluate, load_mappings, lower_bounds, stack_mappings
 
 __all__ = [
     "Constraints",
@@ -15,6 +16,7 @@ __all__ = [
     "load_space",
     "resume",
     "table1_space",
+    "DEFAULT_MAX_PADDING",
     "METHODS",
     "OBJECTIVES",
     "LayerMapping",
@@ -22,6 +24,8 @@ __all__ = [
     "default_mapping",
     "divisors",
     "evaluate",
+    "load_mappings",
+    "lower_bounds",
     "map_layer",
     "map_network",
     "stack_mappings",

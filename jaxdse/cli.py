@@ -23,6 +23,7 @@ from jaxdse.compile_cache import enable_compile_cache
 from jaxdse.hierarchy_plan import HierarchyMapError
 from jaxdse.interop.timeloop_io import TimeloopError
 from jaxdse.mapper.api import METHODS, OBJECTIVES, MapperError
+from jaxdse.mapspace import DEFAULT_MAX_PADDING
 from workloads import Network, WorkloadError, get, load, names
 from workloads.specfile import check_out_dir, printable
 
@@ -148,7 +149,7 @@ def _hierarchy(args: argparse.Namespace):
 
 
 def _map_on_hierarchy(args: argparse.Namespace, net, hier):
-    """evaluate / map on a general hierarchy: best of random exact mappings (the mapper is template-only)."""
+    """map on a general hierarchy: best of random exact mappings (the mapper is template-only)."""
     from jaxdse.hierarchy_plan import DEFAULT_SAMPLES, map_on_hierarchy
 
     if getattr(args, "timeloop_arch", None) or getattr(args, "timeloop_mapping", None):
@@ -166,17 +167,15 @@ def _map_on_hierarchy(args: argparse.Namespace, net, hier):
     return map_on_hierarchy(net, hier, objective=args.objective, samples=args.budget or DEFAULT_SAMPLES, seed=args.seed)
 
 
-def _map(args: argparse.Namespace):
-    from jaxdse.mapper.api import map_network
-    from jaxdse.plan import evaluate
-
-    for flag in ("out", "export_timeloop"):  # a folder that cannot be written fails now, not after the search
+def _design(args: argparse.Namespace):
+    """Checks of the output folders, then (network, hierarchy or None, Arch or None, Timeloop arch or None)."""
+    for flag in ("out", "export_timeloop"):  # a folder that cannot be written fails now, not after the work
         if getattr(args, flag, None) is not None:
             check_out_dir(getattr(args, flag), f"command line: field '--{flag.replace('_', '-')}'", MapperError)
     net = _network(args)
     hier = _hierarchy(args)
     if hier is not None:
-        return net, _map_on_hierarchy(args, net, hier)
+        return net, hier, None, None
     arch, timeloop_arch = check_counts(get_arch(args.arch), f"arch '{printable(args.arch)}'"), None
     if getattr(args, "timeloop_arch", None):
         from jaxdse.interop import read_arch
@@ -187,7 +186,35 @@ def _map(args: argparse.Namespace):
         arch, args.arch = timeloop_arch.arch, str(args.timeloop_arch)
         for note in timeloop_arch.dropped:
             print(f"timeloop arch: {note}", file=sys.stderr)
-    if getattr(args, "timeloop_mapping", None):
+    return net, None, arch, timeloop_arch
+
+
+EVALUATE_SOURCES = ("--plan FILE", "--timeloop-mapping FILE ...", "--method default")
+"""Where ``jaxdse evaluate`` takes its mappings from (exactly one)."""
+
+
+def _evaluate(args: argparse.Namespace):
+    """``jaxdse evaluate``: exact costs of given mappings; never searches."""
+    from jaxdse.plan import evaluate, load_mappings
+
+    net, hier, arch, timeloop_arch = _design(args)
+    given = [
+        flag for flag, on in zip(EVALUATE_SOURCES, (args.plan, args.timeloop_mapping, args.method == "default")) if on
+    ]
+    if len(given) != 1:
+        raise MappingError(
+            f"command line: jaxdse evaluate expected the mappings to evaluate from exactly one of "
+            f"{', '.join(EVALUATE_SOURCES)}, found {', '.join(given) if given else 'none'} "
+            f"(jaxdse map searches for mappings)"
+        )
+    if hier is not None:
+        raise MapperError(
+            f"command line: jaxdse evaluate expected a three-level template --arch, found the hierarchy "
+            f"'{args.arch}' (jaxdse map --arch {args.arch} searches mappings on it)"
+        )
+    if args.plan:
+        return net, evaluate(net, arch, load_mappings(args.plan, net), method=f"plan file {printable(args.plan)}")
+    if args.timeloop_mapping:
         from jaxdse.interop import read_mapping
 
         if len(args.timeloop_mapping) != len(net.layers):
@@ -197,6 +224,17 @@ def _map(args: argparse.Namespace):
             )
         mappings = [read_mapping(m, layer, timeloop_arch) for m, layer in zip(args.timeloop_mapping, net.layers)]
         return net, evaluate(net, arch, mappings, method="Timeloop mapping files")
+    return net, evaluate(net, arch, "default")
+
+
+def _search(args: argparse.Namespace):
+    """``jaxdse map``: search mappings (``jaxdse.map_network``), or the default mapping with --method default."""
+    from jaxdse.mapper.api import map_network
+    from jaxdse.plan import evaluate
+
+    net, hier, arch, _ = _design(args)
+    if hier is not None:
+        return net, _map_on_hierarchy(args, net, hier)
     if args.method == "default":
         return net, evaluate(net, arch, "default")
     return net, map_network(
@@ -207,18 +245,19 @@ def _map(args: argparse.Namespace):
         budget=args.budget,
         seed=args.seed,
         progress=None if args.json else _progress,
+        max_padding=args.max_padding,
     )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    net, plan = _map(args)
+    net, plan = _evaluate(args)
     _emit(plan, args, f"{net.summary()} on arch '{args.arch}'")
     return 0
 
 
 def cmd_map(args: argparse.Namespace) -> int:
     args.nests = True
-    net, plan = _map(args)
+    net, plan = _search(args)
     if args.export_timeloop:
         from jaxdse.interop import export_plan
 
@@ -340,20 +379,45 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     for name, func, text in (
-        ("evaluate", cmd_evaluate, "exact latency/energy/area of a network on one design (mapped by the mapper)"),
-        ("map", cmd_map, "best mapping of every layer on one design, with loop nests"),
+        (
+            "evaluate",
+            cmd_evaluate,
+            "exact latency/energy/area of given mappings on one design (--plan, --timeloop-mapping or "
+            "--method default; no search)",
+        ),
+        ("map", cmd_map, "search the best mapping of every layer on one design, with loop nests"),
     ):
         p = sub.add_parser(name, help=text)
         _add_workload_args(p)
-        p.add_argument(
-            "--method",
-            default="gradient",
-            choices=list(METHODS) + ["default"],
-            help="mapping method; 'default' = greedy heuristic, no search [gradient]",
-        )
-        p.add_argument("--objective", default="latency", choices=list(OBJECTIVES), help="[latency]")
-        p.add_argument("--budget", type=int, help="per-layer search size (see jaxdse.mapper.api)")
-        p.add_argument("--seed", type=int, default=0, help="[0]")
+        if name == "evaluate":
+            p.add_argument(
+                "--plan",
+                type=_path,
+                metavar="FILE",
+                help="plan.json written by jaxdse map --out: evaluate its mappings (same workload)",
+            )
+            p.add_argument(
+                "--method",
+                choices=["default"],
+                help="'default': evaluate the greedy default mapping of jaxdse.heuristic",
+            )
+        else:
+            p.add_argument(
+                "--method",
+                default="gradient",
+                choices=list(METHODS) + ["default"],
+                help="mapping method; 'default' = greedy heuristic, no search [gradient]",
+            )
+            p.add_argument("--objective", default="latency", choices=list(OBJECTIVES), help="[latency]")
+            p.add_argument("--budget", type=int, help="per-layer search size (see jaxdse.mapper.api)")
+            p.add_argument("--seed", type=int, default=0, help="[0]")
+            p.add_argument(
+                "--max-padding",
+                type=float,
+                default=DEFAULT_MAX_PADDING,
+                help="largest padding per dim the mapper may add (imperfect factorisation; 0 = exact only) "
+                f"[{DEFAULT_MAX_PADDING}]",
+            )
         p.add_argument("--json", action="store_true", help="print JSON (keys: layers, total) instead of a table")
         p.add_argument("--out", type=_path, help="also write DIR/plan.json")
         _add_timeloop_args(p, name)

@@ -1,9 +1,11 @@
 """A network mapped onto one design, with exact costs: ``Plan``.
 
-``evaluate(network, arch, mappings=None)`` evaluates every unique layer with
-one compiled, vmapped call of the exact cost model and returns a ``Plan``
-that prints as a per-layer table, serialises to JSON and explains each
-layer's bottleneck.
+``evaluate(network, arch, mappings)`` (``jaxdse.evaluate``) evaluates given
+mappings, one per unique layer, with one compiled, vmapped call of the exact
+cost model and returns a ``Plan`` that prints as a per-layer table,
+serialises to JSON and explains each layer's bottleneck. It never searches:
+``jaxdse.map_network`` searches for mappings and returns a ``Plan`` too.
+``load_mappings`` reads the mappings back from a saved ``plan.json``.
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ from costmodels import (
     bottleneck_tree,
     evaluate_network_jit,
     get_arch,
+    mapping_from_dict,
     stack_layers,
     validate_mapping,
 )
 from costmodels.counts import check_counts
+from costmodels.model import L2_BUFFERS
 from jaxdse.heuristic import default_mapping
-from workloads import Network
-from workloads.specfile import printable
+from workloads import DIMS, Layer, Network
+from workloads.specfile import printable, read_spec, show
 
 
 def serving_figures(network: Network, latency_s: float, energy_j: float) -> dict | None:
@@ -86,9 +90,62 @@ def stack_mappings(mappings: list[Mapping]) -> Mapping:
     return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *mappings)
 
 
+def padding(layer: Layer, mapping: Mapping) -> tuple[dict[str, list[int]], float]:
+    """A mapping's padding: ``{dim: [bound, padded bound]}`` for every dim whose
+    factors multiply to more than its bound, and the padded work as a fraction of
+    the layer's MACs (padded MACs / MACs - 1; 0.0 for an exact factorisation)."""
+    prod = mapping.factors().prod(axis=0)
+    dims = {DIMS[d]: [int(n), int(p)] for d, (n, p) in enumerate(zip(layer.sizes, prod)) if p > n}
+    work = float(np.prod(prod.astype(np.float64)) / np.prod(np.asarray(layer.sizes, np.float64))) - 1.0
+    return dims, work
+
+
+def lower_bounds(layer: Layer, arch: Arch) -> dict[str, float]:
+    """Two lower bounds of a layer's latency on a design (cycles), for any legal mapping.
+
+    ``roofline_cycles``: max(MACs / PEs, compulsory off-chip bytes / DRAM bytes
+    per cycle), the compute / bandwidth roofline.
+
+    ``transfer_bound_cycles``: the roofline with the model's fixed
+    per-transfer costs added (``costmodels.model.latency``): max of
+    * MACs / PEs;
+    * DMA: compulsory bytes / bandwidth + the fewest bursts x setup cycles. A
+      burst moves one L2 tile (``Traffic.dram_requests`` counts tile
+      transfers) and a tile fits one of the ``L2_BUFFERS`` halves of L2, so
+      each operand needs at least ceil(its compulsory bytes / (L2 bytes / 2))
+      bursts (dMazeRunner's DMA model: bytes / bandwidth + bursts x setup);
+    * each NoC: its operand's compulsory bytes / (links x width bytes): every
+      element reaches some PE once, and a NoC moves at most width bytes per
+      link per cycle (Explainable-DSE's NoC time; the partial-sum NoC may
+      carry nothing, so it adds no bound).
+    ``tests/jaxdse/test_plan_bounds.py`` checks latency >= both on random legal mappings.
+    """
+    pes = float(np.asarray(arch.num_pes))
+    bw = float(np.asarray(arch.dram_bytes_per_cycle))
+    comp = layer.compulsory_bytes()  # inputs, weights, outputs
+    compute = layer.macs / pes
+    dram = sum(comp.values()) / bw
+    half_l2 = float(np.asarray(arch.l2_bytes)) / L2_BUFFERS
+    bursts = sum(int(np.ceil(b / half_l2)) for b in comp.values() if b > 0)
+    setup = bursts * float(np.asarray(arch.dma_setup_cycles))
+    links = np.asarray(arch.noc_links, np.float64) * np.asarray(arch.noc_width_bits, np.float64) / 8.0
+    noc = [comp["inputs"] / links[0], comp["weights"] / links[1], comp["outputs"] / links[3]]
+    return {
+        "roofline_cycles": max(compute, dram),
+        "transfer_bound_cycles": max(compute, dram + setup, *noc),
+        "compute_cycles": compute,
+        "dram_cycles": dram,
+        "dma_setup_cycles": setup,
+        "noc_cycles": max(noc),
+    }
+
+
 TABLE_NOTES: tuple[str, ...] = (
     "notes: MMACs, latency and energy per layer are for one instance (/inst); the totals multiply each by its count.",
-    "  util = MACs / (PEs x latency cycles); /roofline = latency / max(MACs / PEs, compulsory bytes / bandwidth);",
+    "  util = MACs / (PEs x latency cycles); pad = extra MACs of padded dims (imperfect factorisation);",
+    "  /roofline = latency / max(MACs / PEs, compulsory bytes / bandwidth), the compute/bandwidth roofline;",
+    "  /bound = latency / the roofline with the fixed per-transfer costs added (fewest DMA bursts x setup cycles,",
+    "  compulsory bytes over each NoC's links x width; jaxdse.plan.lower_bounds): what a mapper could still win;",
     "  bottleneck (N.NNx next) = the latency term that sets the layer's latency, N.NN times the next-largest term "
     "(relieving it alone speeds the layer up by at most N.NNx).",
 )
@@ -129,7 +186,9 @@ class Plan:
         c = self.layer_costs(i)
         b = self.bottleneck(i)
         pes = float(np.asarray(self.arch.num_pes))
-        roofline = self.roofline_cycles(i)
+        bounds = lower_bounds(layer, self.arch)
+        pads, work = padding(layer, self.mappings[i])
+        lat = float(c.latency_cycles)
         return {
             "name": layer.name,
             "count": count,
@@ -141,8 +200,12 @@ class Plan:
             "latency_s": float(c.latency_s),
             "energy_j": float(c.energy_total_pj) * 1e-12,
             "utilisation": layer.macs / (float(c.latency_cycles) * pes),
-            "roofline_cycles": roofline,
-            "roofline_ratio": float(c.latency_cycles) / roofline,
+            "padded_bounds": pads,
+            "padded_work": work,
+            "roofline_cycles": bounds["roofline_cycles"],
+            "roofline_ratio": lat / bounds["roofline_cycles"],
+            "transfer_bound_cycles": bounds["transfer_bound_cycles"],
+            "transfer_bound_ratio": lat / bounds["transfer_bound_cycles"],
             "bottleneck": b.term.name,
             "bottleneck_scaling": float(b.scaling) if np.isfinite(b.scaling) else None,
             "bottleneck_leaf": b.leaf.name,
@@ -159,11 +222,8 @@ class Plan:
 
     def roofline_cycles(self, i: int) -> float:
         """Lower bound of a layer's latency on this design: max(MACs / PEs,
-        compulsory off-chip bytes / DRAM bytes per cycle)."""
-        layer = self.network.layers[i]
-        pes = float(np.asarray(self.arch.num_pes))
-        bw = float(np.asarray(self.arch.dram_bytes_per_cycle))
-        return max(layer.macs / pes, sum(layer.compulsory_bytes().values()) / bw)
+        compulsory off-chip bytes / DRAM bytes per cycle) (``lower_bounds``)."""
+        return lower_bounds(self.network.layers[i], self.arch)["roofline_cycles"]
 
     # --------------------------------------------------------------- totals
     def dominant_term(self) -> tuple[str, float]:
@@ -195,6 +255,7 @@ class Plan:
             "bottleneck": term,
             "bottleneck_share": share,
             "legal": bool(c.legal > 0),
+            "padded_work": self.padded_work(),
             "exact_evaluations": int(self.exact_evaluations),
             "search_wall_s": float(self.wall_s),
         }
@@ -231,7 +292,7 @@ class Plan:
         w = max(12, *(len(r["name"]) for r in rows))
         head = (
             f"{'layer':<{w}} {'count':>5} {'MMACs/inst':>10} {'latency_ms/inst':>15} {'energy_uJ/inst':>14} "
-            f"{'util':>6} {'/roofline':>9}  bottleneck"
+            f"{'util':>6} {'pad':>6} {'/roofline':>9} {'/bound':>7}  bottleneck"
         )
         lines = [head, "-" * len(head)]
         for r in rows:
@@ -240,7 +301,8 @@ class Plan:
             flag = "" if r["legal"] else "  ILLEGAL"
             lines.append(
                 f"{r['name']:<{w}} {r['count']:>5} {r['macs'] / 1e6:>10.2f} {r['latency_s'] * 1e3:>15.4f} "
-                f"{r['energy_j'] * 1e6:>14.2f} {r['utilisation']:>6.1%} {r['roofline_ratio']:>8.2f}x  {bound}{flag}"
+                f"{r['energy_j'] * 1e6:>14.2f} {r['utilisation']:>6.1%} {_pad_text(r):>6} "
+                f"{r['roofline_ratio']:>8.2f}x {r['transfer_bound_ratio']:>6.2f}x  {bound}{flag}"
             )
         t = self.total()
         lines.append("-" * len(head))
@@ -253,8 +315,30 @@ class Plan:
         if "serving" in t:
             lines.append(serving_line(t["serving"]))
         lines.append(f"mappings: {self.method}; {self.exact_evaluations:,} exact evaluations, {self.wall_s:.2f} s")
+        pads = self.padding_lines()
+        if pads:
+            lines.append("padded dims (imperfect factorisation; padded work is costed):")
+            lines.extend(pads)
         lines.extend(TABLE_NOTES)
         return "\n".join(lines)
+
+    def padded_work(self) -> float:
+        """Extra MACs of padded dims over the network (every instance), as a fraction of its MACs."""
+        extra = sum(
+            count * layer.macs * padding(layer, m)[1]
+            for layer, m, count in zip(self.network.layers, self.mappings, self.network.counts)
+        )
+        return float(extra / max(float(np.asarray(self.network.macs)), 1e-30))
+
+    def padding_lines(self) -> list[str]:
+        """One line per padded layer: which dims were padded to what."""
+        out = []
+        for layer, m in zip(self.network.layers, self.mappings):
+            dims, work = padding(layer, m)
+            if dims:
+                what = ", ".join(f"{d} {n} -> {p}" for d, (n, p) in dims.items())
+                out.append(f"  {layer.name}: {what} (+{work:.1%} MACs)")
+        return out
 
     def nests(self) -> str:
         """Each layer's loop nest per level, one line per layer."""
@@ -263,6 +347,40 @@ class Plan:
 
     def __str__(self) -> str:
         return self.table()
+
+
+def _pad_text(row: dict) -> str:
+    return f"+{row['padded_work']:.1%}" if row["padded_bounds"] else "-"
+
+
+def load_mappings(path: str | Path, network: Network) -> list[Mapping]:
+    """The mappings of a saved plan (``plan.json`` of ``Plan.save`` or ``jaxdse map --out``), for ``network``.
+
+    Raises MappingError naming the field when the file is not a template plan
+    or its layers do not match the network's unique layers by count and name.
+    """
+    where = f"plan file '{printable(path)}'"
+    data = read_spec(path, "plan file", MappingError)
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if not isinstance(layers, list) or "levels" in data:
+        raise MappingError(
+            f"{where}: expected a template plan (plan.json of jaxdse map --out, with 'layers' and no 'levels'), "
+            f"found {show(sorted(data) if isinstance(data, dict) else data)}"
+        )
+    names = [layer.name for layer in network.layers]
+    found = [row.get("name") if isinstance(row, dict) else row for row in layers]
+    if found != names:
+        raise MappingError(
+            f"{where}: field 'layers' expected the {len(names)} unique layers of '{network.name}' {show(names, 200)}, "
+            f"found {show(found, 200)}"
+        )
+    out = []
+    for i, row in enumerate(layers):
+        try:
+            out.append(mapping_from_dict(row.get("mapping")))
+        except MappingError as e:
+            raise MappingError(f"{where}: field 'layers[{i}].mapping': {e}") from None
+    return out
 
 
 def evaluate(
@@ -278,19 +396,18 @@ def evaluate(
     Args:
         network: The workload (``workloads.get(...)`` or ``workloads.load(...)``).
         arch: An ``Arch``, a preset name or an arch file path.
-        mappings: One mapping per unique layer, or ``"default"``: the greedy
-            default mapping of ``jaxdse.heuristic`` (no search). To search for
-            mappings call ``jaxdse.evaluate`` (mappings None) or
-            ``jaxdse.map_network``: the mapper builds on this module, not the
-            other way round.
+        mappings: One mapping per unique layer (e.g. ``load_mappings`` of a
+            saved plan), or ``"default"``: the greedy default mapping of
+            ``jaxdse.heuristic``. Never searched for here: ``jaxdse.map_network``
+            searches (the mapper builds on this module, not the other way round).
         method, exact_evaluations, wall_s: Provenance recorded in the Plan.
     """
     where = f"arch {printable(arch)}" if isinstance(arch, (str, os.PathLike)) else "arch"
     arch = check_counts(get_arch(arch), where)
     if mappings is None:
         raise MappingError(
-            "plan.evaluate: field 'mappings' expected a list or 'default', found None "
-            "(jaxdse.evaluate or jaxdse.map_network search for mappings)"
+            "evaluate: field 'mappings' expected a list (one mapping per unique layer) or 'default', found None "
+            "(evaluate never searches: jaxdse.map_network searches for mappings)"
         )
     if isinstance(mappings, str):
         if mappings != "default":

@@ -15,6 +15,16 @@ starts, about 2,900 evaluations per layer with the initial and polish work); for
 legal mappings to collect (default 10,000, the reference's black-box
 setting); for ``pruned`` the upper end of the top-N range (default 10,000);
 ``exhaustive`` ignores it. Every result reports the exact evaluations spent.
+
+``max_padding`` (default ``DEFAULT_MAX_PADDING``, 12.5%) lets every method
+map a dim of bound D with factors whose product P is padded, D <= P <=
+D + floor(D * max_padding) (imperfect factorisation; the cost model charges
+the padded work): the gradient mapper snaps to padded splits and polishes
+with +-1 factor steps, ``pruned`` adds the space of every dim padded to its
+nearest 7-smooth bound, ``random`` samples padded bounds for half its samples
+(on dims with a prime factor above 7) and ``exhaustive`` enumerates every padded bound, so it stays the reference.
+``max_padding=0`` searches exact factorisations only. The plan reports each
+layer's padding (``Plan.layer_dict``: ``padded_bounds``, ``padded_work``).
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import numpy as np
 from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
 from costmodels.counts import check_counts
 from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, take
-from jaxdse.plan import Plan
+from jaxdse.mapspace import DEFAULT_MAX_PADDING, check_max_padding
 from jaxdse.plan import evaluate as evaluate_plan
 from jaxdse.progress import check_progress, progress_reporter
 from workloads import Layer, Network
@@ -77,8 +87,9 @@ GRADIENT_STARTS_DEFAULT = 12
 10,000 random mappings on every zoo network (benchmarks/mapper_quality.py)."""
 
 
-def _validated(arch, objective: str, method: str, budget, seed) -> tuple[Arch, int | None]:
+def _validated(arch, objective: str, method: str, budget, seed, max_padding) -> tuple[Arch, int | None]:
     """Check every argument before any search starts; returns the Arch and budget."""
+    check_max_padding(max_padding, MapperError)
     where = f"arch {printable(arch)}" if isinstance(arch, (str, os.PathLike)) else "arch"
     arch = check_counts(get_arch(arch), where)
     if not isinstance(objective, str):
@@ -121,7 +132,7 @@ class LayerMapping:
     objective: str
 
 
-def _run_method(layers, arch, objective, method, budget, seed, progress) -> list[Candidates]:
+def _run_method(layers, arch, objective, method, budget, seed, progress, max_padding) -> list[Candidates]:
     if method == "gradient":
         from jaxdse.mapper.gradient import gradient_map
 
@@ -134,6 +145,7 @@ def _run_method(layers, arch, objective, method, budget, seed, progress) -> list
             steps=40 * _GRAD_ROUNDS,
             snap_every=40,
             neighbours=_GRAD_NEIGHBOURS,
+            max_padding=max_padding,
             progress=progress,
         )
     rng = np.random.default_rng(seed)
@@ -142,15 +154,15 @@ def _run_method(layers, arch, objective, method, budget, seed, progress) -> list
         if method == "random":
             from jaxdse.mapper.random_search import random_search
 
-            out.append(random_search(layer, arch, objective, budget or 10_000, rng))
+            out.append(random_search(layer, arch, objective, budget or 10_000, rng, max_padding=max_padding))
         elif method == "pruned":
             from jaxdse.mapper.enumerate import pruned
 
-            out.append(pruned(layer, arch, objective, budget, rng))
+            out.append(pruned(layer, arch, objective, budget, rng, max_padding=max_padding))
         else:
             from jaxdse.mapper.enumerate import exhaustive
 
-            out.append(exhaustive(layer, arch, objective, budget, rng))
+            out.append(exhaustive(layer, arch, objective, budget, rng, max_padding=max_padding))
         if progress is not None:
             progress(f"{method} mapper: layer {i + 1}/{len(layers)} ({layer.name})")
     return out
@@ -184,13 +196,14 @@ def map_layer(
     budget: int | None = None,
     seed: int = 0,
     top_n: int = 10,
+    max_padding: float = DEFAULT_MAX_PADDING,
 ) -> LayerMapping:
     """Best mapping of one layer on one design (see the module docstring)."""
     if not isinstance(layer, Layer):
         raise MapperError(f"map_layer: field 'layer' expected a workloads.Layer, found {show(layer)}")
-    arch, budget = _validated(arch, objective, method, budget, seed)
+    arch, budget = _validated(arch, objective, method, budget, seed, max_padding)
     _check_int("top_n", top_n, 1)
-    cand = _run_method([layer], arch, objective, method, budget, seed, None)[0]
+    cand = _run_method([layer], arch, objective, method, budget, seed, None, float(max_padding))[0]
     return _finish(layer, arch, cand, method, objective, top_n)
 
 
@@ -202,6 +215,7 @@ def map_network(
     budget: int | None = None,
     seed: int = 0,
     progress=True,
+    max_padding: float = DEFAULT_MAX_PADDING,
 ):
     """Map every unique layer of a network; returns a ``jaxdse.Plan`` with exact costs.
 
@@ -214,14 +228,16 @@ def map_network(
         seed: Same seed, same plan.
         progress: True (default) shows a progress bar, False or None nothing, a
             callable(str) receives progress lines (``jaxdse.progress``).
+        max_padding: Padding slack per dim (module docstring; 0: exact
+            factorisations only).
     """
     if not isinstance(network, Network):
         raise MapperError(f"map_network: field 'network' expected a workloads.Network, found {show(network)}")
-    arch, budget = _validated(arch, objective, method, budget, seed)
+    arch, budget = _validated(arch, objective, method, budget, seed, max_padding)
     check_progress(progress, "map_network", MapperError)
     t0 = time.perf_counter()
     with progress_reporter(progress, f"mapping {network.name}", "step") as report:
-        cands = _run_method(network.layers, arch, objective, method, budget, seed, report)
+        cands = _run_method(network.layers, arch, objective, method, budget, seed, report, float(max_padding))
     results = [_finish(lay, arch, c, method, objective, 1) for lay, c in zip(network.layers, cands)]
     wall = time.perf_counter() - t0
     evals = int(sum(c.exact_evaluations for c in cands))
@@ -229,33 +245,10 @@ def map_network(
         network,
         arch,
         [r.mapping for r in results],
-        method=f"{method} mapper (objective {objective}, seed {seed})",
+        method=f"{method} mapper (objective {objective}, seed {seed}, padding up to {float(max_padding):.1%})",
         exact_evaluations=evals,
         wall_s=wall,
     )
 
 
-def evaluate(
-    network: Network,
-    arch: Arch | str = "explainable_default",
-    mappings: list[Mapping] | str | None = None,
-    method: str = "given",
-    exact_evaluations: int = 0,
-    wall_s: float = 0.0,
-) -> Plan:
-    """Exact costs of a network on a design (``jaxdse.evaluate``).
-
-    Args:
-        network: The workload (``workloads.get(...)`` or ``workloads.load(...)``).
-        arch: An ``Arch``, a preset name or an arch file path.
-        mappings: One mapping per unique layer; ``None`` maps the network with
-            the gradient mapper (``map_network``); ``"default"`` uses the
-            greedy default mapping of ``jaxdse.heuristic`` (no search).
-        method, exact_evaluations, wall_s: Provenance recorded in the Plan.
-    """
-    if mappings is None:
-        return map_network(network, arch)
-    return evaluate_plan(network, arch, mappings, method, exact_evaluations, wall_s)
-
-
-__all__ = ["METHODS", "OBJECTIVES", "LayerMapping", "MapperError", "evaluate", "map_layer", "map_network"]
+__all__ = ["METHODS", "OBJECTIVES", "LayerMapping", "MapperError", "map_layer", "map_network"]

@@ -7,8 +7,11 @@ every layer and both methods reuse one compiled scorer (the same chunk size
 as ``random_search``). A tiling is an i64[4, 8] array of per-dim factors in
 (DRAM, L2, spatial, L1) order whose product is each loop bound exactly.
 
-``exhaustive``: every exact factorisation of every dim into 4 ordered
-factors, crossed over the dims, times the 9 order pairs. Mappings that break
+``exhaustive``: every factorisation of every dim into 4 ordered factors
+whose product is one of the dim's bounds ``D .. D + floor(D * max_padding)``
+(``jaxdse.mapspace.padded_bounds``; exact ones only with ``max_padding=0``),
+crossed over the dims, times the 9 order pairs: the reference every other
+method is checked against, padded mappings included. Mappings that break
 a limit seen from the spatial and L1 factors alone (PE count, each NoC's
 workgroups <= links x virtual unicast, the L1 footprint) are dropped on the
 host before scoring; the model would mark them illegal anyway.
@@ -53,6 +56,13 @@ pairs, respectively the tilings needed for ``hi`` candidates, are settled
 bound is exact; only the caps themselves can drop a tiling). Ties are
 broken in enumeration order.
 
+Padding: ``pruned`` builds the space twice, for the exact bounds and for
+every dim padded to its ``jaxdse.mapspace.smooth_bound`` (the least padding
+whose prime factors are all <= 7, within ``max_padding``; 197 -> 200), and
+keeps the best tilings of both by ``u_pe * u_l1 * u_l2 * MACs / padded MACs``
+(padded work is not useful work). Where every dim is already smooth (most
+CNN layers) the space is the exact one, unchanged.
+
 Both methods are deterministic and ignore ``rng``.
 """
 
@@ -69,7 +79,7 @@ from costmodels.model import L1_BUFFERS, L2_BUFFERS
 from jaxdse.heuristic import divisors
 from jaxdse.mapper.random_search import CHUNK
 from jaxdse.mapper.space import ALL_ORDERS, Candidates, MapperError, check_objective, score
-from jaxdse.mapspace import prime_factors
+from jaxdse.mapspace import DEFAULT_MAX_PADDING, check_max_padding, padded_bounds, prime_factors, smooth_bound
 from workloads import DIMS, Layer
 
 N_ORDERS = len(ALL_ORDERS)
@@ -162,26 +172,28 @@ def _splits4(n: int) -> np.ndarray:
     return np.array(out, np.int64)
 
 
-def count_tilings(layer: Layer) -> int:
-    """Exact factorisations of every dim into 4 ordered factors, crossed over dims.
-
-    For ``n = prod p^e`` the ordered 4-factor splits number ``prod C(e + 3, 3)``.
-    """
-    total = 1
-    for n in layer.sizes:
-        primes = prime_factors(n)
-        for p in set(primes):
-            total *= math.comb(primes.count(p) + 3, 3)
-    return total
+def _count_splits4(n: int) -> int:
+    """Ordered 4-factor splits of n: ``prod C(e + 3, 3)`` over ``n = prod p^e``."""
+    primes = prime_factors(n)
+    return math.prod(math.comb(primes.count(p) + 3, 3) for p in set(primes))
 
 
-def exhaustive_space(layer: Layer, arch: Arch, max_mappings: int = 3_000_000) -> tuple[np.ndarray, int]:
+def count_tilings(layer: Layer, max_padding: float = 0.0) -> int:
+    """Factorisations of every dim into 4 ordered factors (of every padded bound
+    within ``max_padding``), crossed over dims."""
+    return math.prod(sum(_count_splits4(b) for b in padded_bounds(n, max_padding)) for n in layer.sizes)
+
+
+def exhaustive_space(
+    layer: Layer, arch: Arch, max_mappings: int = 3_000_000, max_padding: float = DEFAULT_MAX_PADDING
+) -> tuple[np.ndarray, int]:
     """Every tiling of ``layer`` that passes the host-side checks.
 
     Args:
         layer: The layer.
         arch: One design (scalar fields).
         max_mappings: Largest space (tilings x 9 order pairs) enumerated.
+        max_padding: Padding slack per dim (0: exact factorisations only).
 
     Returns:
         (tilings i64[n, 4, 8] in (DRAM, L2, spatial, L1) order, number of
@@ -193,15 +205,16 @@ def exhaustive_space(layer: Layer, arch: Arch, max_mappings: int = 3_000_000) ->
         MapperError (a ValueError) naming the field 'layer' when the space
         exceeds ``max_mappings``.
     """
-    size = count_tilings(layer) * N_ORDERS
+    size = count_tilings(layer, max_padding) * N_ORDERS
     if size > max_mappings:
+        padded = f" with padding up to {max_padding:.1%}" if max_padding > 0 else ""
         raise MapperError(
             f"exhaustive mapper: field 'layer' ({layer.name!r}, {layer.describe()}) expected a map space of at most "
-            f"max_mappings={max_mappings:,} mappings (tilings x {N_ORDERS} loop orders), found {size:,}; "
+            f"max_mappings={max_mappings:,} mappings (tilings x {N_ORDERS} loop orders), found {size:,}{padded}; "
             f"use the 'pruned' method for layers this large"
         )
     lim = _limits(arch)
-    splits = [_splits4(n) for n in layer.sizes]
+    splits = [np.concatenate([_splits4(b) for b in padded_bounds(n, max_padding)]) for n in layer.sizes]
     shape = tuple(len(s) for s in splits)
     idx = np.unravel_index(np.arange(math.prod(shape)), shape)
     tilings = np.stack([s[i] for s, i in zip(splits, idx)], axis=-1)  # [T, 4, 8]
@@ -219,8 +232,9 @@ def exhaustive(
     rng: np.random.Generator,
     max_mappings: int = 3_000_000,
     keep_best: int | None = 65_536,
+    max_padding: float = DEFAULT_MAX_PADDING,
 ) -> Candidates:
-    """Score every exact factorisation x the 9 loop-order pairs (small layers only).
+    """Score every factorisation (padded within ``max_padding``) x the 9 loop-order pairs (small layers only).
 
     Args:
         layer, arch, objective: As every mapper.
@@ -232,6 +246,8 @@ def exhaustive(
             (ties in enumeration order), in enumeration order; ``None``
             returns every scored mapping. Holding a few million mappings
             would take gigabytes, so by default only the best are kept.
+        max_padding: Padding slack per dim (``jaxdse.mapspace.DEFAULT_MAX_PADDING``;
+            0: exact factorisations only).
 
     Returns:
         ``Candidates``; ``exact_evaluations`` counts the mappings scored
@@ -245,7 +261,8 @@ def exhaustive(
     check_objective(objective)
     _check_count("exhaustive", "max_mappings", max_mappings)
     _check_count("exhaustive", "keep_best", keep_best, allow_none=True)
-    tilings, total = exhaustive_space(layer, arch, max_mappings)
+    max_padding = check_max_padding(max_padding, MapperError, "exhaustive mapper")
+    tilings, total = exhaustive_space(layer, arch, max_mappings, max_padding)
     values = _score_tilings(layer, arch, objective, tilings)
     n = len(values)
     if keep_best is None or keep_best >= n:
@@ -254,7 +271,8 @@ def exhaustive(
         keep = np.sort(np.argsort(values, kind="stable")[:keep_best])
     legal = int(np.isfinite(values).sum())
     notes = (
-        f"{total:,} tilings x {N_ORDERS} orders = {total * N_ORDERS:,} mappings; "
+        f"{total:,} tilings{f' (padding up to {max_padding:.1%})' if max_padding > 0 else ''} x {N_ORDERS} orders "
+        f"= {total * N_ORDERS:,} mappings; "
         f"{(total - len(tilings)) * N_ORDERS:,} filtered on the host (PE count, NoC workgroups, L1 capacity); "
         f"{n:,} scored, {legal:,} legal; {len(keep):,} returned"
     )
@@ -345,6 +363,8 @@ class PrunedSpace:
         settled_early: (pairs, tilings): whether that level stopped once its best were known.
         reduction_unrolled: Whether C, R, S may be unrolled spatially.
         history: ((t_pe, t_l1, t_l2), candidates found) of every round.
+        bounds: The bound vectors the space was built for: the layer's, then
+            the padded one (``jaxdse.mapspace.smooth_bound`` per dim) where it differs.
     """
 
     tilings: np.ndarray
@@ -355,6 +375,7 @@ class PrunedSpace:
     settled_early: tuple[bool, bool]
     reduction_unrolled: bool
     history: tuple
+    bounds: tuple = ()
 
     @property
     def n_candidates(self) -> int:
@@ -449,7 +470,11 @@ class _Levels:
 
 
 def pruned_space(
-    layer: Layer, arch: Arch, n_range: tuple[int, int] = (10, 10_000), budget: int | None = None
+    layer: Layer,
+    arch: Arch,
+    n_range: tuple[int, int] = (10, 10_000),
+    budget: int | None = None,
+    max_padding: float = DEFAULT_MAX_PADDING,
 ) -> PrunedSpace:
     """Build the pruned top-N space (no scoring); see the module docstring for the rules.
 
@@ -458,15 +483,45 @@ def pruned_space(
         arch: One design (scalar fields).
         n_range: (lo, hi) wanted number of candidates (tilings x 9 orders).
         budget: If given, caps ``hi``.
+        max_padding: Padding slack per dim (0: exact factorisations only).
 
     Returns:
         ``PrunedSpace`` holding the ``ceil(hi / 9)`` best tilings by
-        ``u_pe * u_l1 * u_l2`` (every one found, if fewer);
+        ``u_pe * u_l1 * u_l2`` (times MACs / padded MACs where padded bounds
+        were added) (every one found, if fewer);
         ``candidates = min(len(tilings) * 9, hi)``, which is ``>= lo`` unless
         even zero thresholds give fewer.
     """
     lo, hi = _check_range(n_range, budget)
+    max_padding = check_max_padding(max_padding, MapperError, "pruned mapper")
     want = min(CAP_TILINGS, -(-hi // N_ORDERS))  # tilings needed to fill hi candidates
+    exact = _pruned_bounds(layer, arch, lo, hi, want)
+    padded = tuple(smooth_bound(n, max_padding) for n in layer.sizes)
+    if padded == tuple(layer.sizes):
+        return exact
+    pad = _pruned_bounds(layer.replace(sizes=padded), arch, lo, hi, want)
+    work = np.array([1.0, math.prod(layer.sizes) / math.prod(padded)])  # useful share of the work
+    tilings = np.concatenate([exact.tilings, pad.tilings])
+    util = np.concatenate([exact.utilisation, pad.utilisation])
+    share = np.repeat(work, [len(exact.tilings), len(pad.tilings)])
+    best = _top(util.prod(axis=1) * share, want)
+    counts = {k: exact.counts[k] + pad.counts[k] for k in ("spatial", "pairs", "tilings")}
+    counts["candidates"] = min(len(best) * N_ORDERS, hi)
+    return PrunedSpace(
+        tilings=tilings[best],
+        utilisation=util[best],
+        thresholds=exact.thresholds,
+        rounds=exact.rounds,
+        counts=counts,
+        settled_early=exact.settled_early,
+        reduction_unrolled=exact.reduction_unrolled,
+        history=exact.history,
+        bounds=(tuple(layer.sizes), padded),
+    )
+
+
+def _pruned_bounds(layer: Layer, arch: Arch, lo: int, hi: int, want: int) -> PrunedSpace:
+    """``pruned_space`` for the layer's own bounds (exact tilings of ``layer.sizes``)."""
     lv = _Levels(layer, arch)
     reduction = len(lv.spatial(STRICT[0], reduction=False)[0]) == 0
     t = list(STRICT)
@@ -501,6 +556,7 @@ def pruned_space(
         settled_early=(bool(early_pairs), bool(early)),
         reduction_unrolled=reduction,
         history=tuple(history),
+        bounds=(tuple(layer.sizes),),
     )
 
 
@@ -511,6 +567,7 @@ def pruned(
     budget: int | None,
     rng: np.random.Generator,
     n_range: tuple[int, int] = (10, 10_000),
+    max_padding: float = DEFAULT_MAX_PADDING,
 ) -> Candidates:
     """dMazeRunner / Explainable-DSE's pruned top-N mapper: enumerate, then score every candidate.
 
@@ -520,13 +577,14 @@ def pruned(
         rng: Ignored (the method is deterministic).
         n_range: (lo, hi) candidates (tilings x 9 loop-order pairs) wanted;
             the reference used [10, 10000] (p. 9).
+        max_padding: Padding slack per dim (0: exact factorisations only).
 
     Returns:
         ``Candidates`` of every candidate scored (all legal by
         construction); ``notes`` give the thresholds reached and the counts.
     """
     check_objective(objective)
-    sp = pruned_space(layer, arch, n_range, budget)
+    sp = pruned_space(layer, arch, n_range, budget, max_padding)
     n = sp.counts["candidates"]
     values = _score_tilings(layer, arch, objective, sp.tilings, n)
     t_pe, t_l1, t_l2 = sp.thresholds
@@ -536,6 +594,7 @@ def pruned(
         f"{c['spatial']} unrollings (C/R/S {'allowed' if sp.reduction_unrolled else 'not unrolled'}), "
         f"{c['pairs']}{'+' * sp.settled_early[0]} with L1 tiles, "
         f"{c['tilings']}{'+' * sp.settled_early[1]} tilings"
+        f"{f' (exact and padded to {sp.bounds[1]})' if len(sp.bounds) > 1 else ''}"
         f"{' (+: enumeration stopped once the best were settled)' if any(sp.settled_early) else ''}; "
         f"{n} candidates scored, "
         f"{int(np.isfinite(values).sum())} legal"

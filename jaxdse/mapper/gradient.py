@@ -23,11 +23,17 @@ Every ``snap_every`` steps each start is snapped: the nearest exact splits
 per dim in log space (``snap.nearest_splits``, top 3), ``neighbours`` random
 combinations of them (the all-nearest one first), repaired to fit
 (``snap.repair``), crossed with the 9 order pairs and scored by the exact
-model in one batch. The start then continues from its best snapped point
+model in one batch. With ``max_padding`` > 0 the nearest splits include
+those of the dim's smooth padded bounds (``snap.padded_splits``; a padded
+split's distance includes its excess log(P / D)), so a prime bound such as
+197 can snap to 198 = 2 x 99 or 200 = 8 x 25. The start then continues from its best snapped point
 (DOSA rounds and continues likewise). The greedy default mapping is scored
 too, so a legal result always exists. Finally a few rounds of exact
 steepest descent over single prime-factor moves between levels and order
-changes polish each layer's best mapping (all layers as one batch).
+changes polish each layer's best mapping (all layers as one batch); with
+padding, also +-1 steps of one level's factor that keep the dim's product
+within ``D .. D + floor(D * max_padding)`` (these reach every padded bound,
+not only the smooth ones).
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from jaxdse.heuristic import default_mapping
 from jaxdse.mapper.enumerate import pruned_space
 from jaxdse.mapper.snap import nearest_splits, repair
 from jaxdse.mapper.space import ALL_ORDERS, Candidates, log_objective, objective_value
-from jaxdse.mapspace import prime_factors
+from jaxdse.mapspace import DEFAULT_MAX_PADDING, max_bound, prime_factors
 from workloads import Layer
 
 EPS = 1e-3
@@ -117,18 +123,31 @@ RANDOM_ORDERS = 24
 9 template pairs): orders outside the templates occasionally win."""
 
 
-def _neighbourhood(factors: np.ndarray, orders: np.ndarray, rng: np.random.Generator):
+def _neighbourhood(factors: np.ndarray, orders: np.ndarray, rng: np.random.Generator, lo=None, hi=None):
     """Single moves around each layer's current mapping, fixed count per layer.
 
     For every dim and every ordered pair of levels, move the smallest and
     the largest prime factor of the source level's factor to the other
-    level (a no-op when the factor is 1), keeping the order; plus the
-    current factors under every template order pair and under random
+    level (a no-op when the factor is 1), keeping the order; when padded
+    bounds ``lo`` .. ``hi`` (i64[nb, 8]) are given, also every +-1 step of
+    one level's factor whose dim product stays within them (else a no-op);
+    plus the current factors under every template order pair and under random
     permutations of the DRAM or the L2 loop order. Returns factors
     i64[nb, M, 4, 8] and orders i32[nb, M, 3, 8].
     """
     nb = factors.shape[0]
     moves = []
+    if lo is not None and np.any(hi > lo):
+        prod = factors.prod(axis=1)  # [nb, 8]
+        for d in range(8):
+            for lvl in range(4):
+                for step in (1, -1):
+                    f = factors.copy()
+                    new = f[:, lvl, d] + step
+                    new_prod = prod[:, d] // f[:, lvl, d] * new
+                    ok = (new >= 1) & (new_prod >= lo[:, d]) & (new_prod <= hi[:, d])
+                    f[ok, lvl, d] = new[ok]
+                    moves.append(f)
     for d in range(8):
         for src, dst in _SRC_DST:
             for pick in (min, max):
@@ -162,7 +181,7 @@ _STARTS: dict[tuple, np.ndarray] = {}
 _STARTS_MAX = 20_000
 
 
-def _start_factors(layer: Layer, arch: Arch, k: int) -> np.ndarray:
+def _start_factors(layer: Layer, arch: Arch, k: int, max_padding: float) -> np.ndarray:
     """i64[1 + k, 4, 8]: the default mapping's factors, then the ``k`` best
     pruned-space tilings (padded with the default where there are fewer).
 
@@ -174,6 +193,7 @@ def _start_factors(layer: Layer, arch: Arch, k: int) -> np.ndarray:
     key = (
         layer,
         k,
+        max_padding,
         float(np.asarray(arch.num_pes)),
         float(np.asarray(arch.l1_bytes)),
         float(np.asarray(arch.l2_kib)),
@@ -185,7 +205,7 @@ def _start_factors(layer: Layer, arch: Arch, k: int) -> np.ndarray:
         f = np.stack([m.temporal[0], m.temporal[1], m.spatial, m.temporal[2]]).astype(np.int64)
         hit = np.repeat(f[None], 1 + k, axis=0)
         if k > 0:
-            tl = pruned_space(layer, arch, n_range=(1, 9 * k)).tilings[:k]
+            tl = pruned_space(layer, arch, n_range=(1, 9 * k), max_padding=max_padding).tilings[:k]
             hit[1 : 1 + len(tl)] = tl
         if len(_STARTS) >= _STARTS_MAX:
             _STARTS.clear()
@@ -207,6 +227,7 @@ def gradient_map(
     penalty_weight: float = 4.0,
     polish_iters: int = 3,
     seeded: int = 3,
+    max_padding: float = DEFAULT_MAX_PADDING,
     progress=None,
 ) -> list[Candidates]:
     """Map every layer with the gradient mapper; one ``Candidates`` per layer.
@@ -226,6 +247,8 @@ def gradient_map(
             pruned map space (``enumerate.pruned_space``).
         polish_iters: Rounds of exact steepest descent over single prime-factor
             moves and order changes around each layer's best snapped mapping.
+        max_padding: Padding slack per dim (``jaxdse.mapspace.DEFAULT_MAX_PADDING``;
+            0: exact factorisations only).
         progress: Optional callable(str) for progress lines.
 
     Returns:
@@ -248,7 +271,7 @@ def gradient_map(
     # calls), so the search also begins where a classical mapper would; the
     # rest: random logits, for diversity.
     k = min(seeded, starts - 1)
-    first = [_start_factors(lay, arch, k) for lay in layers]
+    first = [_start_factors(lay, arch, k, max_padding) for lay in layers]
     first += [first[0]] * (nb - n)
     def_factors = np.stack([f[0] for f in first])
     seeds = np.stack([f[1:] if k > 0 else f[:1] for f in first])
@@ -315,7 +338,7 @@ def gradient_map(
         cand = np.ones((nb, starts, neighbours, 4, 8), dtype=np.int64)
         for li in range(nb):
             for d in range(8):
-                near = nearest_splits(int(bounds[li, d]), logf[li, :, :, d], 3)  # [S, 3, 4]
+                near = nearest_splits(int(bounds[li, d]), logf[li, :, :, d], 3, max_padding)  # [S, 3, 4]
                 pick = rng.choice(3, size=(starts, neighbours), p=[0.6, 0.25, 0.15])
                 pick[:, 0] = 0
                 cand[li, :, :, :, d] = np.take_along_axis(near, pick[..., None], axis=1)
@@ -343,8 +366,10 @@ def gradient_map(
     cur_f = np.stack([np.concatenate(kept_f[min(i, n - 1)])[best_i[i]] for i in range(nb)])
     cur_o = np.stack([np.concatenate(kept_o[min(i, n - 1)])[best_i[i]] for i in range(nb)])
     cur_v = np.array([np.concatenate(kept_v[min(i, n - 1)])[best_i[i]] for i in range(nb)])
+    lo = bounds.astype(np.int64)
+    hi = np.array([[max_bound(int(b), max_padding) for b in row] for row in lo], np.int64)
     for _ in range(polish_iters):
-        moves, m_orders = _neighbourhood(cur_f, cur_o, rng)
+        moves, m_orders = _neighbourhood(cur_f, cur_o, rng, lo, hi)
         v = score_and_keep(moves, m_orders)
         j = np.argmin(v, axis=1)
         better = v[np.arange(nb), j] < cur_v

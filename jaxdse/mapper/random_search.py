@@ -1,6 +1,8 @@
 """Random mapping search, the black-box baseline (Timeloop's random mapper).
 
-Samples exact factorisations uniformly over prime-factor assignments and
+Samples factorisations uniformly over prime-factor assignments (half of them
+of a padded bound where a dim's bound has a prime factor above 7 and a
+smoother bound lies within ``max_padding``: ``jaxdse.mapspace.random_mappings``) and
 loop orders uniformly over all permutations, keeps the spatial product
 within the PE count (others are never legal), scores every sample with the
 exact model and stops once ``budget`` legal mappings were seen or
@@ -14,7 +16,7 @@ import numpy as np
 
 from costmodels import Arch
 from jaxdse.mapper.space import Candidates, concat, score, take
-from jaxdse.mapspace import random_mappings
+from jaxdse.mapspace import DEFAULT_MAX_PADDING, random_mappings
 from workloads import Layer
 
 CHUNK = 16384
@@ -27,6 +29,7 @@ def random_search(
     budget: int,
     rng: np.random.Generator,
     max_evaluations: int | None = None,
+    max_padding: float = DEFAULT_MAX_PADDING,
 ) -> Candidates:
     """Random legal mappings until ``budget`` legal ones were found.
 
@@ -34,13 +37,14 @@ def random_search(
         budget: Legal mappings to collect.
         max_evaluations: Cap on samples (default 50 x budget); a layer whose
             random samples are almost never legal stops there.
+        max_padding: Padding slack per dim (0: exact factorisations only).
     """
     cap = max_evaluations or 50 * budget
     pes = int(np.asarray(arch.num_pes))
     kept, vals, legal, spent = [], [], 0, 0
     while legal < budget and spent < cap:
         n = CHUNK  # fixed batch shape: one compile for every layer and chunk
-        m = random_mappings(layer, n, rng, max_spatial=pes)
+        m = random_mappings(layer, n, rng, max_spatial=pes, max_padding=max_padding)
         v = score(arch, layer, m, objective)
         spent += n
         ok = np.isfinite(v)

@@ -1,7 +1,10 @@
 """From continuous tiling factors to legal integer mappings.
 
 ``splits(D)`` lists every ordered split of a loop bound D into (DRAM, L2,
-spatial, L1) factors whose product is D. ``nearest_splits`` ranks them by
+spatial, L1) factors whose product is D; ``padded_splits(D, max_padding)``
+those of D and of its smooth padded bounds within ``D .. D + floor(D *
+max_padding)`` (``jaxdse.mapspace.smooth_bounds``: a handful per dim, where
+every padded bound would be thousands of tables for a 37,000-wide dim). ``nearest_splits`` ranks them by
 distance to continuous factors in log space (the relaxation optimises log
 factors, so log distance is the natural metric). ``repair`` then makes
 snapped mappings fit the hardware by moving prime factors outward, one at a
@@ -20,7 +23,7 @@ import numpy as np
 from costmodels import Arch
 from costmodels.access import REL, operand_elems
 from costmodels.model import L1_BUFFERS, L2_BUFFERS
-from jaxdse.mapspace import prime_factors
+from jaxdse.mapspace import prime_factors, smooth_bounds
 from workloads import Layer
 
 DRAM, L2, SPATIAL, L1 = range(4)
@@ -42,19 +45,28 @@ def splits(bound: int) -> np.ndarray:
     return out
 
 
-def nearest_splits(bound: int, log_factors: np.ndarray, k: int) -> np.ndarray:
-    """The k splits of ``bound`` nearest to continuous factors, in log space.
+@functools.lru_cache(maxsize=4096)
+def padded_splits(bound: int, max_padding: float) -> np.ndarray:
+    """i64[n, 4]: every split of ``bound`` and of its smooth padded bounds (exact splits first)."""
+    return np.concatenate([splits(p) for p in smooth_bounds(bound, max_padding)])
+
+
+def nearest_splits(bound: int, log_factors: np.ndarray, k: int, max_padding: float = 0.0) -> np.ndarray:
+    """The k splits of ``bound`` (padded within ``max_padding``) nearest to continuous factors, in log space.
 
     Args:
         bound: Loop bound.
         log_factors: f[..., 4] continuous log factors (DRAM, L2, spatial, L1).
         k: How many to return (fewer if the bound has fewer splits; the
             nearest is repeated to keep the shape).
+        max_padding: Padding slack (``jaxdse.mapspace.DEFAULT_MAX_PADDING``);
+            a padded split's distance includes its excess log(P / D), so
+            among equally near splits the least padded wins.
 
     Returns:
         i64[..., k, 4], nearest first.
     """
-    table = splits(bound)
+    table = padded_splits(bound, max_padding)
     logs = np.log(table.astype(np.float64))
     dist = np.sum((log_factors[..., None, :] - logs) ** 2, axis=-1)  # [..., n]
     kk = min(k, table.shape[0])
@@ -123,7 +135,7 @@ def repair(layer: Layer, arch: Arch, factors: np.ndarray, max_steps: int = 64) -
         exact model will score them as such.
     """
     f = factors.copy()
-    spf = _smallest_prime_table(int(max(layer.sizes)) + 1)
+    spf = _smallest_prime_table(int(max(int(f.max()), *layer.sizes)) + 1)
     l1_cap = float(np.asarray(arch.l1_bytes))
     l2_cap = float(np.asarray(arch.l2_kib)) * 1024.0
     pe_cap = float(np.asarray(arch.num_pes))

@@ -15,8 +15,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "workloads" / "examples" / "tiny
 
 
 @pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
-def test_evaluate_json_keys(capsys):
-    assert main(["evaluate", "--model", "resnet18", "--json"]) == 0
+def test_map_json_keys(capsys):
+    assert main(["map", "--model", "resnet18", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     for key in ("latency_s", "energy_j", "area_mm2", "power_w", "macs", "utilisation", "bottleneck"):
         assert key in out["total"], key
@@ -30,8 +30,8 @@ def test_evaluate_json_keys(capsys):
 
 
 @pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
-def test_evaluate_workload_file_table_and_out(tmp_path, capsys):
-    assert main(["evaluate", "--workload", str(EXAMPLE), "--arch", "eyeriss_template", "--out", str(tmp_path)]) == 0
+def test_map_workload_file_table_and_out(tmp_path, capsys):
+    assert main(["map", "--workload", str(EXAMPLE), "--arch", "eyeriss_template", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "total: latency" in text and "bottleneck" in text
     assert json.loads((tmp_path / "plan.json").read_text())["total"]["legal"]
@@ -62,7 +62,7 @@ def test_console_entry_point_runs():
 def test_compile_cache_is_written_and_reused(tmp_path):
     """A second ``jaxdse`` process loads what the first one compiled (JAX's persistent cache)."""
     env = {**os.environ, "JAXDSE_COMPILE_CACHE": str(tmp_path / "xla")}
-    argv = [sys.executable, "-m", "jaxdse", "evaluate", "--workload", str(EXAMPLE), "--json"]
+    argv = [sys.executable, "-m", "jaxdse", "map", "--workload", str(EXAMPLE), "--json"]
     first = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
     assert first.returncode == 0, first.stderr
     stored = sorted(p.name for p in (tmp_path / "xla").iterdir())
@@ -102,9 +102,9 @@ def test_table_says_per_instance_and_explains_its_columns():
 
 
 @pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
-def test_evaluate_on_a_hierarchy_preset(tmp_path, capsys):
-    """A level-by-level preset evaluates from the CLI (random mapping search on the general model)."""
-    argv = ["evaluate", "--workload", str(EXAMPLE), "--arch", "gemmini_like", "--budget", "64", "--out", str(tmp_path)]
+def test_map_on_a_hierarchy_preset(tmp_path, capsys):
+    """A level-by-level preset maps from the CLI (random mapping search on the general model)."""
+    argv = ["map", "--workload", str(EXAMPLE), "--arch", "gemmini_like", "--budget", "64", "--out", str(tmp_path)]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "Scratchpad" in text and "total (x count)" in text
@@ -114,3 +114,58 @@ def test_evaluate_on_a_hierarchy_preset(tmp_path, capsys):
     # the template-only mappers refuse a hierarchy with a named error
     assert main(["map", "--workload", str(EXAMPLE), "--arch", "gemmini_like", "--method", "pruned"]) == 2
     assert "field '--method'" in capsys.readouterr().err
+
+
+def test_evaluate_takes_given_mappings_and_never_searches(tmp_path, capsys, monkeypatch):
+    """``jaxdse map --out`` then ``jaxdse evaluate --plan``: the same costs, and evaluate runs no mapper."""
+    import jaxdse.mapper.api as mapper_api
+
+    assert main(["map", "--workload", str(EXAMPLE), "--method", "default", "--out", str(tmp_path)]) == 0
+    mapped = json.loads((tmp_path / "plan.json").read_text())
+    capsys.readouterr()
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("evaluate searched")
+
+    monkeypatch.setattr(mapper_api, "_run_method", no_search)
+    assert main(["evaluate", "--workload", str(EXAMPLE), "--plan", str(tmp_path / "plan.json"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["mapping"] for r in out["layers"]] == [r["mapping"] for r in mapped["layers"]]
+    assert out["total"]["latency_s"] == pytest.approx(mapped["total"]["latency_s"], rel=1e-6)
+    assert out["total"]["exact_evaluations"] == 0
+    assert main(["evaluate", "--workload", str(EXAMPLE), "--method", "default", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"]["legal"]
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        ([], "found none (jaxdse map searches"),
+        (["--method", "default", "--plan", "PLAN"], "found --plan FILE, --method default"),
+        (["--plan", "/nonexistent/plan.json"], "nonexistent"),
+        (["--plan", "OTHER"], "field 'layers' expected the"),
+        (["--budget", "5"], "unrecognized arguments"),
+        (["--method", "gradient"], "invalid choice"),
+    ],
+)
+def test_evaluate_needs_one_source_of_mappings(extra, needle, tmp_path, capsys):
+    (tmp_path / "plan.json").write_text(json.dumps({"layers": []}))
+    (tmp_path / "other.json").write_text(json.dumps({"layers": [{"name": "x", "mapping": {}}]}))
+    files = {"PLAN": str(tmp_path / "plan.json"), "OTHER": str(tmp_path / "other.json")}
+    argv = ["evaluate", "--workload", str(EXAMPLE)] + [files.get(x, x) for x in extra]
+    if "unrecognized" in needle or "invalid" in needle:
+        with pytest.raises(SystemExit):
+            main(argv)
+    else:
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_python_evaluate_never_searches():
+    import jaxdse
+    from costmodels import MappingError
+    from workloads import load
+
+    with pytest.raises(MappingError, match="never searches: jaxdse.map_network"):
+        jaxdse.evaluate(load(EXAMPLE), "tiny")

@@ -109,6 +109,8 @@ def test_cli_map_json_total(method, capsys):
     assert out["total"]["exact_evaluations"] > 0
     assert all(layer["legal"] for layer in out["layers"])
     assert all(layer["roofline_ratio"] >= 1 - 1e-6 for layer in out["layers"])
+    assert all(layer["transfer_bound_ratio"] >= 1 - 1e-6 for layer in out["layers"])
+    assert all(layer["transfer_bound_cycles"] >= layer["roofline_cycles"] for layer in out["layers"])
 
 
 @pytest.mark.slow

@@ -638,7 +638,8 @@ def test_cli_bad_timeloop_input_exits_2(extra, needle, tmp_path, capsys):
         "GOOD": str(_write(tmp_path / "good.yaml", CONV_S2)),
         "ARCH": str(dump_arch(costmodels.preset("tiny"), tmp_path / "arch.yaml")),
     }
-    argv = ["evaluate", "--method", "default"] + [files.get(x, x) for x in extra]
+    source = [] if "--timeloop-mapping" in extra else ["--method", "default"]  # evaluate takes one source
+    argv = ["evaluate", *source] + [files.get(x, x) for x in extra]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("jaxdse: error:") and needle in err and "Traceback" not in err

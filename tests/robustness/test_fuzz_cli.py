@@ -89,12 +89,13 @@ def fake_search(evaluator, method, budget, out, start, progress, warm_start, com
     raise Reached("explore search")
 
 
-def fake_run_method(layers, arch, objective, method, budget, seed, progress):
+def fake_run_method(layers, arch, objective, method, budget, seed, progress, max_padding):
     assert layers and all(isinstance(x, Layer) for x in layers)
     _check_arch(arch)
     assert objective in OBJECTIVES and method in METHODS
     assert budget is None or (isinstance(budget, int) and 1 <= budget <= MAX_BUDGET), budget
     _check_seed(seed)
+    assert isinstance(max_padding, float) and 0.0 <= max_padding <= 1.0, max_padding
     raise Reached("mapper search")
 
 
@@ -218,6 +219,7 @@ FLAG_VALUES = {
     "--objective": st.one_of(st.sampled_from(list(OBJECTIVES) + ["speed"]), TEXT),
     "--budget": NUMBERS,
     "--seed": NUMBERS,
+    "--max-padding": NUMBERS,
     "--area-mm2": NUMBERS,
     "--power-w": NUMBERS,
     "--min-fps": NUMBERS,
@@ -248,11 +250,18 @@ BARE = ["--json", "--nests", "--bogus", "-x", "--", "-", "--budget", "--model"]
 GOOD = {
     "evaluate": {
         "--arch": costmodels.preset_names() + ["{folder}/good_arch.yaml"],
+        "--method": ["default"],
+        "--out": ["{folder}/o/evaluate"],
+    },
+    "map": {
+        "--arch": costmodels.preset_names() + ["{folder}/good_arch.yaml"],
         "--method": list(METHODS) + ["default"],
         "--objective": list(OBJECTIVES),
         "--budget": ["1", "300"],
         "--seed": ["0", "7"],
-        "--out": ["{folder}/o/evaluate"],
+        "--max-padding": ["0", "0.125"],
+        "--out": ["{folder}/o/map"],
+        "--export-timeloop": ["{folder}/o/timeloop"],
     },
     "explore": {
         "--space": ["{folder}/good_space.yaml"],
@@ -266,7 +275,6 @@ GOOD = {
         "--out": ["{folder}/o/explore"],
     },
 }
-GOOD["map"] = {**GOOD["evaluate"], "--out": ["{folder}/o/map"], "--export-timeloop": ["{folder}/o/timeloop"]}
 SOURCES = {"--model": ["resnet18", "mobilenet_v2", "bert_base"], "--workload": ["{folder}/good_workload.yaml"]}
 
 
@@ -362,7 +370,8 @@ def test_cli_fuzz(folder, argv):
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        (["evaluate", "--model", "resnet18", "--seed", "-1"], "seed"),
+        (["map", "--model", "resnet18", "--seed", "-1"], "seed"),
+        (["map", "--model", "resnet18", "--max-padding", "2"], "max_padding"),
         (["map", "--model", "resnet18", "--budget", str(10**12)], "budget"),
         (["explore", "--model", "resnet18", "--seed", str(2**40)], "seed"),
         (["explore", "--model", "resnet18", "--budget", "1000000000"], "budget' expected an int in 1..100,000"),
@@ -474,6 +483,7 @@ def test_explore_arguments(kwargs, networks):
             "method": _maybe(list(METHODS)),
             "budget": _maybe([None, 1, 500]),
             "seed": _maybe([0, 3]),
+            "max_padding": _maybe([0, 0.125]),
         },
     ),
     st.booleans(),

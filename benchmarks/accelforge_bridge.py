@@ -16,6 +16,10 @@ is the successor of Timeloop + Accelergy. The architecture written here is jaxds
 * energies are given per action (``bits_per_action`` = one word), in J, from the input JSON (the
   caller passes jaxdse's 45 nm figures), so no component model (CACTI etc.) is called: AccelForge's
   bundled CACTI binary needs a newer glibc than Debian 12's;
+* one MAC per cycle per PE at ``freq_hz`` and DRAM at ``dram_words_per_cycle`` set AccelForge's latency
+  (L2 and L1 unlimited: jaxdse's NoC cycles and DMA setup have no counterpart here); ``leak_power_w``
+  (the whole design's leakage, jaxdse's ``leakage_w_per_mm2 x area``) sits on the L2 instance, so
+  AccelForge's energy metric, which adds leakage power x latency, counts what jaxdse's does;
 * L2 ``size`` is the L2 capacity divided by ``l2_buffers`` (jaxdse reserves two copies of every L2
   tile), L1 ``size`` the whole L1 (one copy);
 * the spatial dim X carries ``loop_bounds`` ``product<=`` constraints (``accelforge/frontend/arch/
@@ -39,7 +43,7 @@ Input JSON::
     {"layer": {"name": str, "sizes": {"N": 1, "K": 768, "C": 768, "P": 128, "Q": 1, "R": 1, "S": 1},
                "stride": [1, 1], "bits": 16},
      "arch": {"num_pes": 256, "l1_bytes": 64, "l2_kib": 256, "l2_buffers": 2, "max_workgroups": 128,
-              "word_bits": 16, "freq_hz": 5e8, "dram_words_per_cycle": 4.096,
+              "word_bits": 16, "freq_hz": 5e8, "dram_words_per_cycle": 4.096, "leak_power_w": 0.0592,
               "energy_pj_per_word": {"mac": ..., "l1": ..., "l2": ..., "dram": ...}},
      "metric": "energy" | "latency" | "edp", "even": true, "n_jobs": 2}
 
@@ -146,14 +150,16 @@ def arch_yaml(arch: dict) -> str:
     l1_bits = int(_need(arch, "l1_bytes", "arch")) * 8
     l2_bits = int(_need(arch, "l2_kib", "arch") * 1024 * 8 / float(arch.get("l2_buffers", 1)))
     groups = int(_need(arch, "max_workgroups", "arch", int))
-    dram_rate = float(arch.get("dram_words_per_cycle", "inf"))
+    freq = float(_need(arch, "freq_hz", "arch"))
+    dram_rate = float(arch.get("dram_words_per_cycle", "inf")) * freq  # words per second
+    leak_w = float(arch.get("leak_power_w", 0.0))
 
-    def mem(name, size, pj_word, keep, rate="inf"):
+    def mem(name, size, pj_word, keep, rate="inf", leak=0.0):
         j = pj_word * 1e-12
         return f"""  - !Memory
     name: {name}
     size: {size}
-    leak_power: 0
+    leak_power: {leak!r}
     area: 0
     bits_per_action: {word}
     tensors:
@@ -172,7 +178,7 @@ def arch_yaml(arch: dict) -> str:
     return (
         "arch:\n  nodes:\n"
         + mem("DRAM", "inf", pj["dram"], "All", "inf" if math.isinf(dram_rate) else repr(dram_rate))
-        + mem("L2", l2_bits, pj["l2"], "All")
+        + mem("L2", l2_bits, pj["l2"], "All", leak=leak_w)  # the whole design's leakage, on one instance
         + f"""  - !Container
     name: PE
     spatial:
@@ -187,21 +193,28 @@ def arch_yaml(arch: dict) -> str:
     leak_power: 0
     area: 0
     actions:
-    - {{name: compute, energy: {pj["mac"] * 1e-12!r}, throughput: 1}}
+    - {{name: compute, energy: {pj["mac"] * 1e-12!r}, throughput: {freq!r}}}
 """
     )
 
 
-def _relevant(layer_sizes: dict[str, int], stride_window: bool) -> dict[str, set[str]]:
-    """Rank variables (jaxdse dims in lower case) that index each tensor."""
-    rel = {"I": {"n", "c", "p", "q", "r", "s"}, "W": {"k", "c", "r", "s"}, "O": {"n", "k", "p", "q"}}
-    if not stride_window:  # a GEMM-like layer has no window: R = S = 1 are dropped anyway
-        rel["I"] -= {"r", "s"}
-    return rel
+def loop_tree(mapping) -> list[tuple]:
+    """AccelForge's chosen LoopTree as plain tuples, outermost first: ``("store", component, tensors)``,
+    ``("temporal", rank_variable, tile_shape)``, ``("spatial", rank_variable, tile_shape)``."""
+    from accelforge.frontend.mapping import Spatial, Storage, Temporal
+
+    out: list[tuple] = []
+    for n in mapping.nodes:
+        if isinstance(n, Storage):
+            out.append(("store", str(n.component), tuple(str(t) for t in n.tensors)))
+        elif isinstance(n, (Temporal, Spatial)):
+            kind = "spatial" if isinstance(n, Spatial) else "temporal"
+            out.append((kind, str(n.rank_variable), int(n.tile_shape)))
+    return out
 
 
-def translate(mapping, sizes: dict[str, int]) -> tuple[dict, bool, list[str], str]:
-    """AccelForge LoopTree -> jaxdse ``make_mapping`` keywords, exactness flag, notes, one-line tree.
+def translate(nodes: list[tuple], sizes: dict[str, int]) -> tuple[dict, bool, list[str], str]:
+    """A ``loop_tree`` -> jaxdse ``make_mapping`` keywords, exactness flag, notes, one-line tree.
 
     Level of a loop: temporal loops above the lowest L2 storage node -> ``dram``; temporal loops below
     it and above the lowest L1 storage node -> ``l2`` (innermost; AccelForge may put them below the
@@ -209,16 +222,14 @@ def translate(mapping, sizes: dict[str, int]) -> tuple[dict, bool, list[str], st
     temporal loops below the lowest L1 storage node -> ``l1``. A loop between two storage nodes of one
     memory leaves the tensors stored above it a tile that spans it; that is jaxdse's tile only when the
     loop does not index those tensors (then both models reuse them across it). Otherwise, and for an
-    imperfect factor or two loops of one dim at one level, ``exact`` is False and ``notes`` say why.
+    imperfect factor, two loops of one dim at one level or a temporal loop moved above the spatial
+    loops, ``exact`` is False and ``notes`` say why.
     """
-    from accelforge.frontend.mapping import Spatial, Storage, Temporal
-
-    nodes = list(mapping.nodes)
-    rel = _relevant(sizes, True)
+    rel = {"I": {"n", "c", "p", "q", "r", "s"}, "W": {"k", "c", "r", "s"}, "O": {"n", "k", "p", "q"}}
     low = {}
     for i, n in enumerate(nodes):
-        if isinstance(n, Storage):
-            low[n.component] = i
+        if n[0] == "store":
+            low[n[1]] = i
     tile = {d.lower(): sizes.get(d, 1) for d in DIMS}
     levels: dict[str, dict[str, int]] = {k: {} for k in ("dram", "l2", "spatial", "l1")}
     order: dict[str, list[str]] = {k: [] for k in ("dram", "l2", "l1")}
@@ -227,23 +238,20 @@ def translate(mapping, sizes: dict[str, int]) -> tuple[dict, bool, list[str], st
     tree: list[str] = []
     seen_spatial = False
     for i, n in enumerate(nodes):
-        if isinstance(n, Storage):
-            tree.append(f"[{','.join(n.tensors)} in {n.component}]")
-            if n.component in above:
-                above[n.component].update(n.tensors)
+        if n[0] == "store":
+            tree.append(f"[{','.join(n[2])} in {n[1]}]")
+            if n[1] in above:
+                above[n[1]].update(n[2])
             continue
-        if not isinstance(n, (Temporal, Spatial)):
-            continue
-        rv = str(n.rank_variable)
-        below = int(n.tile_shape)
+        kind, rv, below = n
         if tile[rv] % below:
             notes.append(f"loop {rv} leaves a tile of {below} from {tile[rv]} (imperfect factor, rounded up)")
         f = -(-tile[rv] // below)
         tile[rv] = below
-        tree.append(f"{'S' if isinstance(n, Spatial) else 'T'}-{rv}{f}")
+        tree.append(f"{'S' if kind == 'spatial' else 'T'}-{rv}{f}")
         if f == 1:
             continue
-        if isinstance(n, Spatial):
+        if kind == "spatial":
             lvl, seen_spatial = "spatial", True
         else:
             mem = "L2" if i < low.get("L2", -1) else "L1" if i < low.get("L1", -1) else None
@@ -272,7 +280,7 @@ def main() -> None:
         req = json.load(sys.stdin)
     except json.JSONDecodeError as e:
         _fail(f"accelforge_bridge: stdin expected a JSON object, found invalid JSON ({e})")
-    layer, arch = _need(req, "layer", "", dict), _need(req, "arch", "", dict)
+    layer, arch = _need(req, "layer", "request", dict), _need(req, "arch", "request", dict)
     metric = req.get("metric", "energy")
     if metric not in METRICS:
         _fail(f"accelforge_bridge: field 'metric' expected one of {METRICS}, found {metric!r}")
@@ -281,13 +289,15 @@ def main() -> None:
 
     from importlib.metadata import version
 
+    arch_text, workload_text = arch_yaml(arch), workload_yaml(layer)  # input errors before the import
+
     import accelforge as af
 
     af.set_n_parallel_jobs(n_jobs)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "arch.yaml").write_text(arch_yaml(arch))
-        (tmp / "workload.yaml").write_text(workload_yaml(layer))
+        (tmp / "arch.yaml").write_text(arch_text)
+        (tmp / "workload.yaml").write_text(workload_text)
         spec = af.Spec.from_yaml(str(tmp / "arch.yaml"), str(tmp / "workload.yaml"))
         spec.mapper._timeloop_style_even = even  # at most two storage-node positions per memory
         spec.mapper.metrics = {
@@ -312,10 +322,10 @@ def main() -> None:
         print(f"accelforge_bridge: could not shut the worker pool down ({e})", file=sys.stderr)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     sizes = {d: int(layer["sizes"].get(d, 1)) for d in DIMS}
-    m, exact, notes, tree = translate(res.mapping(), sizes)
+    m, exact, notes, tree = translate(loop_tree(res.mapping()), sizes)
     energy_j = float(res.energy())
     by_comp = {str(k): float(v) * 1e12 for k, v in res.energy(per_component=True).items()}
-    freq = float(arch.get("freq_hz", 1.0))
+    freq = float(arch["freq_hz"])
     json.dump(
         dict(
             accelforge_version=version("accelforge"),
@@ -324,7 +334,7 @@ def main() -> None:
             n_jobs=n_jobs,
             energy_pj=energy_j * 1e12,
             energy_by_component_pj=by_comp,
-            latency_cycles=float(res.latency()),  # MAC throughput 1 per cycle-unit: seconds = cycles
+            latency_cycles=float(res.latency()) * freq,
             freq_hz=freq,
             mapping=m,
             exact=exact,

@@ -136,6 +136,7 @@ import yaml
 import costmodels as cm
 import jaxdse
 import workloads as w
+from costmodels import model as cm_model
 from costmodels import technology as tech
 from costmodels.model import L1_BUFFERS, L2_BUFFERS
 from jaxdse.mapspace import random_mappings
@@ -617,6 +618,7 @@ def accelforge_request(layer: w.Layer, arch_name: str, metric: str = "energy", e
     """The bridge's input (``benchmarks/accelforge_bridge.py`` docstring): the layer and the preset's figures.
 
     Energies per 16-bit word are jaxdse's 45 nm figures at this design's sizes (``costmodels.technology``),
+    leakage power is the design's (``leakage_w_per_mm2 x area``),
     L2 holds ``L2_BUFFERS`` copies of each tile and L1 ``L1_BUFFERS`` (``costmodels.model``), each operand
     reaches at most ``noc_links x noc_virtual`` distinct-data PE groups (jaxdse's NoC limit).
     """
@@ -626,6 +628,7 @@ def accelforge_request(layer: w.Layer, arch_name: str, metric: str = "energy", e
         raise ValueError(f"accelforge_request: expected one L1 copy per tile, found L1_BUFFERS={L1_BUFFERS}")
     a = cm.preset_dict(arch_name)
     freq_mhz = float(a.get("freq_mhz", tech.FREQ_MHZ_DEFAULT))
+    area_mm2 = float(np.sum(cm_model.area(cm.preset(arch_name))))
     groups = int(np.min(np.atleast_1d(a["noc_links"]) * np.atleast_1d(a["noc_virtual"])))
     return dict(
         layer=dict(
@@ -643,6 +646,7 @@ def accelforge_request(layer: w.Layer, arch_name: str, metric: str = "energy", e
             word_bits=WORD_BITS,
             freq_hz=freq_mhz * 1e6,
             dram_words_per_cycle=a["dram_mb_per_s"] / freq_mhz / (WORD_BITS / 8),  # MB/s / MHz = bytes/cycle
+            leak_power_w=tech.leakage_w_per_mm2() * area_mm2,  # as costmodels.model.energy charges it
             energy_pj_per_word=dict(
                 mac=float(tech.mac_energy_pj(WORD_BITS)),
                 l1=float(tech.rf_energy_pj_per_access(a["l1_bytes"], WORD_BITS)),

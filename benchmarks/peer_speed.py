@@ -117,6 +117,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import logging
 import os
@@ -577,6 +578,8 @@ ACCELFORGE_LAYERS: tuple[tuple[str, str], ...] = (("bert_base", "layer1.attn.q_p
 """GEMM-like layers for the mapper-quality comparison; --quick keeps the first. AccelForge 1.0.467 maps a
 768x768 GEMM in about half a CPU-minute, a 3x3 convolution in 19-43 minutes on 2 cores (peers.md)."""
 ACCELFORGE_TIMEOUT_S = 3600
+JAXDSE_METHODS = ("gradient", "pruned")
+"""jaxdse mappers compared with AccelForge's: the default (gradient) and the pruned top-N enumeration."""
 
 
 def accelforge_python(flag: str | None) -> tuple[str | None, str]:
@@ -692,18 +695,20 @@ def run_accelforge(python: str, request: dict, timeout_s: float = ACCELFORGE_TIM
 
 def measure_accelforge(layer: w.Layer, arch: cm.Arch, python: str, even: bool = True) -> dict:
     """Mapper quality and speed, one layer: AccelForge's energy-optimal mapping (its model, translated and
-    re-costed by jaxdse's exact model) against ``jaxdse.map_layer(objective="energy")``."""
+    re-costed by jaxdse's exact model) against ``jaxdse.map_layer(objective="energy")`` with each of
+    ``JAXDSE_METHODS`` (timed on a second call; the first compiles)."""
     la = cm.layer_arrays(layer)
     row: dict = dict(layer=layer.name, macs=layer.macs)
-    _, row["jaxdse_map_first_s"], _ = _timed(lambda: jaxdse.map_layer(layer, arch, objective="energy"))
-    best, row["jaxdse_map_s"], row["jaxdse_map_cpu_s"] = _timed(
-        lambda: jaxdse.map_layer(layer, arch, objective="energy")
-    )
-    row["jaxdse_map_evals"] = best.exact_evaluations
-    row["jaxdse_mapping"] = best.mapping.describe()
-    row["jaxdse_energy_total_pj"] = float(best.costs.energy_total_pj)
-    row["jaxdse_energy_pj"] = comparable_energy_pj(best.costs)
-    row["jaxdse_latency_cycles"] = float(best.costs.latency_cycles)
+    for method in JAXDSE_METHODS:
+        key = f"jaxdse_{method}"
+        run = functools.partial(jaxdse.map_layer, layer, arch, "energy", method)
+        _, row[f"{key}_first_s"], _ = _timed(run)
+        best, row[f"{key}_s"], row[f"{key}_cpu_s"] = _timed(run)
+        row[f"{key}_evals"] = best.exact_evaluations
+        row[f"{key}_mapping"] = best.mapping.describe()
+        row[f"{key}_energy_total_pj"] = float(best.costs.energy_total_pj)
+        row[f"{key}_energy_pj"] = comparable_energy_pj(best.costs)
+        row[f"{key}_latency_cycles"] = float(best.costs.latency_cycles)
 
     af = run_accelforge(python, accelforge_request(layer, ARCH, "energy", even))
     row["accelforge_version"] = af["accelforge_version"]
@@ -730,51 +735,42 @@ def measure_accelforge(layer: w.Layer, arch: cm.Arch, python: str, even: bool = 
 
 def print_accelforge(rows: list[dict]) -> None:
     """Mapper quality and speed against AccelForge (energy objective)."""
-    print("\nAccelForge mapper vs jaxdse.map_layer(objective='energy') (energy in uJ, jaxdse's exact model):")
-    _table(
-        [
-            "layer",
-            "AccelForge map s (CPU)",
-            "mappings",
-            "jaxdse map s (CPU)",
-            "wall / CPU ratio",
-            "AF own E",
-            "AF map E (jaxdse)",
-            "legal",
-            "jaxdse E",
-            "AF / jaxdse E",
-        ],
-        [
-            [
-                r["layer"],
-                f"{r['accelforge_map_s']:.1f} ({r['accelforge_cpu_s']:.1f})",
-                f"{r['accelforge_mappings']:.3g}",
-                f"{r['jaxdse_map_s']:.2f} ({r['jaxdse_map_cpu_s']:.2f})",
-                _ratio(r, "accelforge_map_s", "jaxdse_map_s")
-                + " / "
-                + _ratio(r, "accelforge_cpu_s", "jaxdse_map_cpu_s"),
-                f"{r['accelforge_own_energy_pj'] * 1e-6:,.1f}",
-                f"{r['accelforge_energy_total_pj'] * 1e-6:,.1f}",
-                "yes" if r["accelforge_legal"] else "NO",
-                f"{r['jaxdse_energy_total_pj'] * 1e-6:,.1f}",
-                f"{r['accelforge_energy_total_pj'] / r['jaxdse_energy_total_pj']:.4f}",
+    print("\nAccelForge's mapper vs jaxdse.map_layer(objective='energy'); energy in uJ by jaxdse's exact model:")
+    head = ["layer", "AccelForge s (CPU)", "mappings", "AF own E", "AF mapping E", "legal"]
+    for m in JAXDSE_METHODS:
+        head += [f"{m} s (CPU)", f"{m} E", f"AF / {m} E", f"AF / {m} CPU"]
+    body = []
+    for r in rows:
+        line = [
+            r["layer"],
+            f"{r['accelforge_map_s']:.1f} ({r['accelforge_cpu_s']:.1f})",
+            f"{r['accelforge_mappings']:.3g}",
+            f"{r['accelforge_own_energy_pj'] * 1e-6:,.1f}",
+            f"{r['accelforge_energy_total_pj'] * 1e-6:,.1f}",
+            "yes" if r["accelforge_legal"] else "NO",
+        ]
+        for m in JAXDSE_METHODS:
+            k = f"jaxdse_{m}"
+            line += [
+                f"{r[f'{k}_s']:.2f} ({r[f'{k}_cpu_s']:.2f})",
+                f"{r[f'{k}_energy_total_pj'] * 1e-6:,.1f}",
+                f"{r['accelforge_energy_total_pj'] / r[f'{k}_energy_total_pj']:.4f}",
+                _ratio(r, "accelforge_cpu_s", f"{k}_cpu_s"),
             ]
-            for r in rows
-        ],
-    )
+        body.append(line)
+    _table(head, body)
     print(
-        "AF own E: AccelForge's model on its mapping (MAC + L1 + L2 + DRAM); AF map E (jaxdse): that mapping "
-        "translated and costed by jaxdse (all terms, NoC and leakage included), as is jaxdse E;\n"
-        "AccelForge s = its map_workload_to_arch (CPU: the bridge process and its joblib workers); jaxdse s = a "
-        "second map_layer call (the first compiles)"
+        "AF own E: AccelForge's model on its mapping (MAC + L1 + L2 + DRAM + leakage; no NoC); AF mapping E: that "
+        "mapping translated and costed by jaxdse (all terms), as are the jaxdse columns;\n"
+        "AccelForge s: its map_workload_to_arch, CPU = the bridge process and its joblib workers; jaxdse s: a second "
+        "map_layer call (the first compiles; its time is in the CSV)"
     )
     for r in rows:
-        print(f"{r['layer']}: AccelForge tree  {r['accelforge_loop_tree']}")
-        print(
-            f"{r['layer']}: AccelForge as jaxdse {r['accelforge_mapping']}"
-            + ("" if r["accelforge_exact"] else f"  (not one to one: {r['accelforge_notes']})")
-        )
-        print(f"{r['layer']}: jaxdse best      {r['jaxdse_mapping']}")
+        print(f"{r['layer']}: AccelForge tree   {r['accelforge_loop_tree']}")
+        note = "" if r["accelforge_exact"] else f"  (not one to one: {r['accelforge_notes']})"
+        print(f"{r['layer']}: AccelForge mapping {r['accelforge_mapping']}{note}")
+        for m in JAXDSE_METHODS:
+            print(f"{r['layer']}: jaxdse {m:<11} {r[f'jaxdse_{m}_mapping']}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Peer comparison: jaxdse vs ZigZag, same layers, comparable accelerator, one process.
+"""Peer comparison: jaxdse vs ZigZag (one process) and AccelForge (subprocess), same layers and design.
 
 ZigZag (L. Mei et al., "ZigZag: Enlarging joint architecture-mapping design
 space exploration for DNN accelerators", IEEE Trans. Computers 70(8), 2021,
@@ -110,7 +110,22 @@ named below is zigzag-dse 3.9.1.
 * **Area and power.** Not compared: jaxdse computes area and peak power;
   ZigZag takes each memory's area as an input (0 here).
 
+AccelForge (Accelergy project, MIT / NVIDIA; successor of Timeloop + Accelergy; PyPI ``accelforge``,
+https://accelergy-project.github.io/accelforge/, arXiv 2602.15172 and 2602.15166) is the mapper-quality
+and speed anchor. It needs Python >= 3.12, so it runs in its own interpreter (``--accelforge-python``,
+``$JAXDSE_ACCELFORGE_PYTHON`` or ``/work/afvenv/bin/python``), as a subprocess of
+``benchmarks/accelforge_bridge.py`` with JSON in and out; it is never a jaxdse dependency, and without it
+the section is skipped with a message. For GEMM-like layers (BERT-base projections) its mapper gets the
+same design (DRAM -> L2 (half the capacity: two copies per tile) -> 256 PEs, each operand reaching at
+most ``links x virtual`` PE groups -> 64 B L1 -> MAC; jaxdse's energies per word and leakage power;
+Timeloop-style even storage-node placement) and the energy objective; its best mapping is translated
+into a ``costmodels.Mapping`` (the bridge's docstring has the rules and what is not one to one),
+re-costed by jaxdse's exact model and set against ``jaxdse.map_layer(objective="energy")`` with the
+gradient and pruned mappers, with wall and CPU seconds. AccelForge's model has no NoC energy, no DMA
+setup and no sliding-window reuse (peers.md); on a GEMM it counts MAC, L1, L2 and DRAM as jaxdse does.
+
     python benchmarks/peer_speed.py [--quick] [--out DIR] [--layers NET:LAYER,...] [--reps N]
+        [--accelforge-python PY] [--accelforge-layers NET:LAYER,...] [--accelforge-only | --no-accelforge]
 """
 
 from __future__ import annotations

@@ -87,9 +87,13 @@ def test_translation_of_a_timeloop_style_tree():
     # k24 lies between I's and (O, W)'s L2 nodes: k does not index I, so that is jaxdse's reuse;
     # the c192 loop sits below the spatial loops in AccelForge and moves above them here
     assert not exact and len(notes) == 1 and "c192 below the spatial loops" in notes[0]
-    mapping = cm.make_mapping(**m)
-    cm.validate_mapping(Q_PROJ, mapping)
-    costs = cm.evaluate_jit(ARCH, cm.layer_arrays(Q_PROJ), mapping)
+    cm.validate_mapping(Q_PROJ, cm.make_mapping(**m))
+
+
+@pytest.mark.slow
+def test_translated_tree_is_legal_and_uses_every_pe():
+    m, *_ = br.translate(TREE, dict(K=768, C=768, P=128))
+    costs = cm.evaluate_jit(ARCH, cm.layer_arrays(Q_PROJ), cm.make_mapping(**m))
     assert float(costs.legal) == 1.0 and float(costs.latency_cycles) == Q_PROJ.macs / 256
 
 

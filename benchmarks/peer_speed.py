@@ -622,7 +622,7 @@ def accelforge_python(flag: str | None) -> tuple[str | None, str]:
         return None, f"{cand!r} cannot import accelforge ({last})"
     if shutil.which("dot") is None:
         return None, "graphviz `dot` is not on PATH (apt-get install graphviz); AccelForge's mapper needs it"
-    af_version, py_version = p.stdout.split()
+    af_version, py_version = p.stdout.strip().splitlines()[-1].split()
     return cand, f"accelforge {af_version} under Python {py_version} ({cand}, subprocess)"
 
 

@@ -1,4 +1,4 @@
-"""Peer comparison: jaxdse vs ZigZag, same layers, comparable accelerator, one process.
+"""Peer comparison: jaxdse vs ZigZag (one process) and AccelForge (subprocess), same layers and design.
 
 ZigZag (L. Mei et al., "ZigZag: Enlarging joint architecture-mapping design
 space exploration for DNN accelerators", IEEE Trans. Computers 70(8), 2021,
@@ -110,17 +110,37 @@ named below is zigzag-dse 3.9.1.
 * **Area and power.** Not compared: jaxdse computes area and peak power;
   ZigZag takes each memory's area as an input (0 here).
 
+AccelForge (Accelergy project, MIT / NVIDIA; successor of Timeloop + Accelergy; PyPI ``accelforge``,
+https://accelergy-project.github.io/accelforge/, arXiv 2602.15172 and 2602.15166) is the mapper-quality
+and speed anchor. It needs Python >= 3.12, so it runs in its own interpreter (``--accelforge-python``,
+``$JAXDSE_ACCELFORGE_PYTHON`` or ``/work/afvenv/bin/python``), as a subprocess of
+``benchmarks/accelforge_bridge.py`` with JSON in and out; it is never a jaxdse dependency, and without it
+the section is skipped with a message. For GEMM-like layers (BERT-base projections) its mapper gets the
+same design (DRAM -> L2 (half the capacity: two copies per tile) -> 256 PEs, each operand reaching at
+most ``links x virtual`` PE groups -> 64 B L1 -> MAC; jaxdse's energies per word and leakage power;
+Timeloop-style even storage-node placement) and the energy objective; its best mapping is translated
+into a ``costmodels.Mapping`` (the bridge's docstring has the rules and what is not one to one),
+re-costed by jaxdse's exact model and set against ``jaxdse.map_layer(objective="energy")`` with the
+gradient and pruned mappers, with wall and CPU seconds. AccelForge's model has no NoC energy, no DMA
+setup and no sliding-window reuse (peers.md); on a GEMM it counts MAC, L1, L2 and DRAM as jaxdse does.
+
     python benchmarks/peer_speed.py [--quick] [--out DIR] [--layers NET:LAYER,...] [--reps N]
+        [--accelforge-python PY] [--accelforge-layers NET:LAYER,...] [--accelforge-only | --no-accelforge]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
+import json
 import logging
 import os
 import platform
+import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -132,7 +152,9 @@ import yaml
 import costmodels as cm
 import jaxdse
 import workloads as w
+from costmodels import model as cm_model
 from costmodels import technology as tech
+from costmodels.model import L1_BUFFERS, L2_BUFFERS
 from jaxdse.mapspace import random_mappings
 
 # (network, layer name) pairs measured by default; --quick keeps the first.
@@ -561,12 +583,230 @@ def print_tables(rows: list[dict]) -> None:
     )
 
 
+# ----------------------------------------------------------------------------- AccelForge (subprocess)
+ACCELFORGE_ENV = "JAXDSE_ACCELFORGE_PYTHON"
+"""Environment variable naming the Python >= 3.12 interpreter that has ``accelforge`` installed."""
+ACCELFORGE_PYTHON_DEFAULT = Path("/work/afvenv/bin/python")
+"""Tried when neither ``--accelforge-python`` nor the environment variable is set (the dev machines' venv)."""
+ACCELFORGE_BRIDGE = Path(__file__).with_name("accelforge_bridge.py")
+ACCELFORGE_LAYERS: tuple[tuple[str, str], ...] = (("bert_base", "layer1.attn.q_proj"), ("bert_base", "layer1.ffn.fc1"))
+"""GEMM-like layers for the mapper-quality comparison; --quick keeps the first. AccelForge 1.0.467 maps a
+768x768 GEMM in about half a CPU-minute, a 3x3 convolution in 19-43 minutes on 2 cores (peers.md)."""
+ACCELFORGE_TIMEOUT_S = 3600
+JAXDSE_METHODS = ("gradient", "pruned")
+"""jaxdse mappers compared with AccelForge's: the default (gradient) and the pruned top-N enumeration."""
+
+
+def accelforge_python(flag: str | None) -> tuple[str | None, str]:
+    """(interpreter, description) for the AccelForge peer, or (None, why it is skipped).
+
+    Looks at ``--accelforge-python``, then ``$JAXDSE_ACCELFORGE_PYTHON``, then ``ACCELFORGE_PYTHON_DEFAULT``;
+    the interpreter must import ``accelforge`` and graphviz's ``dot`` must be on PATH (AccelForge 1.0.467's
+    ``map_workload_to_arch`` renders the mapping with it and fails without it).
+    """
+    cand = flag or os.environ.get(ACCELFORGE_ENV)
+    if cand is None and ACCELFORGE_PYTHON_DEFAULT.exists():
+        cand = str(ACCELFORGE_PYTHON_DEFAULT)
+    if cand is None:
+        return None, (
+            f"no AccelForge interpreter: set {ACCELFORGE_ENV} or --accelforge-python to a Python >= 3.12 "
+            "with `pip install accelforge` (never a jaxdse dependency)"
+        )
+    code = "import sys, importlib.metadata as m, accelforge; print(m.version('accelforge'), sys.version.split()[0])"
+    try:
+        p = subprocess.run([cand, "-c", code], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, f"AccelForge interpreter {cand!r} did not run: {e}"
+    if p.returncode != 0:
+        last = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"{cand!r} cannot import accelforge ({last})"
+    if shutil.which("dot") is None:
+        return None, "graphviz `dot` is not on PATH (apt-get install graphviz); AccelForge's mapper needs it"
+    af_version, py_version = p.stdout.strip().splitlines()[-1].split()
+    return cand, f"accelforge {af_version} under Python {py_version} ({cand}, subprocess)"
+
+
+def gemm_like(layer: w.Layer) -> bool:
+    """No filter window, unit stride, one group: a matrix multiplication over (N, P, Q) x C -> K."""
+    n, g, k, c, p, q, r, s = layer.sizes
+    return g == 1 and r == 1 and s == 1 and tuple(layer.stride) == (1, 1)
+
+
+def accelforge_request(layer: w.Layer, arch_name: str, metric: str = "energy", even: bool = True) -> dict:
+    """The bridge's input (``benchmarks/accelforge_bridge.py`` docstring): the layer and the preset's figures.
+
+    Energies per 16-bit word are jaxdse's 45 nm figures at this design's sizes (``costmodels.technology``),
+    leakage power is the design's (``leakage_w_per_mm2 x area``),
+    L2 holds ``L2_BUFFERS`` copies of each tile and L1 ``L1_BUFFERS`` (``costmodels.model``), each operand
+    reaches at most ``noc_links x noc_virtual`` distinct-data PE groups (jaxdse's NoC limit).
+    """
+    if len(set(layer.bits)) != 1:
+        raise ValueError(f"accelforge_request: field 'bits' of {layer.name!r} expected one width, found {layer.bits}")
+    if L1_BUFFERS != 1.0:
+        raise ValueError(f"accelforge_request: expected one L1 copy per tile, found L1_BUFFERS={L1_BUFFERS}")
+    a = cm.preset_dict(arch_name)
+    freq_mhz = float(a.get("freq_mhz", tech.FREQ_MHZ_DEFAULT))
+    area_mm2 = float(np.sum(cm_model.area(cm.preset(arch_name))))
+    groups = int(np.min(np.atleast_1d(a["noc_links"]) * np.atleast_1d(a["noc_virtual"])))
+    return dict(
+        layer=dict(
+            name=layer.name,
+            sizes=dict(zip(w.DIMS, map(int, layer.sizes))),
+            stride=list(layer.stride),
+            bits=int(layer.bits[0]),
+        ),
+        arch=dict(
+            num_pes=int(a["num_pes"]),
+            l1_bytes=int(a["l1_bytes"]),
+            l2_kib=float(a["l2_kib"]),
+            l2_buffers=float(L2_BUFFERS),
+            max_workgroups=groups,
+            word_bits=WORD_BITS,
+            freq_hz=freq_mhz * 1e6,
+            dram_words_per_cycle=a["dram_mb_per_s"] / freq_mhz / (WORD_BITS / 8),  # MB/s / MHz = bytes/cycle
+            leak_power_w=tech.leakage_w_per_mm2() * area_mm2,  # as costmodels.model.energy charges it
+            energy_pj_per_word=dict(
+                mac=float(tech.mac_energy_pj(WORD_BITS)),
+                l1=float(tech.rf_energy_pj_per_access(a["l1_bytes"], WORD_BITS)),
+                l2=float(tech.sram_energy_pj_per_access(a["l2_kib"], WORD_BITS)),
+                dram=tech.dram_energy_pj_per_byte() * WORD_BITS / 8.0,
+            ),
+        ),
+        metric=metric,
+        even=even,
+        n_jobs=os.cpu_count() or 1,
+    )
+
+
+def run_accelforge(python: str, request: dict, timeout_s: float = ACCELFORGE_TIMEOUT_S) -> dict:
+    """Run the bridge once; its JSON answer plus ``subprocess_wall_s`` / ``subprocess_cpu_s`` (whole process
+    tree as reaped: interpreter start, imports, mapping). Raises RuntimeError with the bridge's message."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    try:
+        p = subprocess.run(
+            [python, str(ACCELFORGE_BRIDGE)],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"AccelForge bridge ran past {timeout_s:.0f} s on {request['layer']['name']!r}") from None
+    wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = p.stdout.strip().splitlines()
+    try:
+        out = json.loads(lines[-1]) if lines else {"error": "no output"}
+    except json.JSONDecodeError:
+        out = {"error": f"unreadable answer {lines[-1][:200]!r}"}
+    if p.returncode != 0 or "error" in out:
+        tail = "\n".join(p.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"{out.get('error', 'bridge failed')} (exit {p.returncode}; stderr tail:\n{tail})")
+    out["subprocess_wall_s"] = wall
+    out["subprocess_cpu_s"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return out
+
+
+def measure_accelforge(layer: w.Layer, arch: cm.Arch, python: str, even: bool = True) -> dict:
+    """Mapper quality and speed, one layer: AccelForge's energy-optimal mapping (its model, translated and
+    re-costed by jaxdse's exact model) against ``jaxdse.map_layer(objective="energy")`` with each of
+    ``JAXDSE_METHODS`` (timed on a second call; the first compiles)."""
+    la = cm.layer_arrays(layer)
+    row: dict = dict(layer=layer.name, macs=layer.macs)
+    for method in JAXDSE_METHODS:
+        key = f"jaxdse_{method}"
+        run = functools.partial(jaxdse.map_layer, layer, arch, "energy", method)
+        _, row[f"{key}_first_s"], _ = _timed(run)
+        best, row[f"{key}_s"], row[f"{key}_cpu_s"] = _timed(run)
+        row[f"{key}_evals"] = best.exact_evaluations
+        row[f"{key}_mapping"] = best.mapping.describe()
+        row[f"{key}_energy_total_pj"] = float(best.costs.energy_total_pj)
+        row[f"{key}_energy_pj"] = comparable_energy_pj(best.costs)
+        row[f"{key}_latency_cycles"] = float(best.costs.latency_cycles)
+
+    af = run_accelforge(python, accelforge_request(layer, ARCH, "energy", even))
+    row["accelforge_version"] = af["accelforge_version"]
+    row["accelforge_map_s"] = af["map_wall_s"]
+    row["accelforge_cpu_s"] = af["cpu_s"]
+    row["accelforge_process_s"] = af["subprocess_wall_s"]
+    row["accelforge_process_cpu_s"] = af["subprocess_cpu_s"]
+    row["accelforge_mappings"] = af["mappings_evaluated"]
+    row["accelforge_valid_mappings"] = af["valid_mappings"]
+    row["accelforge_own_energy_pj"] = af["energy_pj"]
+    row["accelforge_loop_tree"] = af["loop_tree"]
+    row["accelforge_exact"] = af["exact"]
+    row["accelforge_notes"] = "; ".join(af["notes"])
+    m = cm.make_mapping(**af["mapping"])
+    cm.validate_mapping(layer, m)
+    costs = cm.evaluate_jit(arch, la, m)
+    row["accelforge_mapping"] = m.describe()
+    row["accelforge_energy_total_pj"] = float(costs.energy_total_pj)
+    row["accelforge_energy_pj"] = comparable_energy_pj(costs)
+    row["accelforge_latency_cycles"] = float(costs.latency_cycles)
+    row["accelforge_legal"] = bool(costs.legal > 0)
+    return row
+
+
+def print_accelforge(rows: list[dict]) -> None:
+    """Mapper quality and speed against AccelForge (energy objective)."""
+    print("\nAccelForge's mapper vs jaxdse.map_layer(objective='energy'); energy in uJ by jaxdse's exact model:")
+    head = ["layer", "AccelForge s (CPU)", "mappings", "AF own E", "AF mapping E", "legal"]
+    for m in JAXDSE_METHODS:
+        head += [f"{m} s (CPU)", f"{m} E", f"AF / {m} E", f"AF / {m} CPU"]
+    body = []
+    for r in rows:
+        line = [
+            r["layer"],
+            f"{r['accelforge_map_s']:.1f} ({r['accelforge_cpu_s']:.1f})",
+            f"{r['accelforge_mappings']:.3g}",
+            f"{r['accelforge_own_energy_pj'] * 1e-6:,.1f}",
+            f"{r['accelforge_energy_total_pj'] * 1e-6:,.1f}",
+            "yes" if r["accelforge_legal"] else "NO",
+        ]
+        for m in JAXDSE_METHODS:
+            k = f"jaxdse_{m}"
+            line += [
+                f"{r[f'{k}_s']:.2f} ({r[f'{k}_cpu_s']:.2f})",
+                f"{r[f'{k}_energy_total_pj'] * 1e-6:,.1f}",
+                f"{r['accelforge_energy_total_pj'] / r[f'{k}_energy_total_pj']:.4f}",
+                _ratio(r, "accelforge_cpu_s", f"{k}_cpu_s"),
+            ]
+        body.append(line)
+    _table(head, body)
+    print(
+        "AF own E: AccelForge's model on its mapping (MAC + L1 + L2 + DRAM + leakage; no NoC); AF mapping E: that "
+        "mapping translated and costed by jaxdse (all terms), as are the jaxdse columns;\n"
+        "AccelForge s: its map_workload_to_arch, CPU = the bridge process and its joblib workers; jaxdse s: a second "
+        "map_layer call (the first compiles; its time is in the CSV)"
+    )
+    for r in rows:
+        print(f"{r['layer']}: AccelForge tree   {r['accelforge_loop_tree']}")
+        note = "" if r["accelforge_exact"] else f"  (not one to one: {r['accelforge_notes']})"
+        print(f"{r['layer']}: AccelForge mapping {r['accelforge_mapping']}{note}")
+        for m in JAXDSE_METHODS:
+            print(f"{r['layer']}: jaxdse {m:<11} {r[f'jaxdse_{m}_mapping']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one layer, few repeats (CI smoke run)")
     ap.add_argument("--out", default="runs/peer_speed", help="output folder (CSV and ZigZag inputs)")
     ap.add_argument("--layers", help="comma-separated NETWORK:LAYER pairs (default: five ResNet-18 / BERT layers)")
     ap.add_argument("--reps", type=int, help="timed calls per median (default 200, quick 20)")
+    ap.add_argument(
+        "--accelforge-python",
+        help=f"Python >= 3.12 with accelforge installed (default ${ACCELFORGE_ENV}, else {ACCELFORGE_PYTHON_DEFAULT} "
+        "if present); without one the AccelForge section is skipped with a message",
+    )
+    ap.add_argument(
+        "--accelforge-layers",
+        help="comma-separated NETWORK:LAYER pairs for the AccelForge comparison (default: bert_base q_proj and "
+        "ffn.fc1, quick: q_proj). A convolution takes AccelForge 19-43 min per layer on 2 cores",
+    )
+    ap.add_argument("--accelforge-uneven", action="store_true", help="let AccelForge place storage nodes freely")
+    ap.add_argument("--no-accelforge", action="store_true", help="skip the AccelForge section")
+    ap.add_argument("--accelforge-only", action="store_true", help="run only the AccelForge section")
     args = ap.parse_args(argv)
 
     pairs = list(LAYERS_DEFAULT[:1] if args.quick else LAYERS_DEFAULT)
@@ -576,60 +816,94 @@ def main(argv: list[str] | None = None) -> None:
             ap.error(f"--layers: expected NETWORK:LAYER pairs, found {args.layers!r}")
     reps = args.reps or (20 if args.quick else 200)
     batch = 10_000 if args.quick else 100_000
+    af_pairs = list(ACCELFORGE_LAYERS[:1] if args.quick else ACCELFORGE_LAYERS)
+    if args.accelforge_layers:
+        af_pairs = [tuple(p.split(":", 1)) for p in args.accelforge_layers.split(",")]
+        if any(len(p) != 2 for p in af_pairs):
+            ap.error(f"--accelforge-layers: expected NETWORK:LAYER pairs, found {args.accelforge_layers!r}")
+    if args.no_accelforge and args.accelforge_only:
+        ap.error("--no-accelforge and --accelforge-only exclude each other")
     try:
         layers = [find_layer(net, name) for net, name in pairs]
+        af_layers = [find_layer(net, name) for net, name in af_pairs]
     except (ValueError, w.WorkloadError) as e:
         ap.error(str(e))
     arch = cm.preset(ARCH)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    acc = zigzag_accelerator(ARCH)
-    (out / "zigzag_accelerator.yaml").write_text(yaml.safe_dump(acc, sort_keys=False))
-    (out / "zigzag_workload.yaml").write_text(
-        yaml.safe_dump([zigzag_layer(lay, i) for i, lay in enumerate(layers)], sort_keys=False)
-    )
-    (out / "zigzag_mapping.yaml").write_text(yaml.safe_dump(mapping_yaml(layers[0], None), sort_keys=False))
-
-    zz_version = zigzag_available()
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}, "
         f"jax {jax.__version__} on {jax.devices()[0].platform}; design {ARCH}"
     )
-    if zz_version is None:
-        print(
-            "PEER MISSING: zigzag-dse is not installed (pip install '.[peers]'); timing the jaxdse side only, "
-            f"ZigZag columns are '-'. The ZigZag inputs are still written to {out}/."
+    if not args.accelforge_only:
+        acc = zigzag_accelerator(ARCH)
+        (out / "zigzag_accelerator.yaml").write_text(yaml.safe_dump(acc, sort_keys=False))
+        (out / "zigzag_workload.yaml").write_text(
+            yaml.safe_dump([zigzag_layer(lay, i) for i, lay in enumerate(layers)], sort_keys=False)
         )
-        zz = None
-    else:
-        print(f"peer: zigzag-dse {zz_version} (same process)")
-        zz = ZigZag(acc)
+        (out / "zigzag_mapping.yaml").write_text(yaml.safe_dump(mapping_yaml(layers[0], None), sort_keys=False))
 
-    rows = []
-    for layer in layers:
-        print(f"measuring {layer.name}: {layer.describe()}", file=sys.stderr, flush=True)
-        rows.append(measure_layer(layer, arch, zz, reps, batch))
-    print(
-        f"timings: median of {reps} calls, the tools taking turns in blocks of {BLOCK}, after a warm-up "
-        "(jaxdse: jitted, compile excluded; ZigZag: TemporalMapping + CostModelEvaluation);\n"
-        f"batched: evaluate_batch over {batch:,} random mappings, median of 3; map / search: one run "
-        "(jaxdse's second call; the first, compiling, and both tools' CPU seconds are in the CSV)"
-    )
-    print_tables(rows)
-    for r in rows:
-        print(f"{r['layer']}: jaxdse mapping {r['mapping']}")
-        if "zigzag_best_mapping" in r:
-            print(f"{r['layer']}: ZigZag best  {r['zigzag_best_mapping']}")
+        zz_version = zigzag_available()
+        if zz_version is None:
+            print(
+                "PEER MISSING: zigzag-dse is not installed (pip install '.[peers]'); timing the jaxdse side only, "
+                f"ZigZag columns are '-'. The ZigZag inputs are still written to {out}/."
+            )
+            zz = None
+        else:
+            print(f"peer: zigzag-dse {zz_version} (same process)")
+            zz = ZigZag(acc)
 
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(out / "peer_speed.csv", "w", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=keys)
-        wr.writeheader()
-        wr.writerows(rows)
-    print(f"wrote {out / 'peer_speed.csv'}")
-    if zz is None:
-        print("PEER MISSING: zigzag-dse not installed, no ZigZag figures in this run (pip install '.[peers]')")
+        rows = []
+        for layer in layers:
+            print(f"measuring {layer.name}: {layer.describe()}", file=sys.stderr, flush=True)
+            rows.append(measure_layer(layer, arch, zz, reps, batch))
+        print(
+            f"timings: median of {reps} calls, the tools taking turns in blocks of {BLOCK}, after a warm-up "
+            "(jaxdse: jitted, compile excluded; ZigZag: TemporalMapping + CostModelEvaluation);\n"
+            f"batched: evaluate_batch over {batch:,} random mappings, median of 3; map / search: one run "
+            "(jaxdse's second call; the first, compiling, and both tools' CPU seconds are in the CSV)"
+        )
+        print_tables(rows)
+        for r in rows:
+            print(f"{r['layer']}: jaxdse mapping {r['mapping']}")
+            if "zigzag_best_mapping" in r:
+                print(f"{r['layer']}: ZigZag best  {r['zigzag_best_mapping']}")
+
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        with open(out / "peer_speed.csv", "w", newline="") as fh:
+            wr = csv.DictWriter(fh, fieldnames=keys)
+            wr.writeheader()
+            wr.writerows(rows)
+        print(f"wrote {out / 'peer_speed.csv'}")
+        if zz is None:
+            print("PEER MISSING: zigzag-dse not installed, no ZigZag figures in this run (pip install '.[peers]')")
+
+    if args.no_accelforge:
+        return
+    python, why = accelforge_python(args.accelforge_python)
+    if python is None:
+        print(f"PEER SKIPPED: AccelForge: {why}")
+        return
+    print(f"peer: {why}, {'uneven' if args.accelforge_uneven else 'Timeloop-style even'} mappings, metric energy")
+    af_rows = []
+    for layer in af_layers:
+        if not gemm_like(layer):
+            print(f"note: {layer.name} is not GEMM-like; AccelForge takes 19-43 min per such layer on 2 cores")
+        print(f"AccelForge mapping {layer.name}: {layer.describe()}", file=sys.stderr, flush=True)
+        try:
+            af_rows.append(measure_accelforge(layer, arch, python, even=not args.accelforge_uneven))
+        except RuntimeError as e:
+            print(f"PEER FAILED: AccelForge on {layer.name}: {e}")
+    if af_rows:
+        print_accelforge(af_rows)
+        keys = list(dict.fromkeys(k for r in af_rows for k in r))
+        with open(out / "accelforge.csv", "w", newline="") as fh:
+            wr = csv.DictWriter(fh, fieldnames=keys)
+            wr.writeheader()
+            wr.writerows(af_rows)
+        print(f"wrote {out / 'accelforge.csv'}")
 
 
 if __name__ == "__main__":

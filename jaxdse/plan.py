@@ -315,12 +315,39 @@ class Plan:
         if "serving" in t:
             lines.append(serving_line(t["serving"]))
         lines.append(f"mappings: {self.method}; {self.exact_evaluations:,} exact evaluations, {self.wall_s:.2f} s")
+        illegal = self.violation_lines()
+        if illegal:
+            lines.append("ILLEGAL layers (what each mapping breaks):")
+            lines.extend(illegal)
         pads = self.padding_lines()
         if pads:
             lines.append("padded dims (imperfect factorisation; padded work is costed):")
             lines.extend(pads)
         lines.extend(TABLE_NOTES)
         return "\n".join(lines)
+
+    def violation_lines(self) -> list[str]:
+        """One line per illegal layer naming each violated limit and by how much."""
+        out = []
+        for i, layer in enumerate(self.network.layers):
+            r = self.layer_dict(i)
+            if r["legal"]:
+                continue
+            v = r["violations"]
+            why = [
+                f"{name} over capacity by {v[key]:,.0f} B"
+                for name, key in (("L1", "l1_excess_bytes"), ("L2", "l2_excess_bytes"))
+                if v[key] > 0
+            ]
+            if v["pe_excess"] > 0:
+                why.append(f"spatial factors use {v['pe_excess']:,.0f} PEs more than the array has")
+            why += [
+                f"NoC {s} needs {x:,.0f} more workgroups than links x virtual"
+                for s, x in v["noc_excess"].items()
+                if x > 0
+            ]
+            out.append(f"  {layer.name}: {'; '.join(why) or 'factors do not cover the loop bounds'}")
+        return out
 
     def padded_work(self) -> float:
         """Extra MACs of padded dims over the network (every instance), as a fraction of its MACs."""

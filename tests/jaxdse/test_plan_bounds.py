@@ -46,3 +46,17 @@ def test_bound_terms_by_hand():
     assert b["transfer_bound_cycles"] == pytest.approx(
         max(b["compute_cycles"], b["dram_cycles"] + b["dma_setup_cycles"], b["noc_cycles"])
     )
+
+
+def test_table_names_what_an_illegal_mapping_breaks():
+    """``jaxdse evaluate`` prints each illegal layer's violations, not just ILLEGAL."""
+    from jaxdse.plan import evaluate
+
+    arch = cm.preset("tiny")  # 16 PEs, small L1
+    layer = w.conv2d("big_l1", 32, 32, 8, 3)
+    too_big = cm.make_mapping(dram={"P": 8}, spatial={"K": 32}, l1={"C": 32, "Q": 8, "R": 3, "S": 3})
+    net = w.Network("n", (layer,), (1,))
+    table = evaluate(net, arch, [too_big]).table()
+    assert "ILLEGAL layers" in table
+    line = next(ln for ln in table.splitlines() if ln.strip().startswith("big_l1:"))
+    assert "L1 over capacity by" in line and "PEs more than the array has" in line

@@ -104,8 +104,9 @@ def test_timeloop_counts_files_this_writer_made():
                 for f in ("reads", "fills", "updates"):
                     compared += 1
                     ours = float(getattr(c.counts, f)[i, TENSORS.index(tensor)])
-                    if ours != want[f"{f}_total"]:
-                        bad.append(f"{where} {level['name']}.{tensor}.{f}: ours {ours:g}, Timeloop {want[f'{f}_total']}")
+                    theirs = want[f"{f}_total"]
+                    if ours != theirs:
+                        bad.append(f"{where} {level['name']}.{tensor}.{f}: ours {ours:g}, Timeloop {theirs}")
         # Timeloop's cycles = max(compute, each level's bandwidth cycles); the NoC and DMA
         # terms of the template presets are not written (Timeloop has no such model)
         cycles = float(np.max(np.asarray(c.terms_cycles)[: 1 + MAX_LEVELS]))

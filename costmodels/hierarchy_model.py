@@ -226,8 +226,8 @@ def evaluate_hierarchy(hier: Hierarchy, layer, mapping: NestMapping, nums=EXACT)
     rbw = jnp.where(jnp.isfinite(hier.read_bw_words), hier.read_bw_words, 1.0)
     wbw = jnp.where(jnp.isfinite(hier.write_bw_words), hier.write_bw_words, 1.0)
     level_cycles = jnp.maximum(
-        jnp.where(jnp.isfinite(hier.read_bw_words), nums.ceil(reads_pi / rbw), 0.0),
-        jnp.where(jnp.isfinite(hier.write_bw_words), nums.ceil(writes_pi / wbw), 0.0),
+        jnp.where(jnp.isfinite(hier.read_bw_words), nums.ceil_div(reads_pi, rbw), 0.0),
+        jnp.where(jnp.isfinite(hier.write_bw_words), nums.ceil_div(writes_pi, wbw), 0.0),
     )
     zeros4 = jnp.zeros(4, jnp.float32)
     if hier.noc_level >= 0:

@@ -40,6 +40,7 @@ LAYERS = (
     ("bert_base", None),
 )
 TIMELOOP_MODEL = os.environ.get("TIMELOOP_MODEL", "/work/timeloop-build/timeloop-model")
+_BATCH = jax.jit(jax.vmap(cm.evaluate_hierarchy, in_axes=(None, None, 0)))
 
 
 def _layer(net: str, name: str | None, rng: np.random.Generator) -> w.Layer:
@@ -76,15 +77,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-layer", type=int, default=2, help="mappings per (preset, layer)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--presets", help="comma-separated presets (default: all); other presets' cases are kept")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    cases, failed = [], []
-    for preset in cm.hierarchy_preset_names():
+    presets = args.presets.split(",") if args.presets else list(cm.hierarchy_preset_names())
+    old = json.loads(OUT.read_text()) if OUT.exists() else {"cases": [], "timeloop_refused": []}
+    cases = [c for c in old["cases"] if c["preset"] not in presets]
+    failed = [c for c in old["timeloop_refused"] if c["preset"] not in presets]
+    for preset in presets:
         hier = cm.hierarchy_preset(preset)
         for net, name in LAYERS:
             layer = _layer(net, name, rng)
             ms = random_nest_mappings(layer, hier, 400, rng)
-            c = jax.jit(jax.vmap(cm.evaluate_hierarchy, in_axes=(None, None, 0)))(hier, cm.layer_arrays(layer), ms)
+            c = _BATCH(hier, cm.layer_arrays(layer), ms)
             legal = np.nonzero(np.asarray(c.legal) > 0)[0][1:]  # candidate 0 is all-at-DRAM
             taken = 0
             for i in rng.permutation(legal):
@@ -109,16 +114,20 @@ def main() -> None:
                 cases.append({**case, "timeloop": {"cycles": tl["cycles"], "levels": tl["levels"]}})
                 taken += 1
             print(f"{preset:20s} {layer.name:28s} {taken} cases", flush=True)
+            _write(args.seed, cases, failed)  # after every layer: an interrupted run keeps what it has
+    print(f"wrote {OUT}: {len(cases)} cases, Timeloop refused {len(failed)}")
+
+
+def _write(seed: int, cases: list, failed: list) -> None:
     doc = {
         "source": "timeloop-model v3.0.3 (NVlabs/timeloop, built without ISL/Accelergy; "
         "TIMELOOP_DISABLE_LINK_TRANSFERS=1) on files written by jaxdse.interop.timeloop_design.export_design; "
         "made by benchmarks/timeloop_oracle/written_designs.py",
-        "seed": args.seed,
+        "seed": seed,
         "cases": cases,
         "timeloop_refused": failed,
     }
     OUT.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {OUT}: {len(cases)} cases, Timeloop refused {len(failed)}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,13 @@ def _effective_order(m: NestMapping, depth: int) -> list[list[int]]:
     return [[int(d) for d in o[lv] if t[lv, d] > 1] for lv in range(depth)]
 
 
-@pytest.mark.parametrize("preset", ["explainable_default", "eyeriss_like", "simba_like", "gemmini_like"])
+@pytest.mark.parametrize(
+    "preset",
+    [
+        "eyeriss_like",
+        *(pytest.param(p, marks=pytest.mark.slow) for p in ("explainable_default", "simba_like", "gemmini_like")),
+    ],
+)
 def test_written_design_reads_back_the_same(preset, tmp_path):
     hier = cm.hierarchy_preset(preset)
     layer = _layer("resnet18", "conv3_x.b1.conv2")
@@ -81,6 +87,7 @@ def test_written_design_reads_back_the_same(preset, tmp_path):
     assert done == 3
 
 
+@pytest.mark.slow  # one compile per preset: minutes on 2 loaded cores
 def test_timeloop_counts_files_this_writer_made():
     """Timeloop v3.0.3's counts on written designs (every preset) equal ours, level by level."""
     doc = json.loads(DATA.read_text())

@@ -466,17 +466,26 @@ def exhaustive_nest(
 ) -> NestSearchResult:
     """Every padded split and every order of the non-trivial loops of each level (small layers only).
 
-    Raises ``MapperError`` naming ``max_mappings`` when the space is larger.
+    Raises ``MapperError`` naming ``max_mappings`` when the splits before the
+    fan-out filter, or the mappings after it, are more.
     """
     check_objective(objective)
     space = nest_space(layer, hier, pad_slack)
     slots = [int(k) for k in space.slots]
+    too_many = MapperError(
+        f"exhaustive nest: field 'max_mappings' expected at least the space size, found {max_mappings} "
+        f"exceeded for layer '{layer.name}'"
+    )
     per_dim = []
     for d in range(NUM_DIMS):
         opts = []
         for b in range(int(space.sizes[d]), int(space.pad_max[d]) + 1):
-            opts += list(_splits(b, slots, space.limit))
+            opts += list(itertools.islice(_splits(b, slots, space.limit), max_mappings + 1))
+            if len(opts) > max_mappings:
+                raise too_many
         per_dim.append(opts)
+    if math.prod(len(p) for p in per_dim) > max_mappings:
+        raise too_many
     fs, os_ = [], []
     for combo in itertools.product(*per_dim):
         f = np.ones((SLOTS, NUM_DIMS), np.int64)
@@ -490,10 +499,7 @@ def exhaustive_nest(
             per_level.append([list(p) + dead for p in itertools.permutations(live)])
         n = math.prod(len(p) for p in per_level)
         if len(fs) + n > max_mappings:
-            raise MapperError(
-                f"exhaustive nest: field 'max_mappings' expected at least the space size, found {max_mappings} "
-                f"exceeded for layer '{layer.name}'"
-            )
+            raise too_many
         for orders in itertools.product(*per_level):
             fs.append(f)
             os_.append(np.asarray(orders, np.int32))

@@ -88,7 +88,7 @@ class NestSearchConfig:
     """
 
     budget: int = 1000
-    starts: int = 64
+    starts: int = 256
     walkers: int = 4
     neighbours: int = 64
     patience: int = 4
@@ -238,14 +238,34 @@ def _fits(f: np.ndarray, k: int, space: NestSpace) -> bool:
     return k < MAX_LEVELS or float(np.prod(f[k])) <= space.limit[k]
 
 
+def _random_split(space: NestSpace, rng: np.random.Generator) -> np.ndarray:
+    """Each prime of each bound on a random slot (fan-out limits kept): the random baseline's draw."""
+    f = np.ones((SLOTS, NUM_DIMS), np.int64)
+    slots = space.slots
+    for d in range(NUM_DIMS):
+        for p in prime_factors(int(space.sizes[d])):
+            k = slots[rng.integers(len(slots))]
+            f[k, d] *= p
+            if not _fits(f, k, space):
+                f[k, d] //= p
+                f[0, d] *= p
+    return f
+
+
 def _start(space: NestSpace, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Fill the fan-outs greedily (random dim order, padding within the slack), the rest at DRAM,
-    then a random share of the DRAM primes at random inner levels; random stationarity orders."""
+    """Half the starts: a random split (as random search draws them). The others: fill the fan-outs
+    greedily up to a random share of their size (a full array can overrun a NoC's links), random dim
+    order, padding within the slack, the rest at DRAM, then a random share of the DRAM primes at random
+    inner levels. Random stationarity orders."""
+    o = ORDER_ROWS[rng.integers(0, len(ORDER_ROWS), size=MAX_LEVELS)].astype(np.int32)
+    if rng.random() < 0.5:
+        return _random_split(space, rng), o
     f = np.ones((SLOTS, NUM_DIMS), np.int64)
     dims = [d for d in range(NUM_DIMS) if space.sizes[d] > 1]
     for k in rng.permutation(space.spatial_slots):
+        cap = max(1.0, space.limit[k] * rng.choice([1.0, 1.0, 0.5, 0.25, 0.125]))
         for d in rng.permutation(dims):
-            room = int(space.limit[k] // np.prod(f[k]))
+            room = int(cap // np.prod(f[k]))
             if room < 2 or rng.random() < 0.2:
                 continue
             done = int(np.prod(f[MAX_LEVELS:, d]))
@@ -266,7 +286,6 @@ def _start(space: NestSpace, rng: np.random.Generator) -> tuple[np.ndarray, np.n
                 if rng.random() < share:
                     f[0, d] //= p
                     f[rng.choice(inner), d] *= p
-    o = ORDER_ROWS[rng.integers(0, len(ORDER_ROWS), size=MAX_LEVELS)].astype(np.int32)
     return f, o
 
 

@@ -21,14 +21,16 @@ scratchpads), where a smooth penalty says little about which discrete move
 restores legality. So the search stays on legal exact points and spends its
 evaluations where random search wastes them:
 
-1. **Starts** (``starts`` mappings, one batch): the all-at-DRAM mapping
-   (always legal), then mappings that fill every fan-out greedily with
-   divisors (or padded factors) of the loop bounds in a random dim order,
-   keep the rest at DRAM and move a random share of the DRAM primes to
-   random inner levels, each level with a random stationarity order
-   (``space.ORDER_TEMPLATES``). Utilising the PEs is the first-order latency
-   term (Timeloop's and Explainable-DSE's compute bound); the inner moves
-   give reuse.
+1. **Starts** (``starts`` mappings, scored in batches): the all-at-DRAM
+   mapping (always legal); half the rest random splits (each prime of each
+   bound on a random slot, as the random baseline draws them); the other
+   half fill every fan-out greedily, up to a random share of its size (a
+   full array can overrun a NoC's links), with divisors (or padded
+   factors) of the loop bounds in a random dim order, keep the rest at DRAM
+   and move a random share of the DRAM primes to random inner levels. Each
+   level gets a random stationarity order (``space.ORDER_TEMPLATES``).
+   Utilising the PEs is the first-order latency term (Timeloop's and
+   Explainable-DSE's compute bound); the inner moves give reuse.
 2. **Walkers**: the ``walkers`` best distinct legal starts. Each round,
    every walker proposes ``neighbours / walkers`` single moves, all scored
    by the exact model in one batch, and steps to its best proposal if it

@@ -149,22 +149,26 @@ def _hierarchy(args: argparse.Namespace):
 
 
 def _map_on_hierarchy(args: argparse.Namespace, net, hier):
-    """map on a general hierarchy: best of random exact mappings (the mapper is template-only)."""
+    """map on a general hierarchy: the nest search (``--method gradient``, the default) or random."""
     from jaxdse.hierarchy_plan import DEFAULT_SAMPLES, map_on_hierarchy
+    from jaxdse.mapper.nest_search import NestSearchConfig
 
     if getattr(args, "timeloop_arch", None) or getattr(args, "timeloop_mapping", None):
         raise TimeloopError("command line: expected --timeloop-* files with a template --arch, found a hierarchy")
     if args.method not in ("gradient", "random"):
         raise MapperError(
-            f"command line: field '--method' expected 'random' on the hierarchy '{args.arch}' (the gradient, "
-            f"pruned, exhaustive and default mappers run on the three-level template presets only for now), "
-            f"found {args.method!r}"
+            f"command line: field '--method' expected 'gradient' (the hierarchy mapper, a local search on the "
+            f"exact model) or 'random' on the hierarchy '{args.arch}' (the pruned, exhaustive and default "
+            f"mappers run on the three-level template presets only), found {args.method!r}"
         )
+    method = "search" if args.method == "gradient" else "random"
     if not args.json:
-        print(
-            f"{args.arch}: {len(hier.names)} levels ({' -> '.join(hier.names)}); random mapping search", file=sys.stderr
-        )
-    return map_on_hierarchy(net, hier, objective=args.objective, samples=args.budget or DEFAULT_SAMPLES, seed=args.seed)
+        print(f"{args.arch}: {len(hier.names)} levels ({' -> '.join(hier.names)}); {method} mapper", file=sys.stderr)
+    if method == "random":
+        samples = args.budget or DEFAULT_SAMPLES
+        return map_on_hierarchy(net, hier, objective=args.objective, samples=samples, seed=args.seed, method=method)
+    config = NestSearchConfig(budget=args.budget) if args.budget else None
+    return map_on_hierarchy(net, hier, objective=args.objective, seed=args.seed, method=method, config=config)
 
 
 def _design(args: argparse.Namespace):

@@ -1,14 +1,18 @@
 """Evaluate and map networks on any hierarchy (``costmodels.Hierarchy``).
 
-Until the mapper runs on general hierarchies (issue "Mapper on any
-hierarchy"), this is the path for the hierarchy presets (``eyeriss_like``,
-``simba_like``, ``gemmini_like``, ``tpu_v1_like``) and hierarchy files:
-``map_on_hierarchy`` samples random exact factorisations of every loop bound
-over the levels' temporal loops and the fan-outs' X and Y (and random loop
-orders), evaluates them all with the exact model in one batch, and keeps the
-best legal one per layer for the objective. The all-at-DRAM mapping is
-always a candidate, so every layer gets a legal mapping. It is a baseline
-search, not the gradient mapper: say so when quoting its figures.
+The path for the hierarchy presets (``eyeriss_like``, ``simba_like``,
+``gemmini_like``, ``tpu_v1_like``, the template presets as three-level
+hierarchies) and hierarchy files. ``map_on_hierarchy`` maps every unique
+layer with one of two methods:
+
+* ``search`` (default): ``jaxdse.mapper.nest_search`` - batched exact local
+  search over per-level temporal factors and orders and per-fan-out X/Y
+  factors (padded within a slack), about 1,000 exact evaluations per layer;
+* ``random``: ``samples`` random exact factorisations of every loop bound
+  over the levels' temporal loops and the fan-outs' X and Y (random loop
+  orders), all evaluated with the exact model in one batch; the all-at-DRAM
+  mapping is always a candidate, so every layer gets a legal mapping. A
+  baseline: say so when quoting its figures.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ import numpy as np
 import costmodels as cm
 from costmodels.nest_mapping import MAX_LEVELS
 from jaxdse.codesign.checkpoint import atomic_write
+from jaxdse.mapper.nest_search import NestSearchConfig, nest_search
 from jaxdse.mapper.space import OBJECTIVES, objective_value
 from jaxdse.mapspace import prime_factors
 from workloads import Layer, Network
 
 DEFAULT_SAMPLES = 2000
+HIERARCHY_METHODS: tuple[str, ...] = ("search", "random")
 
 
 class HierarchyMapError(ValueError):
@@ -92,6 +98,7 @@ class HierarchyPlan:
             "macs": macs,
             "utilisation": macs / (cycles * float(self.hierarchy.num_macs)) if cycles > 0 else 0.0,
             "legal": all(r["legal"] for r in self.layers),
+            "exact_evaluations": sum(r.get("exact_evaluations", 0) for r in self.layers),
         }
 
     def table(self) -> str:
@@ -140,20 +147,70 @@ def _bound(costs, names: tuple[str, ...], i: int) -> str:
     return labels[int(np.argmax(terms))]
 
 
+def _record(layer: Layer, count: int, hier: cm.Hierarchy, c, i: int, one: cm.NestMapping, evaluations: int) -> dict:
+    """One layer's row of a plan from exact costs ``c`` (a batch; row ``i``)."""
+    legal = bool(np.asarray(c.legal)[i] > 0)
+    return {
+        "name": layer.name,
+        "count": count,
+        "macs": layer.macs,
+        "latency_s": float(np.asarray(c.latency_s)[i]),
+        "energy_j": float(np.asarray(c.energy_total_pj)[i]) * 1e-12,
+        "utilisation": layer.macs / (float(np.asarray(c.latency_cycles)[i]) * float(hier.num_macs)),
+        "legal": legal,
+        "bound": _bound(c, hier.names, i),
+        "exact_evaluations": evaluations,
+        "mapping": one.to_dict(hier.names),
+        "nest": one.describe(hier.names),
+        "counts": {
+            f: np.asarray(getattr(c.counts, f)[i])[: hier.depth].tolist() for f in ("reads", "fills", "updates")
+        },
+    }
+
+
 def map_on_hierarchy(
     network: Network,
     hier: cm.Hierarchy,
     objective: str = "latency",
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
+    method: str = "search",
+    config: NestSearchConfig | None = None,
 ) -> HierarchyPlan:
-    """Best of ``samples`` random mappings per unique layer (exact model, one batch per layer)."""
+    """Best mapping per unique layer, exact costs.
+
+    Args:
+        network: The layers (each unique layer mapped once, weighted by its count).
+        hier: Any hierarchy.
+        objective: ``latency``, ``energy`` or ``edp``.
+        samples: Random mappings per layer (``method="random"`` only).
+        seed: Determinism: same seed, same plan.
+        method: ``search`` (``nest_search``) or ``random``.
+        config: ``NestSearchConfig`` for ``search`` (default budget 1,000
+            exact evaluations per layer).
+    """
     if objective not in OBJECTIVES:
         raise HierarchyMapError(
             f"map_on_hierarchy: field 'objective' expected one of {list(OBJECTIVES)}, found {objective!r}"
         )
+    if method not in HIERARCHY_METHODS:
+        raise HierarchyMapError(
+            f"map_on_hierarchy: field 'method' expected one of {list(HIERARCHY_METHODS)}, found {method!r}"
+        )
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise HierarchyMapError(f"map_on_hierarchy: field 'samples' expected a positive int, found {samples!r}")
+    if method == "search":
+        cfg = config or NestSearchConfig()
+        plan = HierarchyPlan(
+            network=network.name,
+            hierarchy=hier,
+            method=f"search (local search on the exact model, budget {cfg.budget} per layer)",
+        )
+        for li, (layer, count) in enumerate(network.items()):
+            r = nest_search(layer, hier, objective, cfg, seed=seed + li)
+            c = jax.tree_util.tree_map(lambda x: np.asarray(x)[None], r.costs)
+            plan.layers.append(_record(layer, count, hier, c, 0, r.mapping, r.exact_evaluations))
+        return plan
     rng = np.random.default_rng(seed)
     plan = HierarchyPlan(network=network.name, hierarchy=hier, method=f"random ({samples} samples per layer)")
     for layer, count in network.items():
@@ -165,24 +222,15 @@ def map_on_hierarchy(
             raise HierarchyMapError(f"map_on_hierarchy: layer '{layer.name}' expected a legal mapping, found none")
         i = int(np.argmin(np.where(legal, score, np.inf)))
         one = jax.tree_util.tree_map(lambda x, i=i: x[i], ms)
-        plan.layers.append(
-            {
-                "name": layer.name,
-                "count": count,
-                "macs": layer.macs,
-                "latency_s": float(c.latency_s[i]),
-                "energy_j": float(c.energy_total_pj[i]) * 1e-12,
-                "utilisation": layer.macs / (float(c.latency_cycles[i]) * float(hier.num_macs)),
-                "legal": bool(legal[i]),
-                "bound": _bound(c, hier.names, i),
-                "mapping": one.to_dict(hier.names),
-                "nest": one.describe(hier.names),
-                "counts": {
-                    f: np.asarray(getattr(c.counts, f)[i])[: hier.depth].tolist() for f in ("reads", "fills", "updates")
-                },
-            }
-        )
+        plan.layers.append(_record(layer, count, hier, c, i, one, samples))
     return plan
 
 
-__all__ = ["DEFAULT_SAMPLES", "HierarchyMapError", "HierarchyPlan", "map_on_hierarchy", "random_nest_mappings"]
+__all__ = [
+    "DEFAULT_SAMPLES",
+    "HIERARCHY_METHODS",
+    "HierarchyMapError",
+    "HierarchyPlan",
+    "map_on_hierarchy",
+    "random_nest_mappings",
+]

@@ -171,11 +171,16 @@ def _map_on_hierarchy(args: argparse.Namespace, net, hier):
     return map_on_hierarchy(net, hier, objective=args.objective, seed=args.seed, method=method, config=config)
 
 
-def _design(args: argparse.Namespace):
-    """Checks of the output folders, then (network, hierarchy or None, Arch or None, Timeloop arch or None)."""
-    for flag in ("out", "export_timeloop"):  # a folder that cannot be written fails now, not after the work
+def _check_out_dirs(args: argparse.Namespace) -> None:
+    """A folder that cannot be written fails now, not after the work."""
+    for flag in ("out", "export_timeloop"):
         if getattr(args, flag, None) is not None:
             check_out_dir(getattr(args, flag), f"command line: field '--{flag.replace('_', '-')}'", MapperError)
+
+
+def _design(args: argparse.Namespace):
+    """Checks of the output folders, then (network, hierarchy or None, Arch or None, Timeloop arch or None)."""
+    _check_out_dirs(args)
     net = _network(args)
     hier = _hierarchy(args)
     if hier is not None:
@@ -199,8 +204,17 @@ EVALUATE_SOURCES = ("--plan FILE", "--timeloop-mapping FILE ...", "--method defa
 
 def _evaluate(args: argparse.Namespace):
     """``jaxdse evaluate``: exact costs of given mappings; never searches."""
+    from jaxdse.interop.timeloop_arch import is_jaxdse_template
     from jaxdse.plan import evaluate, load_mappings
 
+    if args.timeloop_arch and args.timeloop_mapping and not is_jaxdse_template(args.timeloop_arch):
+        if args.arch != "explainable_default" or args.plan or args.method == "default":
+            raise TimeloopError(
+                "command line: --timeloop-arch with --timeloop-mapping expected no --arch, --plan or --method default, "
+                "found one"
+            )
+        _check_out_dirs(args)
+        return _timeloop_levels(args, _network(args))
     net, hier, arch, timeloop_arch = _design(args)
     given = [
         flag for flag, on in zip(EVALUATE_SOURCES, (args.plan, args.timeloop_mapping, args.method == "default")) if on
@@ -229,6 +243,32 @@ def _evaluate(args: argparse.Namespace):
         mappings = [read_mapping(m, layer, timeloop_arch) for m, layer in zip(args.timeloop_mapping, net.layers)]
         return net, evaluate(net, arch, mappings, method="Timeloop mapping files")
     return net, evaluate(net, arch, "default")
+
+
+def _timeloop_levels(args: argparse.Namespace, net):
+    """A Timeloop design read level by level (``load_design``): every storage level kept,
+    nothing merged; one problem and one mapping file per layer."""
+    from jaxdse.hierarchy_plan import evaluate_on_hierarchy
+    from jaxdse.interop.timeloop_hierarchy import load_design
+
+    if len(args.timeloop_mapping) != len(args.timeloop_problem or []):
+        raise TimeloopError(
+            f"command line: field '--timeloop-mapping' expected one file per --timeloop-problem "
+            f"({len(args.timeloop_problem or [])}), found {len(args.timeloop_mapping)}"
+        )
+    designs = [load_design(args.timeloop_arch, m, p) for m, p in zip(args.timeloop_mapping, args.timeloop_problem)]
+    hier = designs[0][0]
+    layers = tuple(layer for _, _, layer in designs)
+    timeloop_net = Network(name=net.name, layers=layers, counts=(1,) * len(layers))
+    args.arch = str(args.timeloop_arch)
+    if not args.json:
+        print(
+            f"{printable(args.timeloop_arch)}: {hier.depth} levels ({' -> '.join(hier.names)}), read level by level",
+            file=sys.stderr,
+        )
+    return timeloop_net, evaluate_on_hierarchy(
+        timeloop_net, hier, [m for _, m, _ in designs], method="Timeloop mapping files"
+    )
 
 
 def _search(args: argparse.Namespace):

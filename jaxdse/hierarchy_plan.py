@@ -32,7 +32,7 @@ from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.mapper.nest_search import NestSearchConfig, nest_search
 from jaxdse.mapper.space import OBJECTIVES, objective_value
 from jaxdse.mapspace import prime_factors
-from workloads import Layer, Network
+from workloads import DIMS, Layer, Network
 
 DEFAULT_SAMPLES = 2000
 HIERARCHY_METHODS: tuple[str, ...] = ("search", "random")
@@ -116,6 +116,10 @@ class HierarchyPlan:
             f"area {t['area_mm2']:.2f} mm^2, peak power {t['power_w']:.2f} W, utilisation {t['utilisation'] * 100:.1f}%"
         )
         lines.append(f"hierarchy ({' -> '.join(names)}); per-layer figures are per instance of the layer")
+        bad = [r for r in self.layers if not r["legal"]]
+        if bad:
+            lines.append("ILLEGAL layers (what each mapping breaks):")
+            lines += [f"  {r['name']}: {'; '.join(r.get('violations') or ['not recorded'])}" for r in bad]
         return "\n".join(lines)
 
     def nests(self) -> str:
@@ -165,7 +169,47 @@ def _record(layer: Layer, count: int, hier: cm.Hierarchy, c, i: int, one: cm.Nes
         "counts": {
             f: np.asarray(getattr(c.counts, f)[i])[: hier.depth].tolist() for f in ("reads", "fills", "updates")
         },
+        "violations": [] if legal else _violations(hier, c, i),
     }
+
+
+def _violations(hier: cm.Hierarchy, c, i: int) -> list[str]:
+    """What an illegal mapping breaks, in words (``hierarchy_model.violations``)."""
+    out = []
+    cap = np.asarray(c.capacity_excess_bytes)[i]
+    fan = np.asarray(c.fanout_excess)[i]
+    for lv, name in enumerate(hier.names):
+        if cap[lv] > 0:
+            out.append(f"{name} over capacity by {cap[lv]:,.0f} B")
+        for ax, axis in enumerate("XY"):
+            if fan[lv, ax] > 0:
+                out.append(f"{name} fan-out {axis} exceeded by {fan[lv, ax]:,.0f} instances")
+    short = np.asarray(c.coverage_deficit)[i]
+    out += [f"dim {d} not covered (short by {x:g})" for d, x in zip(DIMS, short) if x > 0]
+    noc = np.asarray(c.noc_excess)[i]
+    out += [
+        f"NoC {s} needs {x:,.0f} more workgroups than links x virtual"
+        for s, x in zip(cm.hierarchy_model.STREAMS, noc)
+        if x > 0
+    ]
+    return out
+
+
+def evaluate_on_hierarchy(
+    network: Network, hier: cm.Hierarchy, mappings: list[cm.NestMapping], method: str = "given mappings"
+) -> HierarchyPlan:
+    """Exact costs of given mappings (one per unique layer of ``network``) on ``hier``; no search."""
+    if len(mappings) != len(network.layers):
+        raise HierarchyMapError(
+            f"evaluate_on_hierarchy: field 'mappings' expected one per layer ({len(network.layers)}), "
+            f"found {len(mappings)}"
+        )
+    plan = HierarchyPlan(network=network.name, hierarchy=hier, method=method)
+    for (layer, count), m in zip(network.items(), mappings):
+        one = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], m)
+        c = _batch_eval(hier, cm.layer_arrays(layer), one)
+        plan.layers.append(_record(layer, count, hier, c, 0, m, 1))
+    return plan
 
 
 def map_on_hierarchy(

@@ -182,6 +182,21 @@ def dump_arch(arch: Arch, path: str | Path, word_bits: int = WORD_BITS_DEFAULT) 
 _RANGE = re.compile(r"^(.*)\[(\d+)\.\.(\d+)\]$")
 
 
+def is_jaxdse_template(src: str | Path | dict) -> bool:
+    """Whether an architecture is one ``write_arch`` wrote for jaxdse's three-level
+    template (it carries ``jaxdse_*`` attributes). Such a file reads back as the
+    template (``read_arch``); any other is read level by level
+    (``timeloop_hierarchy.load_design``)."""
+    content, _, _ = load_section(src, "architecture", "Timeloop architecture")
+
+    def has(node: Any) -> bool:
+        if isinstance(node, dict):
+            return any(str(k).startswith(_JAXDSE_PREFIX) or has(v) for k, v in node.items())
+        return isinstance(node, list) and any(has(v) for v in node)
+
+    return has(content)
+
+
 def _split_name(source: str, field: str, name: Any) -> tuple[str, int]:
     """``PE[0..167]`` -> ("PE", 168); a plain name counts once."""
     if not isinstance(name, str) or not name.strip():

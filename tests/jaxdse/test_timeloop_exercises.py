@@ -54,3 +54,27 @@ def test_expected_json_is_timeloops_stats_file():
         stats = read_stats(DATA / design / "timeloop-mapper.stats.txt")
         expected = json.loads((DATA / design / "expected.json").read_text())
         assert [lv["name"] for lv in stats["levels"]] == [lv["name"] for lv in expected["levels"]]
+
+
+def test_cli_evaluates_a_timeloop_design_level_by_level(tmp_path, capsys):
+    """``jaxdse evaluate --timeloop-*`` on a design jaxdse did not write keeps every level
+    (nothing merged into the template) and names what an illegal mapping breaks."""
+    from jaxdse.cli import main
+
+    folder = DATA / "eyeriss_like"
+    files = ["--timeloop-problem", str(folder / "default_problem.yaml"),
+             "--timeloop-mapping", str(folder / "timeloop-mapper.map.yaml")]  # fmt: skip
+    assert main(["evaluate", "--timeloop-arch", str(folder / "arch.yaml"), *files, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["levels"] == ["DRAM", "shared_glb", "ifmap_spad", "weights_spad", "psum_spad"]
+    expected = json.loads((folder / "expected.json").read_text())
+    assert out["layers"][0]["latency_s"] * 500e6 == pytest.approx(expected["cycles"], rel=1e-6)
+    assert out["total"]["legal"]
+    # weights_spad 192 -> 8 deep: 16 words (2 per 16-bit row) where the mapping uses 24
+    small = (folder / "arch.yaml").read_text().replace("depth: 192\n", "depth: 8\n", 1)
+    (tmp_path / "arch.yaml").write_text(small)
+    for extra in ("_components", "SOURCE.md"):
+        (tmp_path / extra).symlink_to(folder / extra)
+    assert main(["evaluate", "--timeloop-arch", str(tmp_path / "arch.yaml"), *files]) == 0
+    text = capsys.readouterr().out
+    assert "ILLEGAL layers" in text and "weights_spad over capacity by" in text

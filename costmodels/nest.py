@@ -194,10 +194,15 @@ def _gcd(a, b, steps: int = 24):
     """Greatest common divisor of positive integer-valued floats (Euclid, unrolled).
 
     24 steps cover every pair below 46,368 (consecutive Fibonacci numbers are
-    the slowest case); window steps are far smaller.
+    the slowest case); window steps are far smaller. The remainder is
+    ``a - b * floor(a / b)``: for integers below 2**24 the rounded quotient
+    never crosses an integer, so this is exact, and it vectorises (a float
+    ``remainder`` is a scalar ``fmod`` call per element on CPU).
     """
     for _ in range(steps):
-        a, b = jnp.where(b > 0, b, a), jnp.where(b > 0, jnp.remainder(a, jnp.maximum(b, 1.0)), 0.0)
+        nz = b > 0
+        bs = jnp.where(nz, b, 1.0)
+        a, b = jnp.where(nz, b, a), jnp.where(nz, a - bs * jnp.floor(a / bs), 0.0)
     return a
 
 
@@ -206,7 +211,7 @@ def _distinct_windows(fa, fb, a, b):
 
     ``i a + j b = i' a + j' b`` iff ``(i - i', j' - j)`` is a multiple of
     ``(b', a') = (b, a) / gcd(a, b)``, so every point with ``i >= b'`` and
-    ``j + a' < fb`` repeats an earlier one.
+    ``j + a' < fb`` repeats an earlier one. Elementwise over any shape.
     """
     ai = jax.lax.stop_gradient(jnp.maximum(jnp.rint(a), 1.0))
     bi = jax.lax.stop_gradient(jnp.maximum(jnp.rint(b), 1.0))
@@ -217,78 +222,133 @@ def _distinct_windows(fa, fb, a, b):
 
 
 def _distinct_tiles(sp, child_extent, stride, dilation):
-    """Distinct tiles of each operand across one set of spatial loops.
+    """Distinct tiles of each operand across sets of spatial loops.
 
     Args:
-        sp: f32[8] spatial factors of the set.
-        child_extent: f32[8] the step of each spatial loop along its dim (the
-            extent of the tile each loop iteration reaches).
+        sp: f32[..., 8] spatial factors of each set.
+        child_extent: f32[..., 8] the step of each spatial loop along its dim
+            (the extent of the tile each loop iteration reaches).
         stride, dilation: f32[2].
 
     Returns:
-        f32[3]: distinct tiles of (inputs, weights, outputs).
+        f32[..., 3]: distinct tiles of (inputs, weights, outputs).
     """
-    rel = jnp.asarray(REL)
-    plain = jnp.prod(jnp.where(rel > 0, sp[None, :], 1.0), axis=-1)  # [3]
-    # Inputs: P and R (rows), Q and S (cols) move the same coordinate.
-    rows = _distinct_windows(sp[_P], sp[_R], child_extent[_P] * stride[0], child_extent[_R] * dilation[0])
-    cols = _distinct_windows(sp[_Q], sp[_S], child_extent[_Q] * stride[1], child_extent[_S] * dilation[1])
-    inputs = sp[_N] * sp[_G] * sp[_C] * rows * cols
-    return jnp.stack([inputs, plain[1], plain[2]])
+    rel = jnp.asarray(REL, sp.dtype)
+    plain = jnp.prod(jnp.where(rel > 0, sp[..., None, :], 1.0), axis=-1)  # [..., 3]
+    # Inputs: P and R (rows), Q and S (cols) move the same coordinate; both pairs in one gcd.
+    windows = _distinct_windows(
+        jnp.stack([sp[..., _P], sp[..., _Q]], axis=-1),
+        jnp.stack([sp[..., _R], sp[..., _S]], axis=-1),
+        jnp.stack([child_extent[..., _P] * stride[0], child_extent[..., _Q] * stride[1]], axis=-1),
+        jnp.stack([child_extent[..., _R] * dilation[0], child_extent[..., _S] * dilation[1]], axis=-1),
+    )
+    inputs = sp[..., _N] * sp[..., _G] * sp[..., _C] * windows[..., 0] * windows[..., 1]
+    return jnp.stack([inputs, plain[..., 1], plain[..., 2]], axis=-1)
 
 
 def _fanout_distinct(spatial_xy, child_extent, stride, dilation, xy_stages):
-    """Distinct tiles across one fan-out (X and Y spatial loops).
+    """Distinct tiles across each level's fan-out (X and Y spatial loops).
 
     Timeloop finds identical tiles among all the spatial loops of one
     spatial level (``ComputeAccurateMulticastedAccesses``). A fan-out whose X
     and Y come from two Timeloop spatial levels (``xy_stages`` = 1, e.g.
     Eyeriss's PE columns and rows) is two stages: tiles are compared within
     each stage only, the outer stage (X) stepping over the inner stage's
-    union.
+    union. ``xy_stages=None``: every fan-out is one stage.
+
+    Args:
+        spatial_xy: f32[L, 2, 8]; child_extent: f32[L, 8]; xy_stages: f32[L] or None.
+
+    Returns:
+        f32[L, 3].
     """
-    spx, spy = spatial_xy[0], spatial_xy[1]
-    joint = _distinct_tiles(spx * spy, child_extent, stride, dilation)
-    staged = _distinct_tiles(spy, child_extent, stride, dilation) * _distinct_tiles(
-        spx, child_extent * spy, stride, dilation
+    spx, spy = spatial_xy[:, 0], spatial_xy[:, 1]
+    if xy_stages is None:
+        return _distinct_tiles(spx * spy, child_extent, stride, dilation)
+    # joint, inner stage (Y), outer stage (X) as one batch of fan-outs
+    d = _distinct_tiles(
+        jnp.stack([spx * spy, spy, spx]), jnp.stack([child_extent, child_extent, child_extent * spy]), stride, dilation
     )
-    return jnp.where(xy_stages > 0, staged, joint)
+    return jnp.where(xy_stages[:, None] > 0, d[1] * d[2], d[0])
 
 
-def _level_fills(nums, f, g, steps, box):
-    """Fills of one child tile over the loops above it (Timeloop's extrapolated deltas).
+def _permute(x, order):
+    """``x[..., l, order[l, k]]``: per-dim values in each level's loop order.
+
+    Selects over the eight dims rather than a gather, so that it fuses and
+    vectorises under ``vmap``.
+
+    Args:
+        x: [..., L, 8], or [..., 1, 8] for the same values on every level.
+        order: i32[L, 8].
+    """
+    out = jnp.zeros(jnp.broadcast_shapes(x.shape[:-1] + (1,), order.shape), x.dtype)
+    for d in range(NUM_DIMS):
+        out = jnp.where(order == d, x[..., d : d + 1], out)
+    return out
+
+
+def _own_fills(nums, loop_f, steps, boxes, depth):
+    """Fills (and transfers) of one instance of every level: Timeloop's extrapolated deltas.
+
+    Level ``c``'s fills run over the loops of the levels above it, outermost
+    ``1`` to innermost ``m`` among the non-trivial ones (``f > 1``):
+    ``F + sum_k W_k D_k`` (see the module docstring). The translations
+    ``T_k = s_k - (sum of the later non-trivial steps above c)`` are built
+    per level once: the later steps inside loop k's own level
+    (``base``) plus whole levels between it and ``c``.
 
     Args:
         nums: numerics.
-        f: f32[J] factors of the loops above the level, outermost first.
-        g: f32[J] 1 where such a loop is non-trivial (factor > 1).
-        steps: f32[3, J, 5] translation of each operand's tile per step of
-            each loop.
-        box: f32[3, 5] the tile's box extents per operand.
+        loop_f: f32[D-1, 8] factors of the loops of levels ``0 .. D-2`` in loop order.
+        steps: f32[3, 5, D-1, 8] translation of each operand's tile per step of each loop.
+        boxes: f32[L, 3, 5] each level's tile box per operand.
+        depth: D, levels that can be filled (deeper levels keep nothing: zeros).
 
     Returns:
-        (fills f32[3], transfers f32[3]) per instance of the level.
+        (fills f32[L, 3], transfers f32[L, 3]) per instance; the outermost
+        level's "fills" are its tile, one transfer.
     """
-    full = jnp.prod(box, axis=-1)  # [3]
-    gs = steps * g[None, :, None]
-    after = _suffix_sum(gs, axis=1)  # sum over the inner non-trivial loops
-    trans = steps - after  # T_k  [3, J, 5]
-    innermost = g * _exclusive_cumprod(1.0 - g, reverse=True)  # [J], 1 at m
-    s_m = jnp.sum(innermost[None, :, None] * steps, axis=1)  # [3, 5]
-    same = jnp.all(jnp.abs(trans - s_m[:, None, :]) <= 1e-3 * (1.0 + jnp.abs(s_m[:, None, :])), axis=-1)
-    overlap = jnp.prod(jnp.maximum(box[:, None, :] - jnp.abs(trans), 0.0), axis=-1)  # [3, J]
-    delta = jnp.where(same, full[:, None] - overlap, full[:, None])
-    delta = jnp.maximum(delta, 0.0)
-    step = 1.0 + g * (f - 1.0)
-    weight = _exclusive_cumprod(step) * g * (f - 1.0)  # W_k  [J]
-    fills = full + jnp.sum(weight[None, :] * delta, axis=-1)
-    moved = (delta > 1e-6 * (1.0 + full[:, None])).astype(delta.dtype)
-    transfers = 1.0 + jnp.sum(weight[None, :] * moved, axis=-1)
-    del nums
-    return fills, transfers
+    num_levels = boxes.shape[0]
+    dt = boxes.dtype
+    fill_rows = [jnp.prod(boxes[0], axis=-1)]
+    transfer_rows = [jnp.ones((NUM_OPERANDS,), dt)]
+    if depth > 1:
+        g = nums.is_nontrivial(loop_f)  # [D-1, 8]
+        gs = steps * g
+        base = steps - _suffix_sum(gs, axis=-1)  # minus the later non-trivial steps of the same level
+        level_sum = jnp.sum(gs, axis=-1)  # [3, 5, D-1]
+        # innermost non-trivial loop of each level (one-hot), and whether the level has none
+        innermost = g * _exclusive_cumprod(1.0 - g, axis=-1, reverse=True)
+        level_s_m = jnp.sum(innermost * steps, axis=-1)  # [3, 5, D-1]
+        level_none = jnp.prod(1.0 - g, axis=-1)  # [D-1]
+        step = 1.0 + g * (loop_f - 1.0)
+        weight = (_exclusive_cumprod(step.reshape(-1)).reshape(step.shape) * g) * (loop_f - 1.0)  # W_k
+        s_m = jnp.zeros(level_s_m.shape[:2], dt)
+    for c in range(1, num_levels):
+        if c >= depth:
+            fill_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
+            transfer_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
+            continue
+        s_m = level_s_m[..., c - 1] + level_none[c - 1] * s_m  # [3, 5]: the innermost non-trivial step above c
+        between = _suffix_sum(level_sum[..., :c], axis=-1)  # [3, 5, c]: levels strictly between
+        trans = base[:, :, :c] - between[..., None]  # T_k  [3, 5, c, 8]
+        sm = s_m[:, :, None, None]
+        same = jnp.all(jnp.abs(trans - sm) <= 1e-3 * (1.0 + jnp.abs(sm)), axis=1)  # [3, c, 8]
+        box = boxes[c][:, :, None, None]
+        overlap = jnp.prod(jnp.maximum(box - jnp.abs(trans), 0.0), axis=1)  # [3, c, 8]
+        full = jnp.prod(boxes[c], axis=-1)[:, None, None]  # [3, 1, 1]
+        delta = jnp.maximum(jnp.where(same, full - overlap, full), 0.0)
+        w = weight[:c]
+        fill_rows.append(full[:, 0, 0] + jnp.sum(w * delta, axis=(-2, -1)))
+        moved = (delta > 1e-6 * (1.0 + full)).astype(dt)
+        transfer_rows.append(1.0 + jnp.sum(w * moved, axis=(-2, -1)))
+    return jnp.stack(fill_rows), jnp.stack(transfer_rows)
 
 
-def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EXACT, xy_stages=None) -> NestCounts:
+def nest_counts(
+    keep, temporal, order, spatial, sizes, stride, dilation, nums=EXACT, xy_stages=None, depth=None
+) -> NestCounts:
     """Timeloop's per-level access counts of one layer on one hierarchy.
 
     Args:
@@ -304,50 +364,39 @@ def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EX
         nums: numerics (``EXACT`` or ``Relaxed``).
         xy_stages: f32[L] 1 where a fan-out's X and Y are two spatial
             stages (``_fanout_distinct``); default all 0.
+        depth: static; levels ``>= depth`` keep nothing (a hierarchy padded
+            to the mapping's level axis), so their fills are not computed
+            (reported as zeros). Default: every level may keep.
 
     Returns:
         ``NestCounts``.
     """
     del sizes
     num_levels = temporal.shape[0]
-    sp = jnp.prod(spatial, axis=1)  # [L, 8] X * Y
+    depth = num_levels if depth is None else depth
+    dt = temporal.dtype
+    sp = spatial[:, 0] * spatial[:, 1]  # [L, 8] X * Y
     # extent below-and-at level l: temporal of levels >= l and spatial of levels >= l
     per_level = temporal * sp  # [L, 8]
     extent = _exclusive_cumprod(per_level, axis=0, reverse=True) * per_level  # [L, 8] tile extents (per instance)
-    extent_below = jnp.concatenate([extent[1:], jnp.ones((1, NUM_DIMS), extent.dtype)], axis=0)  # child's tile
+    extent_below = jnp.concatenate([extent[1:], jnp.ones((1, NUM_DIMS), dt)], axis=0)  # child's tile
     instances = _exclusive_cumprod(jnp.prod(sp, axis=-1), axis=0)  # [L] utilised instances of each level
     active_macs = jnp.prod(sp)
     mac_iterations = jnp.prod(temporal)
     padded_macs = mac_iterations * active_macs
-
-    coef = _dim_coef(stride, dilation)  # [3, 8]
-    onehot = jnp.asarray(_ONEHOT)  # [3, 8, 5]
-    # Loops, outermost first: level l's loops in its order.
-    loop_dims = order.reshape(-1)  # [J]
-    loop_f = jnp.take_along_axis(temporal, order, axis=1).reshape(-1)  # [J]
-    # step of loop j along its dim: the extent below it = temporal of deeper levels x spatial at and below its level
-    step_extent = jnp.take_along_axis(extent / jnp.maximum(temporal, 1e-30), order, axis=1).reshape(-1)  # [J]
-    steps = (coef[:, loop_dims] * step_extent[None, :])[..., None] * onehot[:, loop_dims, :]  # [3, J, 5]
-    nontrivial = nums.is_nontrivial(loop_f)  # [J]
-
     boxes = box_extents(extent, stride, dilation)  # [L, 3, 5]
 
-    # Level c's fills run over the loops of levels < c (a static slice). The
-    # outermost level is never filled: its "fills" are its tile, one transfer.
-    fill_rows = [jnp.prod(boxes[0], axis=-1)]
-    transfer_rows = [jnp.ones((NUM_OPERANDS,), temporal.dtype)]
-    for level in range(1, num_levels):
-        j = level * NUM_DIMS
-        fl, tr = _level_fills(nums, loop_f[:j], nontrivial[:j], steps[:, :j], boxes[level])
-        fill_rows.append(fl)
-        transfer_rows.append(tr)
-    own_fills, transfers = jnp.stack(fill_rows), jnp.stack(transfer_rows)  # [L, 3] per instance
-    if xy_stages is None:  # every fan-out one spatial stage (the template): skip the staged count
-        distinct = jax.vmap(lambda s, e: _distinct_tiles(s[0] * s[1], e, stride, dilation))(spatial, extent_below)
-    else:
-        distinct = jax.vmap(lambda s, e, a: _fanout_distinct(s, e, stride, dilation, a))(
-            spatial, extent_below, xy_stages
-        )  # [L, 3]
+    # The loops that can be above a filled level: levels 0 .. depth-2, each in its order, outermost first.
+    top = max(depth - 1, 1)
+    lo = order[:top]
+    loop_f = _permute(temporal[:top], lo)  # [D-1, 8]
+    # step of a loop along its dim: the extent below it = spatial at its level x the child's tile
+    step_extent = _permute(sp[:top] * extent_below[:top], lo)  # [D-1, 8]
+    # coordinate units per step of each dim, on each coordinate: coef[o, d] * [coordinate of d is r]
+    move = _dim_coef(stride, dilation).astype(dt)[:, None, :] * jnp.asarray(_ONEHOT.transpose(0, 2, 1), dt)
+    steps = _permute(move[:, :, None, :], lo) * step_extent  # [3, 5, D-1, 8]
+    own_fills, transfers = _own_fills(nums, loop_f, steps, boxes, depth)  # [L, 3] per instance
+    distinct = _fanout_distinct(spatial, extent_below, stride, dilation, xy_stages)  # [L, 3]
 
     # The MACs as the innermost child: one access per iteration, distinct operands per fan-out.
     keep = keep.at[0].set(1.0)

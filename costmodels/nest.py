@@ -202,7 +202,9 @@ def _gcd(a, b, steps: int = 24):
     for _ in range(steps):
         nz = b > 0
         bs = jnp.where(nz, b, 1.0)
-        a, b = jnp.where(nz, b, a), jnp.where(nz, a - bs * jnp.floor(a / bs), 0.0)
+        # one array per step: XLA keeps a divide out of its consumers' fusions and would recompute
+        # the whole chain up to each step (quadratic in the steps) without the barrier
+        a, b = _materialise(jnp.where(nz, b, a), jnp.where(nz, a - bs * jnp.floor(a / bs), 0.0))
     return a
 
 
@@ -272,78 +274,48 @@ def _fanout_distinct(spatial_xy, child_extent, stride, dilation, xy_stages):
     return jnp.where(xy_stages[:, None] > 0, d[1] * d[2], d[0])
 
 
-def _permute(x, order):
-    """``x[..., l, order[l, k]]``: per-dim values in each level's loop order.
+def _materialise(*xs):
+    """Compute ``xs`` once, as arrays of their own.
 
-    Selects over the eight dims rather than a gather, so that it fuses and
-    vectorises under ``vmap``.
-
-    Args:
-        x: [..., L, 8], or [..., 1, 8] for the same values on every level.
-        order: i32[L, 8].
+    XLA fuses an elementwise producer into every consumer and recomputes it
+    per element used; for values that feed many reductions (the loop steps,
+    the gcd chain) that multiplies the work many times over. The barrier
+    keeps the value whole (no effect on the numbers or the gradients).
     """
-    out = jnp.zeros(jnp.broadcast_shapes(x.shape[:-1] + (1,), order.shape), x.dtype)
-    for d in range(NUM_DIMS):
-        out = jnp.where(order == d, x[..., d : d + 1], out)
-    return out
+    return jax.lax.optimization_barrier(xs)
 
 
-def _own_fills(nums, loop_f, steps, boxes, depth):
-    """Fills (and transfers) of one instance of every level: Timeloop's extrapolated deltas.
-
-    Level ``c``'s fills run over the loops of the levels above it, outermost
-    ``1`` to innermost ``m`` among the non-trivial ones (``f > 1``):
-    ``F + sum_k W_k D_k`` (see the module docstring). The translations
-    ``T_k = s_k - (sum of the later non-trivial steps above c)`` are built
-    per level once: the later steps inside loop k's own level
-    (``base``) plus whole levels between it and ``c``.
+def _level_fills(nums, f, g, steps, box):
+    """Fills of one child tile over the loops above it (Timeloop's extrapolated deltas).
 
     Args:
         nums: numerics.
-        loop_f: f32[D-1, 8] factors of the loops of levels ``0 .. D-2`` in loop order.
-        steps: f32[3, 5, D-1, 8] translation of each operand's tile per step of each loop.
-        boxes: f32[L, 3, 5] each level's tile box per operand.
-        depth: D, levels that can be filled (deeper levels keep nothing: zeros).
+        f: f32[J] factors of the loops above the level, outermost first.
+        g: f32[J] 1 where such a loop is non-trivial (factor > 1).
+        steps: f32[3, J, 5] translation of each operand's tile per step of
+            each loop.
+        box: f32[3, 5] the tile's box extents per operand.
 
     Returns:
-        (fills f32[L, 3], transfers f32[L, 3]) per instance; the outermost
-        level's "fills" are its tile, one transfer.
+        (fills f32[3], transfers f32[3]) per instance of the level.
     """
-    num_levels = boxes.shape[0]
-    dt = boxes.dtype
-    fill_rows = [jnp.prod(boxes[0], axis=-1)]
-    transfer_rows = [jnp.ones((NUM_OPERANDS,), dt)]
-    if depth > 1:
-        g = nums.is_nontrivial(loop_f)  # [D-1, 8]
-        gs = steps * g
-        base = steps - _suffix_sum(gs, axis=-1)  # minus the later non-trivial steps of the same level
-        level_sum = jnp.sum(gs, axis=-1)  # [3, 5, D-1]
-        # innermost non-trivial loop of each level (one-hot), and whether the level has none
-        innermost = g * _exclusive_cumprod(1.0 - g, axis=-1, reverse=True)
-        level_s_m = jnp.sum(innermost * steps, axis=-1)  # [3, 5, D-1]
-        level_none = jnp.prod(1.0 - g, axis=-1)  # [D-1]
-        step = 1.0 + g * (loop_f - 1.0)
-        weight = (_exclusive_cumprod(step.reshape(-1)).reshape(step.shape) * g) * (loop_f - 1.0)  # W_k
-        s_m = jnp.zeros(level_s_m.shape[:2], dt)
-    for c in range(1, num_levels):
-        if c >= depth:
-            fill_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
-            transfer_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
-            continue
-        s_m = level_s_m[..., c - 1] + level_none[c - 1] * s_m  # [3, 5]: the innermost non-trivial step above c
-        between = _suffix_sum(level_sum[..., :c], axis=-1)  # [3, 5, c]: levels strictly between
-        trans = base[:, :, :c] - between[..., None]  # T_k  [3, 5, c, 8]
-        sm = s_m[:, :, None, None]
-        same = jnp.all(jnp.abs(trans - sm) <= 1e-3 * (1.0 + jnp.abs(sm)), axis=1)  # [3, c, 8]
-        box = boxes[c][:, :, None, None]
-        overlap = jnp.prod(jnp.maximum(box - jnp.abs(trans), 0.0), axis=1)  # [3, c, 8]
-        full = jnp.prod(boxes[c], axis=-1)[:, None, None]  # [3, 1, 1]
-        delta = jnp.maximum(jnp.where(same, full - overlap, full), 0.0)
-        w = weight[:c]
-        fill_rows.append(full[:, 0, 0] + jnp.sum(w * delta, axis=(-2, -1)))
-        moved = (delta > 1e-6 * (1.0 + full)).astype(dt)
-        transfer_rows.append(1.0 + jnp.sum(w * moved, axis=(-2, -1)))
-    return jnp.stack(fill_rows), jnp.stack(transfer_rows)
+    full = jnp.prod(box, axis=-1)  # [3]
+    gs = steps * g[None, :, None]
+    after = _suffix_sum(gs, axis=1)  # sum over the inner non-trivial loops
+    trans = steps - after  # T_k  [3, J, 5]
+    innermost = g * _exclusive_cumprod(1.0 - g, reverse=True)  # [J], 1 at m
+    s_m = jnp.sum(innermost[None, :, None] * steps, axis=1)  # [3, 5]
+    same = jnp.all(jnp.abs(trans - s_m[:, None, :]) <= 1e-3 * (1.0 + jnp.abs(s_m[:, None, :])), axis=-1)
+    overlap = jnp.prod(jnp.maximum(box[:, None, :] - jnp.abs(trans), 0.0), axis=-1)  # [3, J]
+    delta = jnp.where(same, full[:, None] - overlap, full[:, None])
+    delta = jnp.maximum(delta, 0.0)
+    step = 1.0 + g * (f - 1.0)
+    weight = _exclusive_cumprod(step) * g * (f - 1.0)  # W_k  [J]
+    fills = full + jnp.sum(weight[None, :] * delta, axis=-1)
+    moved = (delta > 1e-6 * (1.0 + full[:, None])).astype(delta.dtype)
+    transfers = 1.0 + jnp.sum(weight[None, :] * moved, axis=-1)
+    del nums
+    return fills, transfers
 
 
 def nest_counts(
@@ -386,16 +358,32 @@ def nest_counts(
     padded_macs = mac_iterations * active_macs
     boxes = box_extents(extent, stride, dilation)  # [L, 3, 5]
 
-    # The loops that can be above a filled level: levels 0 .. depth-2, each in its order, outermost first.
+    # Loops of the levels that can be above a filled one (0 .. depth-2), outermost first: level l's in its order.
     top = max(depth - 1, 1)
-    lo = order[:top]
-    loop_f = _permute(temporal[:top], lo)  # [D-1, 8]
-    # step of a loop along its dim: the extent below it = spatial at its level x the child's tile
-    step_extent = _permute(sp[:top] * extent_below[:top], lo)  # [D-1, 8]
-    # coordinate units per step of each dim, on each coordinate: coef[o, d] * [coordinate of d is r]
-    move = _dim_coef(stride, dilation).astype(dt)[:, None, :] * jnp.asarray(_ONEHOT.transpose(0, 2, 1), dt)
-    steps = _permute(move[:, :, None, :], lo) * step_extent  # [3, 5, D-1, 8]
-    own_fills, transfers = _own_fills(nums, loop_f, steps, boxes, depth)  # [L, 3] per instance
+    coef = _dim_coef(stride, dilation).astype(dt)  # [3, 8]
+    onehot = jnp.asarray(_ONEHOT, dt)  # [3, 8, 5]
+    loop_dims = order[:top].reshape(-1)  # [J]
+    loop_f = jnp.take_along_axis(temporal[:top], order[:top], axis=1).reshape(-1)  # [J]
+    # step of loop j along its dim: the extent below it = temporal of deeper levels x spatial at and below its level
+    step_extent = jnp.take_along_axis(extent[:top] / jnp.maximum(temporal[:top], 1e-30), order[:top], axis=1)
+    steps = (coef[:, loop_dims] * step_extent.reshape(-1)[None, :])[..., None] * onehot[:, loop_dims, :]  # [3, J, 5]
+    nontrivial = nums.is_nontrivial(loop_f)  # [J]
+
+    # Level c's fills run over the loops of levels < c (a static slice). The
+    # outermost level is never filled: its "fills" are its tile, one transfer.
+    # Levels at or past ``depth`` keep nothing: their fills are not needed.
+    fill_rows = [jnp.prod(boxes[0], axis=-1)]
+    transfer_rows = [jnp.ones((NUM_OPERANDS,), dt)]
+    for level in range(1, num_levels):
+        if level >= depth:
+            fill_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
+            transfer_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
+            continue
+        j = level * NUM_DIMS
+        fl, tr = _level_fills(nums, loop_f[:j], nontrivial[:j], steps[:, :j], boxes[level])
+        fill_rows.append(fl)
+        transfer_rows.append(tr)
+    own_fills, transfers = jnp.stack(fill_rows), jnp.stack(transfer_rows)  # [L, 3] per instance
     distinct = _fanout_distinct(spatial, extent_below, stride, dilation, xy_stages)  # [L, 3]
 
     # The MACs as the innermost child: one access per iteration, distinct operands per fan-out.

@@ -158,9 +158,14 @@ class HierarchyCosts:
 
 
 def counts_of(hier: Hierarchy, layer, mapping: NestMapping, nums=EXACT) -> NestCounts:
-    """``nest_counts`` of one layer (``LayerArrays``) on ``hier``."""
+    """``nest_counts`` of one layer (``LayerArrays``) on ``hier``.
+
+    Levels past ``hier.depth`` (padding to the mapping's level axis) keep
+    nothing, so their fills are not counted (``depth``).
+    """
+    keep = hier.keep * (jnp.arange(hier.keep.shape[-2]) < hier.depth)[:, None]
     return nest_counts(
-        hier.keep,
+        keep,
         mapping.temporal,
         mapping.order,
         mapping.spatial,
@@ -169,6 +174,7 @@ def counts_of(hier: Hierarchy, layer, mapping: NestMapping, nums=EXACT) -> NestC
         layer.dilation,
         nums,
         hier.xy_stages,
+        depth=hier.depth,
     )
 
 

@@ -194,10 +194,17 @@ def _gcd(a, b, steps: int = 24):
     """Greatest common divisor of positive integer-valued floats (Euclid, unrolled).
 
     24 steps cover every pair below 46,368 (consecutive Fibonacci numbers are
-    the slowest case); window steps are far smaller.
+    the slowest case); window steps are far smaller. The remainder is
+    ``a - b * floor(a / b)``: for integers below 2**24 the rounded quotient
+    never crosses an integer, so this is exact, and it vectorises (a float
+    ``remainder`` is a scalar ``fmod`` call per element on CPU).
     """
     for _ in range(steps):
-        a, b = jnp.where(b > 0, b, a), jnp.where(b > 0, jnp.remainder(a, jnp.maximum(b, 1.0)), 0.0)
+        nz = b > 0
+        bs = jnp.where(nz, b, 1.0)
+        # one array per step: XLA keeps a divide out of its consumers' fusions and would recompute
+        # the whole chain up to each step (quadratic in the steps) without the barrier
+        a, b = _materialise(jnp.where(nz, b, a), jnp.where(nz, a - bs * jnp.floor(a / bs), 0.0))
     return a
 
 
@@ -206,7 +213,7 @@ def _distinct_windows(fa, fb, a, b):
 
     ``i a + j b = i' a + j' b`` iff ``(i - i', j' - j)`` is a multiple of
     ``(b', a') = (b, a) / gcd(a, b)``, so every point with ``i >= b'`` and
-    ``j + a' < fb`` repeats an earlier one.
+    ``j + a' < fb`` repeats an earlier one. Elementwise over any shape.
     """
     ai = jax.lax.stop_gradient(jnp.maximum(jnp.rint(a), 1.0))
     bi = jax.lax.stop_gradient(jnp.maximum(jnp.rint(b), 1.0))
@@ -217,42 +224,65 @@ def _distinct_windows(fa, fb, a, b):
 
 
 def _distinct_tiles(sp, child_extent, stride, dilation):
-    """Distinct tiles of each operand across one set of spatial loops.
+    """Distinct tiles of each operand across sets of spatial loops.
 
     Args:
-        sp: f32[8] spatial factors of the set.
-        child_extent: f32[8] the step of each spatial loop along its dim (the
-            extent of the tile each loop iteration reaches).
+        sp: f32[..., 8] spatial factors of each set.
+        child_extent: f32[..., 8] the step of each spatial loop along its dim
+            (the extent of the tile each loop iteration reaches).
         stride, dilation: f32[2].
 
     Returns:
-        f32[3]: distinct tiles of (inputs, weights, outputs).
+        f32[..., 3]: distinct tiles of (inputs, weights, outputs).
     """
-    rel = jnp.asarray(REL)
-    plain = jnp.prod(jnp.where(rel > 0, sp[None, :], 1.0), axis=-1)  # [3]
-    # Inputs: P and R (rows), Q and S (cols) move the same coordinate.
-    rows = _distinct_windows(sp[_P], sp[_R], child_extent[_P] * stride[0], child_extent[_R] * dilation[0])
-    cols = _distinct_windows(sp[_Q], sp[_S], child_extent[_Q] * stride[1], child_extent[_S] * dilation[1])
-    inputs = sp[_N] * sp[_G] * sp[_C] * rows * cols
-    return jnp.stack([inputs, plain[1], plain[2]])
+    rel = jnp.asarray(REL, sp.dtype)
+    plain = jnp.prod(jnp.where(rel > 0, sp[..., None, :], 1.0), axis=-1)  # [..., 3]
+    # Inputs: P and R (rows), Q and S (cols) move the same coordinate; both pairs in one gcd.
+    windows = _distinct_windows(
+        jnp.stack([sp[..., _P], sp[..., _Q]], axis=-1),
+        jnp.stack([sp[..., _R], sp[..., _S]], axis=-1),
+        jnp.stack([child_extent[..., _P] * stride[0], child_extent[..., _Q] * stride[1]], axis=-1),
+        jnp.stack([child_extent[..., _R] * dilation[0], child_extent[..., _S] * dilation[1]], axis=-1),
+    )
+    inputs = sp[..., _N] * sp[..., _G] * sp[..., _C] * windows[..., 0] * windows[..., 1]
+    return jnp.stack([inputs, plain[..., 1], plain[..., 2]], axis=-1)
 
 
 def _fanout_distinct(spatial_xy, child_extent, stride, dilation, xy_stages):
-    """Distinct tiles across one fan-out (X and Y spatial loops).
+    """Distinct tiles across each level's fan-out (X and Y spatial loops).
 
     Timeloop finds identical tiles among all the spatial loops of one
     spatial level (``ComputeAccurateMulticastedAccesses``). A fan-out whose X
     and Y come from two Timeloop spatial levels (``xy_stages`` = 1, e.g.
     Eyeriss's PE columns and rows) is two stages: tiles are compared within
     each stage only, the outer stage (X) stepping over the inner stage's
-    union.
+    union. ``xy_stages=None``: every fan-out is one stage.
+
+    Args:
+        spatial_xy: f32[L, 2, 8]; child_extent: f32[L, 8]; xy_stages: f32[L] or None.
+
+    Returns:
+        f32[L, 3].
     """
-    spx, spy = spatial_xy[0], spatial_xy[1]
-    joint = _distinct_tiles(spx * spy, child_extent, stride, dilation)
-    staged = _distinct_tiles(spy, child_extent, stride, dilation) * _distinct_tiles(
-        spx, child_extent * spy, stride, dilation
+    spx, spy = spatial_xy[:, 0], spatial_xy[:, 1]
+    if xy_stages is None:
+        return _distinct_tiles(spx * spy, child_extent, stride, dilation)
+    # joint, inner stage (Y), outer stage (X) as one batch of fan-outs
+    d = _distinct_tiles(
+        jnp.stack([spx * spy, spy, spx]), jnp.stack([child_extent, child_extent, child_extent * spy]), stride, dilation
     )
-    return jnp.where(xy_stages > 0, staged, joint)
+    return jnp.where(xy_stages[:, None] > 0, d[1] * d[2], d[0])
+
+
+def _materialise(*xs):
+    """Compute ``xs`` once, as arrays of their own.
+
+    XLA fuses an elementwise producer into every consumer and recomputes it
+    per element used; for values that feed many reductions (the loop steps,
+    the gcd chain) that multiplies the work many times over. The barrier
+    keeps the value whole (no effect on the numbers or the gradients).
+    """
+    return jax.lax.optimization_barrier(xs)
 
 
 def _level_fills(nums, f, g, steps, box):
@@ -288,7 +318,9 @@ def _level_fills(nums, f, g, steps, box):
     return fills, transfers
 
 
-def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EXACT, xy_stages=None) -> NestCounts:
+def nest_counts(
+    keep, temporal, order, spatial, sizes, stride, dilation, nums=EXACT, xy_stages=None, depth=None
+) -> NestCounts:
     """Timeloop's per-level access counts of one layer on one hierarchy.
 
     Args:
@@ -304,50 +336,55 @@ def nest_counts(keep, temporal, order, spatial, sizes, stride, dilation, nums=EX
         nums: numerics (``EXACT`` or ``Relaxed``).
         xy_stages: f32[L] 1 where a fan-out's X and Y are two spatial
             stages (``_fanout_distinct``); default all 0.
+        depth: static; levels ``>= depth`` keep nothing (a hierarchy padded
+            to the mapping's level axis), so their fills are not computed
+            (reported as zeros). Default: every level may keep.
 
     Returns:
         ``NestCounts``.
     """
     del sizes
     num_levels = temporal.shape[0]
-    sp = jnp.prod(spatial, axis=1)  # [L, 8] X * Y
+    depth = num_levels if depth is None else depth
+    dt = temporal.dtype
+    sp = spatial[:, 0] * spatial[:, 1]  # [L, 8] X * Y
     # extent below-and-at level l: temporal of levels >= l and spatial of levels >= l
     per_level = temporal * sp  # [L, 8]
     extent = _exclusive_cumprod(per_level, axis=0, reverse=True) * per_level  # [L, 8] tile extents (per instance)
-    extent_below = jnp.concatenate([extent[1:], jnp.ones((1, NUM_DIMS), extent.dtype)], axis=0)  # child's tile
+    extent_below = jnp.concatenate([extent[1:], jnp.ones((1, NUM_DIMS), dt)], axis=0)  # child's tile
     instances = _exclusive_cumprod(jnp.prod(sp, axis=-1), axis=0)  # [L] utilised instances of each level
     active_macs = jnp.prod(sp)
     mac_iterations = jnp.prod(temporal)
     padded_macs = mac_iterations * active_macs
-
-    coef = _dim_coef(stride, dilation)  # [3, 8]
-    onehot = jnp.asarray(_ONEHOT)  # [3, 8, 5]
-    # Loops, outermost first: level l's loops in its order.
-    loop_dims = order.reshape(-1)  # [J]
-    loop_f = jnp.take_along_axis(temporal, order, axis=1).reshape(-1)  # [J]
-    # step of loop j along its dim: the extent below it = temporal of deeper levels x spatial at and below its level
-    step_extent = jnp.take_along_axis(extent / jnp.maximum(temporal, 1e-30), order, axis=1).reshape(-1)  # [J]
-    steps = (coef[:, loop_dims] * step_extent[None, :])[..., None] * onehot[:, loop_dims, :]  # [3, J, 5]
-    nontrivial = nums.is_nontrivial(loop_f)  # [J]
-
     boxes = box_extents(extent, stride, dilation)  # [L, 3, 5]
+
+    # Loops of the levels that can be above a filled one (0 .. depth-2), outermost first: level l's in its order.
+    top = max(depth - 1, 1)
+    coef = _dim_coef(stride, dilation).astype(dt)  # [3, 8]
+    onehot = jnp.asarray(_ONEHOT, dt)  # [3, 8, 5]
+    loop_dims = order[:top].reshape(-1)  # [J]
+    loop_f = jnp.take_along_axis(temporal[:top], order[:top], axis=1).reshape(-1)  # [J]
+    # step of loop j along its dim: the extent below it = temporal of deeper levels x spatial at and below its level
+    step_extent = jnp.take_along_axis(extent[:top] / jnp.maximum(temporal[:top], 1e-30), order[:top], axis=1)
+    steps = (coef[:, loop_dims] * step_extent.reshape(-1)[None, :])[..., None] * onehot[:, loop_dims, :]  # [3, J, 5]
+    nontrivial = nums.is_nontrivial(loop_f)  # [J]
 
     # Level c's fills run over the loops of levels < c (a static slice). The
     # outermost level is never filled: its "fills" are its tile, one transfer.
+    # Levels at or past ``depth`` keep nothing: their fills are not needed.
     fill_rows = [jnp.prod(boxes[0], axis=-1)]
-    transfer_rows = [jnp.ones((NUM_OPERANDS,), temporal.dtype)]
+    transfer_rows = [jnp.ones((NUM_OPERANDS,), dt)]
     for level in range(1, num_levels):
+        if level >= depth:
+            fill_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
+            transfer_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
+            continue
         j = level * NUM_DIMS
         fl, tr = _level_fills(nums, loop_f[:j], nontrivial[:j], steps[:, :j], boxes[level])
         fill_rows.append(fl)
         transfer_rows.append(tr)
     own_fills, transfers = jnp.stack(fill_rows), jnp.stack(transfer_rows)  # [L, 3] per instance
-    if xy_stages is None:  # every fan-out one spatial stage (the template): skip the staged count
-        distinct = jax.vmap(lambda s, e: _distinct_tiles(s[0] * s[1], e, stride, dilation))(spatial, extent_below)
-    else:
-        distinct = jax.vmap(lambda s, e, a: _fanout_distinct(s, e, stride, dilation, a))(
-            spatial, extent_below, xy_stages
-        )  # [L, 3]
+    distinct = _fanout_distinct(spatial, extent_below, stride, dilation, xy_stages)  # [L, 3]
 
     # The MACs as the innermost child: one access per iteration, distinct operands per fan-out.
     keep = keep.at[0].set(1.0)

@@ -414,7 +414,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     print("arch presets (three-level template; map and explore): " + ", ".join(preset_names()))
     general = [n for n in hierarchy_preset_names() if not is_template_preset(n)]
-    print("hierarchy presets (any depth; evaluate and map with random search): " + ", ".join(general))
+    print("hierarchy presets (any depth; map with the hierarchy mapper): " + ", ".join(general))
     return 0
 
 

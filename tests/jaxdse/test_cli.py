@@ -103,7 +103,7 @@ def test_table_says_per_instance_and_explains_its_columns():
 
 @pytest.mark.slow  # a minute or more on 2 loaded cores; CI runs it with -m slow
 def test_map_on_a_hierarchy_preset(tmp_path, capsys):
-    """A level-by-level preset maps from the CLI (random mapping search on the general model)."""
+    """A level-by-level preset maps from the CLI (the hierarchy mapper on the general model)."""
     argv = ["map", "--workload", str(EXAMPLE), "--arch", "gemmini_like", "--budget", "64", "--out", str(tmp_path)]
     assert main(argv) == 0
     text = capsys.readouterr().out

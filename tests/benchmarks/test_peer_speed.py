@@ -78,6 +78,7 @@ def test_zigzag_mapping_is_the_same_loop_nest():
     assert entries[-1]["name"] == "default"
 
 
+@pytest.mark.slow  # minutes of compiling on 2 loaded cores; CI runs it with -m slow
 def test_zigzag_evaluates_the_same_work():
     """Needs zigzag-dse (the ``peers`` extra): the translated mapping has jaxdse's compute cycles and MAC energy."""
     pytest.importorskip("zigzag.api")

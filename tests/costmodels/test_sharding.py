@@ -60,7 +60,9 @@ def _sharding_check(devices: int, mapper_budget: int) -> dict:
 
 
 @pytest.mark.parametrize(
-    "devices, mapper_budget", [(2, 0), pytest.param(8, 900, marks=pytest.mark.slow)], ids=["2dev", "8dev"]
+    "devices, mapper_budget",
+    [pytest.param(2, 0, marks=pytest.mark.slow), pytest.param(8, 900, marks=pytest.mark.slow)],  # a process each
+    ids=["2dev", "8dev"],
 )
 def test_sharded_devices_match_one(devices, mapper_budget):
     out = _sharding_check(devices, mapper_budget)

@@ -176,6 +176,7 @@ def test_link_transfers_are_the_only_difference_from_default_timeloop():
             assert tensors.get("Weights") == e["counts_default"]["levels"][level].get("Weights")
 
 
+@pytest.mark.slow  # minutes of compiling on 2 loaded cores; CI runs it with -m slow
 def test_template_is_the_three_level_instance_of_the_general_model():
     """explainable_default evaluated by the template's model and as a hierarchy give the same costs."""
     import workloads as w

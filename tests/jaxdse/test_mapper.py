@@ -67,6 +67,7 @@ def test_gradient_beats_random_with_fewer_evaluations():
     assert g.exact_evaluations * 3 < rnd.exact_evaluations
 
 
+@pytest.mark.slow  # minutes of compiling on 2 loaded cores; CI runs it with -m slow
 def test_deterministic_for_a_seed():
     net = w.load(__import__("pathlib").Path(__file__).resolve().parents[2] / "workloads/examples/tiny_cnn.yaml")
     a = jaxdse.map_network(net, ARCH, seed=3)

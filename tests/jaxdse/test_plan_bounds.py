@@ -16,7 +16,10 @@ LAYERS = [
 ]
 
 
-@pytest.mark.parametrize("arch_name", ["explainable_default", "tiny", "eyeriss_template"])
+@pytest.mark.parametrize(
+    "arch_name",
+    ["tiny", *(pytest.param(a, marks=pytest.mark.slow) for a in ("explainable_default", "eyeriss_template"))],
+)
 def test_latency_never_below_either_bound(arch_name):
     arch = cm.preset(arch_name)
     for i, layer in enumerate(LAYERS):

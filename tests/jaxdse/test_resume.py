@@ -36,6 +36,7 @@ def finished(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # minutes of compiling on 2 loaded cores; CI runs it with -m slow
 def test_run_folder_holds_settings_and_every_mapped_design(finished):
     settings = json.loads((finished / RUN_FILE).read_text())
     assert settings["budget"] == 8 and settings["method"] == "explainable" and settings["seed"] == 0
@@ -46,6 +47,7 @@ def test_run_folder_holds_settings_and_every_mapped_design(finished):
     assert not list(finished.glob("*.tmp"))  # atomic writes leave no temporaries
 
 
+@pytest.mark.slow  # minutes of compiling on 2 loaded cores; CI runs it with -m slow
 def test_resume_from_a_torn_checkpoint_equals_the_uninterrupted_run(finished, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(finished, out)
@@ -60,6 +62,7 @@ def test_resume_from_a_torn_checkpoint_equals_the_uninterrupted_run(finished, tm
     assert len(read_records(out / EVALS_FILE)) == 8
 
 
+@pytest.mark.slow  # minutes of compiling on 2 loaded cores; CI runs it with -m slow
 def test_resumed_run_keeps_the_wall_time_of_earlier_segments(finished, tmp_path):
     """wall_s counts every segment, not only the resume's (which rebuilds stored designs in a second)."""
     records = read_records(finished / EVALS_FILE)

@@ -93,6 +93,11 @@ class Result:
         wall_s: Wall time of the search.
         constraints: The constraint limits used.
         blocking: When infeasible, the constraint that blocks the closest design.
+        closest_rule: When infeasible, how the closest design was chosen, in
+            words with its figures (``jaxdse.codesign.acceptance.closest``).
+        prediction: How far the explorer's predicted latency changes were from
+            the measured ones over the run (``acceptance.prediction_errors``:
+            count, median and worst absolute error in percentage points).
         run: How the run was made: seed, budget, mapper budget, warm start,
             command line, jaxdse version, date (``api.run_info``).
     """
@@ -107,6 +112,8 @@ class Result:
     constraints: dict
     blocking: str = ""
     run: dict = field(default_factory=dict)
+    closest_rule: str = ""
+    prediction: dict = field(default_factory=dict)
 
     def best_so_far(self) -> np.ndarray:
         """Best feasible objective after each evaluation (inf before the first feasible)."""
@@ -130,10 +137,18 @@ class Result:
                     for n, r in rates.items()
                 )
             )
-        for e in self.trace.entries:
-            if e.accepted:
-                lines.append(f"  [{e.evaluation:>3}] {e.reason}")
+        lines += [f"  {x}" for x in self.steps()]
         status = "feasible" if self.feasible else f"NO feasible design found; closest is blocked by {self.blocking}"
+        if self.closest_rule:
+            lines.append(f"  {self.closest_rule}")
+        n = self.prediction.get("predictions", 0)
+        if n:
+            p = self.prediction
+            lines.append(
+                f"  predicted latency changes were off by {p['median_abs_error_pts']:.1f} points (median) and "
+                f"{p['worst_abs_error_pts']:.1f} points at worst (evaluation {p['worst_evaluation']}) over {n} "
+                "predictions"
+            )
         lines.append(f"final ({status}): {describe(self.best.design)}")
         t = self.best.total()
         lines.append(
@@ -145,6 +160,38 @@ class Result:
         for name, serving in self.serving().items():
             lines.append(f"  {name}: {serving_line(serving)}")
         return "\n".join(lines)
+
+    def path(self) -> list[TraceEntry]:
+        """The trace entries that lead to the returned design, ending at it.
+
+        An explorer that records where each design was proposed from
+        (``from_evaluation`` in the entry's extra fields: the explainable
+        explorer) gives the chain of designs from the start to the returned
+        one; otherwise the accepted entries up to the returned design, then it.
+        """
+        by_eval = {e.evaluation: e for e in self.trace.entries}
+        end = by_eval.get(self.best.index)
+        if end is None:
+            return [e for e in self.trace.entries if e.accepted]
+        if "from_evaluation" in end.extra:
+            chain, e, seen = [], end, set()
+            while e is not None and e.evaluation not in seen:
+                chain.append(e)
+                seen.add(e.evaluation)
+                e = by_eval.get(e.extra.get("from_evaluation", -1))
+            return chain[::-1]
+        out = [e for e in self.trace.entries if e.accepted and e.evaluation < end.evaluation]
+        return out + [end]
+
+    def steps(self) -> list[str]:
+        """``path`` in words: ``[ 12] reason`` per design, the returned one marked
+        when the search did not accept it as a step (e.g. a gain below the
+        explorer's ``min_gain``)."""
+        out = []
+        for e in self.path():
+            mark = "" if e.accepted or e.evaluation != self.best.index else " (returned: the best evaluated design)"
+            out.append(f"[{e.evaluation:>3}] {e.reason}{mark}")
+        return out
 
     def serving(self) -> dict[str, dict]:
         """Serving figures (``jaxdse.plan.serving_figures``) of the LLM passes on the best design."""
@@ -168,6 +215,9 @@ class Result:
             "total": self.best.total(),
             "feasible": self.feasible,
             "blocking_constraint": self.blocking or None,
+            **({"closest_rule": self.closest_rule} if self.closest_rule else {}),
+            "explanation": self.steps(),
+            **({"prediction_error": self.prediction} if self.prediction else {}),
             "constraints": {
                 "limits": self.constraints,
                 "budgets": self.best.budgets,

@@ -159,8 +159,8 @@ def explore(
         mapper_budget: Exact evaluations per layer for the mapper in the loop.
         warm_start: ``explainable`` only: designs given first to the gradient
             explorer, whose best design is the starting point (default:
-            ``WARM_START_SHARE`` of the budget; 0 starts from ``start`` or the space's
-            default design).
+            ``explorer_config.warm_start_share`` of the budget; 0 starts from
+            ``start`` or the space's default design).
         force: Replace a run already saved in ``out``. Without it, a folder
             holding any of ``run.json``, ``evaluations.jsonl``, ``trace.jsonl``
             or ``result.json`` is refused (continue it with ``resume(out)``).

@@ -30,8 +30,8 @@ The method, and why (a choice among the ideas of issue 16):
    point without any hardware change.
 4. Per-objective bottlenecks and elasticities predict each candidate's
    change in *every* objective before it is evaluated: latency by the
-   explainable explorer's bottleneck-tree rules and its exact-breakdown
-   rescaling (``explainable._layer_votes``, ``explainable.predict``); energy
+   explainable explorer's bottleneck-tree rules and the cost model on the
+   held mappings' traffic (``proposals.layer_votes``, ``proposals.predict``); energy
    by the relaxed model's energy elasticities (mappings held) plus the
    energy bottleneck (the dominant energy component: DRAM -> a larger L2 for
    reuse, L2 -> a larger L1, L1 -> a smaller L1, NoC -> fewer PEs, leakage ->

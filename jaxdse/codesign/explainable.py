@@ -151,6 +151,7 @@ def explainable(
     if not seen_before:
         trace.add(0, cur, True, f"initial design: {describe(cur.design)}")
     step, stage = 0, Stage.BOTTLENECK
+    blocked: list[str] = []  # bottleneck fixes an area or power limit forbids, not yet said
     while evaluator.count < budget:
         step += 1
         el = combine([elasticities(cur.plans[n]) for n in nets], [cur.latency_s[n] for n in nets])
@@ -158,10 +159,9 @@ def explainable(
         tight = max((AREA_LIMIT, POWER_LIMIT), key=lambda c: cur.budgets.get(c.key, 0.0))
         room = min(per_step, budget - evaluator.count)
         raw = _propose(stage, cur, evaluator, el, nets, focus, target, tight, cur.worst_constraint[1], cfg)
-        blocked = []
         if target is None and stage in (Stage.BOTTLENECK, Stage.SECOND_TERM):
-            votes = [p for p in raw if not p.why.startswith(("latency elasticity", "joint gradient"))]
-            blocked = blocked_fixes(cur, evaluator, votes)
+            # said with the next designs evaluated (this stage's, or a later one's when it proposes nothing)
+            blocked = blocked_fixes(cur, evaluator, [p for p in raw if p.source == "rule"]) or blocked
         proposals = dedupe([p for p in raw if worth_evaluating(evaluator, cur, p.design)])
         if target is None:
             # infeasible (throughput): moves that would also break an area or
@@ -187,6 +187,7 @@ def explainable(
                 progress(evaluator.progress_line(ev, budget, p.why))
         chosen = pick(evals, cur, cfg.min_gain, satisfiable(list(evaluator.cache.values())))
         note = f"; blocked by a limit: {'; '.join(blocked)}" if blocked else ""
+        blocked = []
         for p, ev in zip(proposals, evals):
             measured = sum(ev.latency_s.values()) / sum(cur.latency_s.values()) - 1.0
             extra = {"from_evaluation": cur.index, "stage": stage.name.lower()}

@@ -56,6 +56,7 @@ class Proposal:
     priority: float = 0.0
     harm: float = 0.0  # shrinks only: predicted relative latency increase
     latency_predicted: float | None = None  # predicted relative latency change, when predicted (error statistics)
+    source: str = ""  # what proposed it: rule, elasticity, shrink, free_budget, neighbour, sampled
 
 
 def fmt(param: str, v: float) -> str:
@@ -169,6 +170,7 @@ def layer_votes(
                     pred,
                     -(pred if pred is not None else 0.0) + 1e-3,
                     latency_predicted=pred,
+                    source="rule",
                 )
             )
     for param, vs in votes.items():
@@ -187,6 +189,7 @@ def layer_votes(
                 pred,
                 -pred,
                 latency_predicted=pred if modelled else None,
+                source="rule",
             )
         )
     return out
@@ -252,6 +255,7 @@ def gradient_proposals(
                 pred,
                 -pred,
                 latency_predicted=modelled,
+                source="elasticity",
             )
         )
     moved = [p for p in PARAMS if joint[p] != d[p]]
@@ -272,7 +276,7 @@ def gradient_proposals(
         pred = math.exp(joint_pred) - 1.0 if modelled is None else modelled
         txt = ", ".join(f"{p} {fmt(p, d[p])} -> {fmt(p, joint[p])}" for p in moved)
         why = f"joint gradient step on {len(moved)} parameters ({txt})"
-        out.append(Proposal(joint, why, pred, -pred, latency_predicted=modelled))
+        out.append(Proposal(joint, why, pred, -pred, latency_predicted=modelled, source="elasticity"))
     return out
 
 
@@ -317,6 +321,7 @@ def shrink_proposals(
                 -pred,
                 max(harm, 0.0),
                 latency_predicted=modelled,
+                source="shrink",
             )
         )
     return out
@@ -346,7 +351,7 @@ def neighbours(ev: DesignEval, evaluator: Evaluator, tight: Limit) -> list[Propo
                 rank = 0.0
             pred = predict(ev, None, p, new)
             why = f"neighbour: {p} {fmt(p, d[p])} -> {fmt(p, new)}"
-            out.append(Proposal(nd, why, priority=rank, latency_predicted=pred))
+            out.append(Proposal(nd, why, priority=rank, latency_predicted=pred, source="neighbour"))
     return out
 
 
@@ -373,7 +378,7 @@ def one_step(cur: DesignEval, space: DesignSpace, grow: Proposal) -> Proposal | 
     why = f"{grow.why.split('; ')[0]}; one step only: " + ", ".join(
         f"{p} {fmt(p, cur.design[p])} -> {fmt(p, d[p])}" for p in moved
     )
-    return Proposal(d, why, pred, -(pred or 0.0), latency_predicted=modelled)
+    return Proposal(d, why, pred, -(pred or 0.0), latency_predicted=modelled, source="rule")
 
 
 def free_and_spend(
@@ -452,6 +457,7 @@ def free_and_spend(
                         harm - 1.0,
                         1.0 - harm,
                         latency_predicted=harm - 1.0,
+                        source="free_budget",
                     )
                 )
                 break
@@ -505,7 +511,7 @@ def random_neighbours(cur: DesignEval, evaluator: Evaluator, rng, n: int) -> lis
                 for i in moved
             )
             pred = predict_design(cur, d)
-            out.append(Proposal(d, f"stalled; sampled neighbour: {txt}", latency_predicted=pred))
+            out.append(Proposal(d, f"stalled; sampled neighbour: {txt}", latency_predicted=pred, source="sampled"))
         if len(out) >= n:
             break
     return out

@@ -167,7 +167,8 @@ class Result:
         An explorer that records where each design was proposed from
         (``from_evaluation`` in the entry's extra fields: the explainable
         explorer) gives the chain of designs from the start to the returned
-        one; otherwise the accepted entries up to the returned design, then it.
+        one, after the accepted entries before that start (a warm start's);
+        otherwise the accepted entries up to the returned design, then it.
         """
         by_eval = {e.evaluation: e for e in self.trace.entries}
         end = by_eval.get(self.best.index)
@@ -179,7 +180,9 @@ class Result:
                 chain.append(e)
                 seen.add(e.evaluation)
                 e = by_eval.get(e.extra.get("from_evaluation", -1))
-            return chain[::-1]
+            root = chain[-1]  # e.g. the best design of a gradient warm start: its accepted steps lead to it
+            before = [x for x in self.trace.entries if x.accepted and x.evaluation < root.evaluation]
+            return before + chain[::-1]
         out = [e for e in self.trace.entries if e.accepted and e.evaluation < end.evaluation]
         return out + [end]
 

@@ -94,27 +94,38 @@ def returned(evs: list[DesignEval]) -> tuple[DesignEval, bool, str]:
     return best, False, rule
 
 
+def _error_stats(pts: list[tuple[float, int]]) -> dict:
+    if not pts:
+        return {"predictions": 0}
+    worst = max(pts, key=lambda p: p[0])
+    return {
+        "predictions": len(pts),
+        "median_abs_error_pts": float(np.median([p for p, _ in pts])),
+        "worst_abs_error_pts": float(worst[0]),
+        "worst_evaluation": int(worst[1]),
+    }
+
+
 def prediction_errors(trace: Trace) -> dict:
     """How far the predicted latency changes were from the measured ones over a run.
 
     Errors in percentage points of relative latency change (predicted -41%,
     measured +2%: 43 points), over every evaluated proposal whose latency the
-    explorer predicted (``latency_predicted`` in its trace entry)."""
+    explorer predicted (``latency_predicted`` in its trace entry); then split
+    into the moves whose prediction guesses a remapping (PEs, L1 or L2 moved:
+    ``latency_prediction_guessed``) and the rest (the cost model with the
+    mappings held; off only by how much the mapper remaps)."""
     pts = [
-        (abs(e.extra["latency_predicted"] - e.extra["latency_measured"]) * 100.0, e.evaluation)
+        (abs(e.extra["latency_predicted"] - e.extra["latency_measured"]) * 100.0, e.evaluation,
+         e.extra.get("latency_prediction_guessed"))
         for e in trace.entries
         if e.extra.get("latency_predicted") is not None and e.extra.get("latency_measured") is not None
-    ]
-    if not pts:
-        return {"predictions": 0}
-    errs = np.asarray([p for p, _ in pts])
-    worst = max(pts, key=lambda p: p[0])
-    return {
-        "predictions": len(pts),
-        "median_abs_error_pts": float(np.median(errs)),
-        "worst_abs_error_pts": float(worst[0]),
-        "worst_evaluation": int(worst[1]),
-    }
+    ]  # fmt: skip
+    out = _error_stats([(p, i) for p, i, _ in pts])
+    if out["predictions"] and any(g is not None for _, _, g in pts):
+        out["guessed_remap"] = _error_stats([(p, i) for p, i, g in pts if g])
+        out["mappings_held"] = _error_stats([(p, i) for p, i, g in pts if g is False])
+    return out
 
 
 def explorer_result(method: str, evaluator: Evaluator, trace: Trace, wall: float) -> Result:

@@ -43,6 +43,7 @@ from jaxdse.codesign.elasticity import combine, elasticities
 from jaxdse.codesign.evaluator import DesignEval, Evaluator
 from jaxdse.codesign.explorer_config import ExplorerConfig
 from jaxdse.codesign.proposals import (
+    GUESSED,
     Proposal,
     blocked_fixes,
     dedupe,
@@ -192,7 +193,9 @@ def explainable(
             measured = sum(ev.latency_s.values()) / sum(cur.latency_s.values()) - 1.0
             extra = {"from_evaluation": cur.index, "stage": stage.name.lower()}
             if p.latency_predicted is not None:
-                extra.update(latency_predicted=float(p.latency_predicted), latency_measured=float(measured))
+                guessed = any(p.design[q] != cur.design[q] for q in GUESSED)
+                extra.update(latency_predicted=float(p.latency_predicted), latency_measured=float(measured),
+                             latency_prediction_guessed=guessed)  # fmt: skip
             trace.add(step, ev, ev is chosen, _reason(p, ev, cur, target) + note, extra)
         if chosen is not None:
             cur = chosen

@@ -148,6 +148,15 @@ class Result:
                 f"  predicted latency changes were off by {p['median_abs_error_pts']:.1f} points (median) and "
                 f"{p['worst_abs_error_pts']:.1f} points at worst (evaluation {p['worst_evaluation']}) over {n} "
                 "predictions"
+                + "".join(
+                    f"; {what}: {q['median_abs_error_pts']:.1f} median, {q['worst_abs_error_pts']:.1f} worst over "
+                    f"{q['predictions']}"
+                    for what, q in (
+                        ("moving PEs, L1 or L2 (remapping guessed)", p.get("guessed_remap") or {}),
+                        ("the rest (mappings held)", p.get("mappings_held") or {}),
+                    )
+                    if q.get("predictions")
+                )
             )
         lines.append(f"final ({status}): {describe(self.best.design)}")
         t = self.best.total()

@@ -138,13 +138,20 @@ def test_prediction_is_the_cost_model_with_the_mappings_held():
 
 def test_prediction_errors_over_a_run():
     trace = Trace()
-    for i, (p, m) in enumerate([(-0.41, 0.02), (-0.10, -0.08), (None, 0.3), (-0.63, -0.03)], start=1):
-        extra = {} if p is None else {"latency_predicted": p, "latency_measured": m}
+    cases = [(-0.41, 0.02, True), (-0.10, -0.08, False), (None, 0.3, False), (-0.63, -0.03, True)]
+    for i, (p, m, guessed) in enumerate(cases, start=1):
+        extra = (
+            {} if p is None else {"latency_predicted": p, "latency_measured": m, "latency_prediction_guessed": guessed}
+        )
         trace.add(1, _ev(i, 1.0, {}), False, "r", extra)
     err = prediction_errors(trace)
     assert err["predictions"] == 3
     assert err["median_abs_error_pts"] == pytest.approx(43.0)
     assert err["worst_abs_error_pts"] == pytest.approx(60.0) and err["worst_evaluation"] == 4
+    assert err["guessed_remap"]["predictions"] == 2 and err["guessed_remap"]["median_abs_error_pts"] == pytest.approx(
+        51.5
+    )
+    assert err["mappings_held"]["worst_abs_error_pts"] == pytest.approx(2.0)
 
 
 def test_a_blocked_bottleneck_fix_is_named_with_the_limit_it_breaks():

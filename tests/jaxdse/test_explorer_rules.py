@@ -140,17 +140,15 @@ def test_prediction_errors_over_a_run():
     trace = Trace()
     cases = [(-0.41, 0.02, True), (-0.10, -0.08, False), (None, 0.3, False), (-0.63, -0.03, True)]
     for i, (p, m, guessed) in enumerate(cases, start=1):
-        extra = (
-            {} if p is None else {"latency_predicted": p, "latency_measured": m, "latency_prediction_guessed": guessed}
-        )
+        pair = {"latency_predicted": p, "latency_measured": m, "latency_prediction_guessed": guessed}
+        extra = {} if p is None else pair
         trace.add(1, _ev(i, 1.0, {}), False, "r", extra)
     err = prediction_errors(trace)
     assert err["predictions"] == 3
     assert err["median_abs_error_pts"] == pytest.approx(43.0)
     assert err["worst_abs_error_pts"] == pytest.approx(60.0) and err["worst_evaluation"] == 4
-    assert err["guessed_remap"]["predictions"] == 2 and err["guessed_remap"]["median_abs_error_pts"] == pytest.approx(
-        51.5
-    )
+    guessed = err["guessed_remap"]
+    assert guessed["predictions"] == 2 and guessed["median_abs_error_pts"] == pytest.approx(51.5)
     assert err["mappings_held"]["worst_abs_error_pts"] == pytest.approx(2.0)
 
 

@@ -134,7 +134,7 @@ def run_one(net, method, seed, budget, memo, constraints, objective, mapper_budg
          "objective": e.total["objective"], "reason": e.reason}
         for e in res.trace.entries
     ]  # fmt: skip
-    out.explanation, out.prediction = res.steps(), dict(res.prediction)
+    out.explanation, out.prediction = res.explanation(), dict(res.prediction)
     return out
 
 

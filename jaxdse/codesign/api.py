@@ -247,7 +247,7 @@ def explore(
             ) from None
     if objectives is not None:
         return _pareto(evaluator, objectives, budget, out, start, progress, [], cfg, command_line)
-    return _search(evaluator, method, budget, out, start, progress, warm_start, command_line, ecfg)
+    return _search(evaluator, method, budget, out, start, progress, warm_start, command_line, config=ecfg)
 
 
 def _check_no_run(out: Path, force: bool) -> None:
@@ -460,7 +460,9 @@ def resume(out: str | Path, progress=True) -> Result:
     start = s["start"]
     if objectives is not None:
         return _pareto(evaluator, objectives, s["budget"], out, start, progress, records, cfg, s["command_line"])
-    return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"], s["command_line"], ecfg)
+    return _search(
+        evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"], s["command_line"], config=ecfg
+    )
 
 
 __all__ = ["EXPLORERS", "ExploreError", "ResumeError", "SpaceError", "explore", "random_explorer", "resume"]

@@ -137,7 +137,7 @@ class Result:
                     for n, r in rates.items()
                 )
             )
-        lines += [f"  {x}" for x in self.steps()]
+        lines += [f"  {x}" for x in self.explanation()]
         status = "feasible" if self.feasible else f"NO feasible design found; closest is blocked by {self.blocking}"
         if self.closest_rule:
             lines.append(f"  {self.closest_rule}")
@@ -195,7 +195,7 @@ class Result:
         out = [e for e in self.trace.entries if e.accepted and e.evaluation < end.evaluation]
         return out + [end]
 
-    def steps(self) -> list[str]:
+    def explanation(self) -> list[str]:
         """``path`` in words: ``[ 12] reason`` per design, the returned one marked
         when the search did not accept it as a step (e.g. a gain below the
         explorer's ``min_gain``)."""
@@ -228,7 +228,7 @@ class Result:
             "feasible": self.feasible,
             "blocking_constraint": self.blocking or None,
             **({"closest_rule": self.closest_rule} if self.closest_rule else {}),
-            "explanation": self.steps(),
+            "explanation": self.explanation(),
             **({"prediction_error": self.prediction} if self.prediction else {}),
             "constraints": {
                 "limits": self.constraints,

@@ -85,7 +85,7 @@ def test_explore_writes_result_trace_and_figures(tmp_path):
     first = lines[0]["total"]["objective"]
     assert r.best.objective <= first
     # the explanation printed and saved ends at the design returned
-    assert res["explanation"] == r.steps() and r.path()[-1].evaluation == r.best.index
+    assert res["explanation"] == r.explanation() and r.path()[-1].evaluation == r.best.index
     assert res["explanation"][-1].startswith(f"[{r.best.index:>3}]")
     # how far the predictions were from the measurements, and the config the run used
     assert res["prediction_error"]["predictions"] >= 1 and res["prediction_error"]["median_abs_error_pts"] >= 0

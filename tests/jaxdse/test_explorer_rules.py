@@ -84,7 +84,7 @@ def test_explanation_ends_at_the_returned_design():
         [(1, True, None), (2, True, 1), (3, False, 2), (4, False, 2), (5, True, 2)],
         {1: 3.0, 2: 2.0, 3: 2.5, 4: 1.995, 5: 1.999},
     )
-    steps = r.steps()
+    steps = r.explanation()
     assert [e.evaluation for e in r.path()] == [1, 2, 4]
     # a warm start (no parents) before the explorer's start design 2: its accepted steps lead there
     r = _entry_result(4, [(1, True, None), (2, True, None), (3, False, 2), (4, True, 2)], {1: 3, 2: 2, 3: 2.5, 4: 1})

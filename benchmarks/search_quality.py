@@ -15,7 +15,8 @@ throughput). Per run it records
   explainable explorer's (same network, seed and budget; > 1: explainable better),
 
 and prints a table (medians / geometric means over seeds), writes
-``runs.csv`` (one row per run), ``summary.csv`` (the table), ``curves.csv``
+``runs.csv`` (one row per run), ``summary.csv`` (the table), ``curves.csv``,
+``trajectories.jsonl`` (every run's evaluated designs with their reasons)
 and one ``convergence_<network>.png`` per network (best feasible objective vs
 evaluated designs, from each run's trace, ``Result.best_so_far()``).
 
@@ -47,6 +48,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import json
 import math
 import os
 import platform
@@ -107,6 +109,9 @@ class Run:
     curve: list = field(default_factory=list)
     error: str = ""
     to_within: float = math.nan  # evaluations to come within WITHIN of the best known (inf: never)
+    trajectory: list = field(default_factory=list)  # every evaluated design: evaluation, accepted, objective, reason
+    explanation: list = field(default_factory=list)  # the steps that lead to the returned design
+    prediction: dict = field(default_factory=dict)  # the explorer's prediction errors (explainable)
 
 
 def run_one(net, method, seed, budget, memo, constraints, objective, mapper_budget) -> Run:
@@ -124,6 +129,12 @@ def run_one(net, method, seed, budget, memo, constraints, objective, mapper_budg
     out.curve = res.best_so_far().tolist()
     out.best = out.curve[-1] if out.curve else math.inf
     out.feasible_share = float(np.mean([e.feasible for e in res.trace.entries])) if res.trace.entries else 0.0
+    out.trajectory = [
+        {"evaluation": e.evaluation, "accepted": e.accepted, "feasible": e.feasible,
+         "objective": e.total["objective"], "reason": e.reason}
+        for e in res.trace.entries
+    ]  # fmt: skip
+    out.explanation, out.prediction = res.explanation(), dict(res.prediction)
     return out
 
 
@@ -230,6 +241,9 @@ def plot(runs: list[Run], best_known: dict, out: Path, scale: float, unit: str, 
     return paths
 
 
+TRAJECTORIES = "trajectories.jsonl"
+"""One line per run: every evaluated design with its reason, the explanation, the prediction errors."""
+
 RUN_FIELDS = ("network", "method", "seed", "budget", "evaluations", "best", "evals_to_within_2pct", "feasible_share",
               "wall_s", "error")  # fmt: skip
 
@@ -245,6 +259,9 @@ def _append_run(out: Path, r: Run, scale: float, unit: str) -> None:
             wr.writerow([f if f != "best" else f"best_{unit}" for f in RUN_FIELDS if f != "evals_to_within_2pct"])
         wr.writerow([r.network, r.method, r.seed, r.budget, r.evaluations, r.best * scale,
                      round(r.feasible_share, 4), round(r.wall_s, 3), r.error])  # fmt: skip
+    with open(out / TRAJECTORIES, "a") as fh:  # the exact trajectory (reasons), which tests no longer pin
+        keys = ("network", "method", "seed", "budget", "explanation", "prediction", "trajectory")
+        fh.write(json.dumps({k: getattr(r, k) for k in keys}) + "\n")
     new = not (out / "curves.csv").exists()
     with open(out / "curves.csv", "a", newline="") as fh:
         wr = csv.writer(fh)
@@ -298,6 +315,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "runs.csv").unlink(missing_ok=True)
     (out / "curves.csv").unlink(missing_ok=True)
+    (out / TRAJECTORIES).unlink(missing_ok=True)
     scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ"), "edp": (1e6, "mJ*ms")}[args.objective]
 
     import jax

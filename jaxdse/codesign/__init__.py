@@ -5,6 +5,7 @@ from jaxdse.codesign.checkpoint import ResumeError
 from jaxdse.codesign.constraints import DEFAULT_MIN_PER_S, ConstraintError, Constraints
 from jaxdse.codesign.elasticity import elasticities
 from jaxdse.codesign.evaluator import DesignEval, Evaluator
+from jaxdse.codesign.explorer_config import ConfigError, ExplorerConfig
 from jaxdse.codesign.pareto import COST_NAMES, ParetoConfig, hypervolume
 from jaxdse.codesign.pareto_result import ParetoResult
 from jaxdse.codesign.result import Result, Trace
@@ -18,12 +19,14 @@ __all__ = [
     "DEFAULT_MIN_PER_S",
     "EXPLORERS",
     "PARAMS",
+    "ConfigError",
     "ConstraintError",
     "Constraints",
     "DesignEval",
     "DesignSpace",
     "Evaluator",
     "ExploreError",
+    "ExplorerConfig",
     "Result",
     "ResumeError",
     "SpaceError",

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxdse.codesign.acceptance import explorer_result, returned
 from jaxdse.codesign.baselines import BASELINES
 from jaxdse.codesign.checkpoint import (
     EVALS_FILE,
@@ -39,7 +40,8 @@ from jaxdse.codesign.checkpoint import (
 from jaxdse.codesign.constraints import Constraints
 from jaxdse.codesign.elasticity import precompile_elasticities
 from jaxdse.codesign.evaluator import Evaluator
-from jaxdse.codesign.explainable import _result, explainable
+from jaxdse.codesign.explainable import explainable
+from jaxdse.codesign.explorer_config import ConfigError, ExplorerConfig
 from jaxdse.codesign.gradient import gradient_explorer
 from jaxdse.codesign.pareto import COST_NAMES, MultiEvaluator, ParetoConfig, mapper_objectives, pareto_search
 from jaxdse.codesign.pareto_result import pareto_result
@@ -78,27 +80,20 @@ def random_explorer(evaluator: Evaluator, budget: int, trace: Trace, progress=No
         trace.add(ev.index, ev, improved, f"random design: {describe(d)}")
         if progress is not None:
             progress(evaluator.progress_line(ev, budget, "random design"))
-    return _result("random", evaluator, trace, time.perf_counter() - t0)
+    return explorer_result("random", evaluator, trace, time.perf_counter() - t0)
 
 
-WARM_START_SHARE = 0.3
-"""Share of the budget the explainable explorer first gives the gradient
-explorer (its best design becomes the starting point); 0 disables.
+WARM_START_SHARE = ExplorerConfig().warm_start_share
+"""Default share of the budget the explainable explorer first gives the gradient
+explorer (``ExplorerConfig.warm_start_share``, where it is measured)."""
 
-Chosen by measurement (seed 0, budget 50, the nine zoo networks,
-``benchmarks/search_quality.py``): 0.3 with ``WARM_START_BURN_IN`` 250
-brought the median number of designs to come within 2% of each run's best
-from 20 (0.5, no burn-in) to 13 without losing any final result; 0.3 with
-a 150-step burn-in ended vgg16 at 62.98 ms instead of 52.48 ms."""
-
-WARM_START_BURN_IN = 250
-"""Adam steps of the warm start before its first evaluated snap (the
-relaxed point's early snaps are far from any good design and each costs
-an evaluation)."""
+WARM_START_BURN_IN = ExplorerConfig().warm_start_burn_in
+"""Default Adam steps of the warm start before its first evaluated snap (``ExplorerConfig``)."""
 
 
-def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start=None):
-    warm = int(round(budget * WARM_START_SHARE)) if warm_start is None else warm_start
+def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start=None, config=None):
+    cfg = config or ExplorerConfig()
+    warm = int(round(budget * cfg.warm_start_share)) if warm_start is None else warm_start
     # compile the elasticities while the first designs are mapped; they are
     # first needed after the start design is evaluated, by when the compile
     # is done (at worst the main thread compiles them again)
@@ -106,13 +101,11 @@ def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start
     compiling = compile_in_background(precompile_elasticities, evaluator.networks, arch)
     if warm > 0 and budget > 4:
         gradient_explorer(
-            evaluator, min(warm, budget - 1), trace, progress=progress, start=start, burn_in_steps=WARM_START_BURN_IN
-        )
-        evs = list(evaluator.cache.values())
-        feas = [e for e in evs if e.feasible]
-        best = min(feas, key=lambda e: e.objective) if feas else min(evs, key=lambda e: e.mean_budget)
-        start = best.design
-    result = explainable(evaluator, budget=budget, trace=trace, progress=progress, start=start)
+            evaluator, min(warm, budget - 1), trace, progress=progress, start=start,
+            burn_in_steps=cfg.warm_start_burn_in,
+        )  # fmt: skip
+        start = returned(list(evaluator.cache.values()))[0].design  # the design a gradient run would return
+    result = explainable(evaluator, budget=budget, trace=trace, progress=progress, start=start, config=cfg)
     compiling.join()  # no thread left compiling when the caller exits
     return result
 
@@ -142,6 +135,7 @@ def explore(
     command_line: str | None = None,
     objectives: tuple[str, ...] | list[str] | str | None = None,
     pareto_config: ParetoConfig | None = None,
+    explorer_config: ExplorerConfig | None = None,
 ) -> Result:
     """Search hardware and mappings together.
 
@@ -165,8 +159,8 @@ def explore(
         mapper_budget: Exact evaluations per layer for the mapper in the loop.
         warm_start: ``explainable`` only: designs given first to the gradient
             explorer, whose best design is the starting point (default:
-            ``WARM_START_SHARE`` of the budget; 0 starts from ``start`` or the space's
-            default design).
+            ``explorer_config.warm_start_share`` of the budget; 0 starts from
+            ``start`` or the space's default design).
         force: Replace a run already saved in ``out``. Without it, a folder
             holding any of ``run.json``, ``evaluations.jsonl``, ``trace.jsonl``
             or ``result.json`` is refused (continue it with ``resume(out)``).
@@ -180,6 +174,9 @@ def explore(
             and power stay available as constraints (``constraints``).
         pareto_config: Knobs of the front search (``ParetoConfig``;
             recorded in ``run.json``); only with ``objectives``.
+        explorer_config: The explainable explorer's tunables
+            (``ExplorerConfig``; default ``ExplorerConfig()``; recorded in
+            ``run.json``); only with ``method='explainable'``.
 
     Returns:
         ``Result``: best design (or the closest when none is feasible), trace,
@@ -219,6 +216,12 @@ def explore(
             f"explore: field 'pareto_config' expected a ParetoConfig with 'objectives', found {show(pareto_config)}"
         )
     cfg = pareto_config or ParetoConfig()
+    if explorer_config is not None and (method != "explainable" or not isinstance(explorer_config, ExplorerConfig)):
+        raise ExploreError(
+            f"explore: field 'explorer_config' expected an ExplorerConfig with method 'explainable', found "
+            f"{show(explorer_config)} with method {show(method)}"
+        )
+    ecfg = explorer_config or ExplorerConfig()
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
     constraints = (constraints or Constraints()).resolve(nets)  # tokens/s limits -> passes/s (LLM passes)
     evaluator = Evaluator(nets, space, constraints, objective, seed, **kw)
@@ -231,6 +234,8 @@ def explore(
         if objectives is not None:
             settings["objectives"] = list(objectives)
             settings["pareto_config"] = dataclasses.asdict(cfg)
+        elif method == "explainable":
+            settings["explorer_config"] = ecfg.to_dict()
         try:
             write_settings(out, settings)
             atomic_write(out / EVALS_FILE, "")  # empty or replaced with force=True (checked above)
@@ -242,7 +247,7 @@ def explore(
             ) from None
     if objectives is not None:
         return _pareto(evaluator, objectives, budget, out, start, progress, [], cfg, command_line)
-    return _search(evaluator, method, budget, out, start, progress, warm_start, command_line)
+    return _search(evaluator, method, budget, out, start, progress, warm_start, command_line, config=ecfg)
 
 
 def _check_no_run(out: Path, force: bool) -> None:
@@ -359,16 +364,20 @@ def run_info(evaluator: Evaluator, budget: int, warm_start, command_line: str | 
     }
 
 
-def _search(evaluator: Evaluator, method, budget, out, start, progress, warm_start, command_line=None) -> Result:
+def _search(
+    evaluator: Evaluator, method, budget, out, start, progress, warm_start, command_line=None, config=None
+) -> Result:
     if out is not None:
         evaluator.log_path = Path(out) / EVALS_FILE
     evaluator.run_budget = budget  # progress lines count to the run's budget, warm start included
     trace = Trace(Path(out) if out is not None else None)
     trace.start_file()  # a new run (checked empty or forced), or a resumed one whose explorer replays every entry
-    extra = {"warm_start": warm_start} if method == "explainable" else {}
+    extra = {"warm_start": warm_start, "config": config} if method == "explainable" else {}
     with progress_reporter(progress, f"{method} explorer", "design") as report:
         result = EXPLORERS[method](evaluator, budget, trace, progress=report, start=start, **extra)
     info = run_info(evaluator, budget, warm_start, command_line)
+    if method == "explainable":
+        info["explorer_config"] = (config or ExplorerConfig()).to_dict()
     result = replace(result, wall_s=evaluator.elapsed_s(), run=info)  # wall_s: every segment, warm start included
     if out is not None:
         result.save(out)
@@ -412,6 +421,12 @@ def resume(out: str | Path, progress=True) -> Result:
             cfg = ParetoConfig(**{**c, "steps": tuple(c["steps"])} if isinstance(c, dict) and "steps" in c else c)
         except (TypeError, ValueError) as e:
             raise ResumeError(f"{who} field 'pareto_config' expected the form explore(out=...) writes: {e}") from None
+    ecfg = None
+    if s["method"] == "explainable":
+        try:  # a run.json written before the config was recorded: the defaults those runs used
+            ecfg = ExplorerConfig.from_dict(s["explorer_config"] or {}, f"{who} field 'explorer_config'")
+        except (ConfigError, TypeError) as e:
+            raise ResumeError(f"{who} field 'explorer_config' expected the form explore(out=...) writes: {e}") from None
     if s["start"] is not None:
         s["start"] = s["space"].validate(s["start"])
     evaluator = Evaluator(
@@ -445,7 +460,9 @@ def resume(out: str | Path, progress=True) -> Result:
     start = s["start"]
     if objectives is not None:
         return _pareto(evaluator, objectives, s["budget"], out, start, progress, records, cfg, s["command_line"])
-    return _search(evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"], s["command_line"])
+    return _search(
+        evaluator, s["method"], s["budget"], out, start, progress, s["warm_start"], s["command_line"], config=ecfg
+    )
 
 
 __all__ = ["EXPLORERS", "ExploreError", "ResumeError", "SpaceError", "explore", "random_explorer", "resume"]

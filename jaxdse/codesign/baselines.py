@@ -42,8 +42,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from jaxdse.codesign.acceptance import explorer_result as _result
 from jaxdse.codesign.evaluator import DesignEval, Evaluator
-from jaxdse.codesign.explainable import _result
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import PARAMS, DesignSpace, describe
 

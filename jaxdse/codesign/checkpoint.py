@@ -4,7 +4,8 @@
 
 - ``DIR/run.json``: everything that defines the run (networks as workload
   dicts, design space, constraints, objective, method, budget, seed, mapper
-  budget, warm start, start design), written atomically before the search.
+  budget, warm start, start design, the explainable explorer's
+  ``ExplorerConfig``), written atomically before the search.
 - ``DIR/evaluations.jsonl``: one line per evaluated design, appended and
   flushed as soon as the design is mapped: the design, and per network the
   mapping of every unique layer (factors and loop orders) with the mapper's
@@ -163,6 +164,7 @@ def read_settings(out_dir: str | Path) -> dict[str, Any]:
         "command_line": s["command_line"] if isinstance(s.get("command_line"), str) else None,
         "objectives": s.get("objectives"),  # multi-objective runs only (``jaxdse.codesign.pareto``)
         "pareto_config": s.get("pareto_config"),
+        "explorer_config": s.get("explorer_config"),  # explainable runs (``ExplorerConfig``); None: older runs
     }
 
 

@@ -61,6 +61,52 @@ class ConstraintError(ValueError):
     """A malformed constraint; the message names the field."""
 
 
+AREA = "area"
+POWER = "power"
+THROUGHPUT = "throughput"
+KINDS = (AREA, POWER, THROUGHPUT)
+"""Constraint kinds: area and peak power are functions of the hardware alone;
+throughput is a limit on one network's latency."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One active constraint: its kind and, for throughput, its network.
+
+    ``key`` is the name its budget has in ``Constraints.budgets`` (and in
+    ``result.json`` / ``trace.jsonl``): ``area_mm2``, ``power_w`` or
+    ``throughput.<network>``. Explorers ask ``Constraints.limits`` for the
+    ``Limit`` of a budget instead of parsing its key.
+    """
+
+    kind: str
+    network: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConstraintError(
+                f"constraint limit: field 'kind' expected one of {list(KINDS)}, found {show(self.kind)}"
+            )
+        if (self.kind == THROUGHPUT) != isinstance(self.network, str):
+            raise ConstraintError(
+                f"constraint limit: field 'network' expected a network name for {THROUGHPUT} and None otherwise, "
+                f"found {show(self.network)} with kind {self.kind!r}"
+            )
+
+    @property
+    def key(self) -> str:
+        return {AREA: "area_mm2", POWER: "power_w"}.get(self.kind) or f"{THROUGHPUT}.{self.network}"
+
+    @property
+    def hardware(self) -> bool:
+        """Area or power: exact functions of the hardware (no mapping needed)."""
+        return self.kind in (AREA, POWER)
+
+
+AREA_LIMIT = Limit(AREA)
+POWER_LIMIT = Limit(POWER)
+
+
 def _positive(v) -> bool:
     """A real number > 0 that is a float (not bool, not NaN, no int past float range).
 
@@ -173,6 +219,18 @@ class Constraints:
                 out[n.name] = limit
         return out
 
+    def limits(self, networks: Sequence[Network]) -> dict[str, Limit]:
+        """``{budget key: Limit}`` of every active constraint, in ``budgets`` order."""
+        out = {}
+        if self.area_mm2 is not None:
+            out[AREA_LIMIT.key] = AREA_LIMIT
+        if self.power_w is not None:
+            out[POWER_LIMIT.key] = POWER_LIMIT
+        for net in self.throughput_limits(networks):
+            lim = Limit(THROUGHPUT, net)
+            out[lim.key] = lim
+        return out
+
     def budgets(
         self, area_mm2: float, power_w: float, latency_s: dict[str, float], networks: Sequence[Network] = ()
     ) -> dict[str, float]:
@@ -186,13 +244,13 @@ class Constraints:
         """
         out = {}
         if self.area_mm2 is not None:
-            out["area_mm2"] = area_mm2 / self.area_mm2
+            out[AREA_LIMIT.key] = area_mm2 / self.area_mm2
         if self.power_w is not None:
-            out["power_w"] = power_w / self.power_w
+            out[POWER_LIMIT.key] = power_w / self.power_w
         limits = self.throughput_limits(networks)
         for net, lat in latency_s.items():
             if net in limits:
-                out[f"throughput.{net}"] = limits[net] * lat
+                out[Limit(THROUGHPUT, net).key] = limits[net] * lat
         return out
 
     def to_dict(self, networks: Sequence[Network]) -> dict:

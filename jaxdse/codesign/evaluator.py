@@ -20,7 +20,7 @@ import numpy as np
 
 from costmodels import AREA_COMPONENTS, Arch, area, peak_power_w
 from jaxdse.codesign.checkpoint import append_record, evaluation_record, plans_from_record
-from jaxdse.codesign.constraints import Constraints
+from jaxdse.codesign.constraints import Constraints, Limit
 from jaxdse.codesign.space import DesignSpace, to_arch
 from jaxdse.mapper.api import map_network
 from jaxdse.mapper.space import format_objective, objective_of
@@ -156,6 +156,10 @@ class Evaluator:
 
     def seen(self, design: dict[str, float]) -> bool:
         return self.key(design) in self.cache
+
+    def limit(self, key: str) -> Limit:
+        """The ``Limit`` (kind, network) of a budget key of this evaluator's designs."""
+        return self.constraints.limits(self.networks)[key]
 
     def hardware_budgets(self, design: dict[str, float]) -> dict[str, float]:
         """Area and peak-power budgets of a design, exact and without mapping it.

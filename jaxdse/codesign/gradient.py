@@ -127,7 +127,7 @@ def gradient_explorer(
     early snaps of a relaxed point still far from converged are rarely
     useful, and each costs an evaluated design (mapper in the loop).
     """
-    from jaxdse.codesign.explainable import _result
+    from jaxdse.codesign.acceptance import explorer_result as _result
 
     t0 = time.perf_counter()
     space = evaluator.space

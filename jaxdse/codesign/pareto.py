@@ -30,8 +30,8 @@ The method, and why (a choice among the ideas of issue 16):
    point without any hardware change.
 4. Per-objective bottlenecks and elasticities predict each candidate's
    change in *every* objective before it is evaluated: latency by the
-   explainable explorer's bottleneck-tree rules and its exact-breakdown
-   rescaling (``explainable._layer_votes``, ``explainable.predict``); energy
+   explainable explorer's bottleneck-tree rules and the cost model on the
+   held mappings' traffic (``proposals.layer_votes``, ``proposals.predict``); energy
    by the relaxed model's energy elasticities (mappings held) plus the
    energy bottleneck (the dominant energy component: DRAM -> a larger L2 for
    reuse, L2 -> a larger L1, L1 -> a smaller L1, NoC -> fewer PEs, leakage ->
@@ -62,9 +62,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jaxdse.codesign.checkpoint import append_record, evaluation_record
+from jaxdse.codesign.constraints import THROUGHPUT
 from jaxdse.codesign.elasticity import combine, elasticities
 from jaxdse.codesign.evaluator import DesignEval, Evaluator
-from jaxdse.codesign.explainable import _fmt, _layer_votes, predict
+from jaxdse.codesign.proposals import fmt as _fmt
+from jaxdse.codesign.proposals import layer_votes as _layer_votes
+from jaxdse.codesign.proposals import predict
 from jaxdse.codesign.result import Trace
 from jaxdse.codesign.space import PARAMS, describe
 
@@ -321,7 +324,8 @@ class _Search:
             out.append(_Cand(dict(ev.design), m, f"{why}: same hardware remapped for {m}", score=-math.inf))
         moves: list[tuple[dict, str, dict | None]] = []
         if w.get("latency", 0) + w.get("edp", 0) > 0:
-            focus = self.nets if ev.feasible else [c.split(".", 1)[1] for c in ev.budgets if c.startswith("thr")]
+            lims = [self.me.hw.limit(c) for c in ev.budgets]
+            focus = self.nets if ev.feasible else [lim.network for lim in lims if lim.kind == THROUGHPUT]
             for prop in _layer_votes(ev, space, focus or self.nets):
                 moves.append((prop.design, prop.why, None))
         if w.get("energy", 0) + w.get("edp", 0) > 0:
@@ -342,7 +346,8 @@ class _Search:
                 continue
             dl = self.delta(base, design, rule)
             if base.ev.feasible and any(
-                c.startswith("throughput.") and b * math.exp(dl["latency"]) > 1.02 for c, b in ev.budgets.items()
+                self.me.hw.limit(c).kind == THROUGHPUT and b * math.exp(dl["latency"]) > 1.02
+                for c, b in ev.budgets.items()
             ):
                 continue
             score = sum(wk * dl[c] / spans.get(c, 1.0) for c, wk in w.items())
@@ -449,7 +454,8 @@ class _Search:
             if not front:
                 base = min(self.me.points, key=lambda p: (p.ev.worst_constraint[1], p.ev.index))
                 worst = base.ev.worst_constraint[0]
-                cost = "latency" if worst.startswith("throughput.") else worst.split("_")[0]
+                lim = self.me.hw.limit(worst)
+                cost = "latency" if lim.kind == THROUGHPUT else lim.kind
                 key = ("feasible", base.ev.index)
                 self.weights, self.spans = {cost: 1.0}, {}
                 cands = self.candidates(base, self.weights, {}, f"infeasible: reduce {worst}")

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jaxdse.codesign.acceptance import closest
 from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.codesign.pareto import MultiEvaluator, Point, costs_of
 from jaxdse.codesign.pareto_plot import plot_front
@@ -113,9 +114,9 @@ def pareto_result(me: MultiEvaluator, trace: Trace, wall: float) -> ParetoResult
     for e in trace.entries:
         e.extra["pareto"] = e.evaluation in on_front
     if front:
-        best, blocking = front[0].ev, ""
+        best, blocking, rule = front[0].ev, "", ""
     else:
-        best = min((p.ev for p in me.points), key=lambda e: (e.mean_budget, e.index))
+        best, rule = closest([p.ev for p in me.points])
         blocking = best.worst_constraint[0]
     return ParetoResult(
         method="pareto",
@@ -127,6 +128,7 @@ def pareto_result(me: MultiEvaluator, trace: Trace, wall: float) -> ParetoResult
         wall_s=wall,
         constraints=me.hw.constraints.to_dict(me.networks),
         blocking=blocking,
+        closest_rule=rule,
         objectives=tuple(me.objectives),
         front=front,
         points=list(me.points),

@@ -187,6 +187,8 @@ def build_document(run: RunData, folder: Path) -> list:
     else:
         blocking = s.get("blocking_constraint") or "?"
         doc.append(Para(f"No feasible design was found; the closest design is blocked by {blocking}."))
+        if s.get("closest_rule"):
+            doc.append(Para(f"How the closest design was chosen: {s['closest_rule']}."))
     doc.append(Para(f"Final design: {_design_text(s['design'], s)}."))
     totals = [
         ("latency", f"{t['latency_s'] * 1e3:.4f} ms"),
@@ -228,6 +230,16 @@ def build_document(run: RunData, folder: Path) -> list:
     doc += [
         Heading(2, f"Accepted steps ({len(accepted)})"),
         Items(tuple(_step_text(e, i) for i, e in accepted)),
+    ]
+    if isinstance(s.get("explanation"), list) and s["explanation"]:
+        doc += [Heading(2, "How the returned design was reached"), Items(tuple(str(x) for x in s["explanation"]))]
+    pe = s.get("prediction_error")
+    if isinstance(pe, dict) and pe.get("predictions"):
+        doc.append(Para(
+            f"Predicted latency changes were off by {_number(pe, 'median_abs_error_pts'):.1f} points (median) and "
+            f"{_number(pe, 'worst_abs_error_pts'):.1f} points at worst over {pe['predictions']} predictions."
+        ))  # fmt: skip
+    doc += [
         Heading(2, "Counts"),
     ]
     best = run.best_so_far()

@@ -93,6 +93,11 @@ class Result:
         wall_s: Wall time of the search.
         constraints: The constraint limits used.
         blocking: When infeasible, the constraint that blocks the closest design.
+        closest_rule: When infeasible, how the closest design was chosen, in
+            words with its figures (``jaxdse.codesign.acceptance.closest``).
+        prediction: How far the explorer's predicted latency changes were from
+            the measured ones over the run (``acceptance.prediction_errors``:
+            count, median and worst absolute error in percentage points).
         run: How the run was made: seed, budget, mapper budget, warm start,
             command line, jaxdse version, date (``api.run_info``).
     """
@@ -107,6 +112,8 @@ class Result:
     constraints: dict
     blocking: str = ""
     run: dict = field(default_factory=dict)
+    closest_rule: str = ""
+    prediction: dict = field(default_factory=dict)
 
     def best_so_far(self) -> np.ndarray:
         """Best feasible objective after each evaluation (inf before the first feasible)."""
@@ -130,10 +137,27 @@ class Result:
                     for n, r in rates.items()
                 )
             )
-        for e in self.trace.entries:
-            if e.accepted:
-                lines.append(f"  [{e.evaluation:>3}] {e.reason}")
+        lines += [f"  {x}" for x in self.explanation()]
         status = "feasible" if self.feasible else f"NO feasible design found; closest is blocked by {self.blocking}"
+        if self.closest_rule:
+            lines.append(f"  {self.closest_rule}")
+        n = self.prediction.get("predictions", 0)
+        if n:
+            p = self.prediction
+            lines.append(
+                f"  predicted latency changes were off by {p['median_abs_error_pts']:.1f} points (median) and "
+                f"{p['worst_abs_error_pts']:.1f} points at worst (evaluation {p['worst_evaluation']}) over {n} "
+                "predictions"
+                + "".join(
+                    f"; {what}: {q['median_abs_error_pts']:.1f} median, {q['worst_abs_error_pts']:.1f} worst over "
+                    f"{q['predictions']}"
+                    for what, q in (
+                        ("moving PEs, L1 or L2 (remapping guessed)", p.get("guessed_remap") or {}),
+                        ("the rest (mappings held)", p.get("mappings_held") or {}),
+                    )
+                    if q.get("predictions")
+                )
+            )
         lines.append(f"final ({status}): {describe(self.best.design)}")
         t = self.best.total()
         lines.append(
@@ -145,6 +169,41 @@ class Result:
         for name, serving in self.serving().items():
             lines.append(f"  {name}: {serving_line(serving)}")
         return "\n".join(lines)
+
+    def path(self) -> list[TraceEntry]:
+        """The trace entries that lead to the returned design, ending at it.
+
+        An explorer that records where each design was proposed from
+        (``from_evaluation`` in the entry's extra fields: the explainable
+        explorer) gives the chain of designs from the start to the returned
+        one, after the accepted entries before that start (a warm start's);
+        otherwise the accepted entries up to the returned design, then it.
+        """
+        by_eval = {e.evaluation: e for e in self.trace.entries}
+        end = by_eval.get(self.best.index)
+        if end is None:
+            return [e for e in self.trace.entries if e.accepted]
+        if "from_evaluation" in end.extra:
+            chain, e, seen = [], end, set()
+            while e is not None and e.evaluation not in seen:
+                chain.append(e)
+                seen.add(e.evaluation)
+                e = by_eval.get(e.extra.get("from_evaluation", -1))
+            root = chain[-1]  # e.g. the best design of a gradient warm start: its accepted steps lead to it
+            before = [x for x in self.trace.entries if x.accepted and x.evaluation < root.evaluation]
+            return before + chain[::-1]
+        out = [e for e in self.trace.entries if e.accepted and e.evaluation < end.evaluation]
+        return out + [end]
+
+    def explanation(self) -> list[str]:
+        """``path`` in words: ``[ 12] reason`` per design, the returned one marked
+        when the search did not accept it as a step (e.g. a gain below the
+        explorer's ``min_gain``)."""
+        out = []
+        for e in self.path():
+            mark = "" if e.accepted or e.evaluation != self.best.index else " (returned: the best evaluated design)"
+            out.append(f"[{e.evaluation:>3}] {e.reason}{mark}")
+        return out
 
     def serving(self) -> dict[str, dict]:
         """Serving figures (``jaxdse.plan.serving_figures``) of the LLM passes on the best design."""
@@ -168,6 +227,9 @@ class Result:
             "total": self.best.total(),
             "feasible": self.feasible,
             "blocking_constraint": self.blocking or None,
+            **({"closest_rule": self.closest_rule} if self.closest_rule else {}),
+            "explanation": self.explanation(),
+            **({"prediction_error": self.prediction} if self.prediction else {}),
             "constraints": {
                 "limits": self.constraints,
                 "budgets": self.best.budgets,

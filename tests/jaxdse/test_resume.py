@@ -16,7 +16,7 @@ from explore_helpers import without_timings
 
 import jaxdse
 from jaxdse.cli import main
-from jaxdse.codesign import Constraints, ResumeError
+from jaxdse.codesign import Constraints, ExplorerConfig, ResumeError
 from jaxdse.codesign.checkpoint import EVALS_FILE, RUN_FILE, read_records
 from workloads import load
 
@@ -77,6 +77,25 @@ def test_resumed_run_keeps_the_wall_time_of_earlier_segments(finished, tmp_path)
     assert result.wall_s >= earlier
     assert json.loads((out / "result.json").read_text())["wall_s"] == result.wall_s
     assert _result(out) == _result(finished)
+
+
+def test_resume_reads_the_explorer_config_back(finished, tmp_path):
+    """run.json records the explainable explorer's config; resume uses it, a run.json written
+    before it was recorded resumes with the defaults, a malformed one is refused by name."""
+    settings = json.loads((finished / RUN_FILE).read_text())
+    assert settings["explorer_config"] == ExplorerConfig().to_dict()
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)
+    custom = {**settings, "explorer_config": {**settings["explorer_config"], "free_harm": 0.25}}
+    (out / RUN_FILE).write_text(json.dumps(custom))
+    assert jaxdse.resume(out).run["explorer_config"]["free_harm"] == 0.25
+    old = {k: v for k, v in settings.items() if k != "explorer_config"}
+    (out / RUN_FILE).write_text(json.dumps(old))
+    assert jaxdse.resume(out).run["explorer_config"] == ExplorerConfig().to_dict()
+    assert _result(out) == _result(finished)
+    (out / RUN_FILE).write_text(json.dumps({**settings, "explorer_config": {"top_k": 0}}))
+    with pytest.raises(ResumeError, match="explorer_config.*top_k"):
+        jaxdse.resume(out)
 
 
 def test_resume_errors_name_the_file(tmp_path, capsys):

@@ -64,7 +64,7 @@ import numpy as np
 import costmodels as cm
 from costmodels.nest_mapping import MAX_LEVELS
 from jaxdse.mapper.space import ORDER_ROWS, MapperError, check_objective, objective_of
-from jaxdse.mapspace import prime_factors
+from jaxdse.mapspace import DEFAULT_MAX_PADDING, prime_factors
 from workloads import DIMS, Layer
 
 NUM_DIMS = len(DIMS)
@@ -94,7 +94,7 @@ class NestSearchConfig:
     walkers: int = 4
     neighbours: int = 64
     patience: int = 4
-    pad_slack: float = 0.125
+    pad_slack: float = DEFAULT_MAX_PADDING  # the template mappers' slack (jaxdse.mapspace)
     move_mix: tuple[float, float, float] = (0.6, 0.15, 0.25)
     kick_moves: int = 3
 
@@ -148,7 +148,7 @@ class NestSpace:
         return np.flatnonzero(self.valid[:MAX_LEVELS])
 
 
-def nest_space(layer: Layer, hier: cm.Hierarchy, pad_slack: float = 0.125) -> NestSpace:
+def nest_space(layer: Layer, hier: cm.Hierarchy, pad_slack: float = DEFAULT_MAX_PADDING) -> NestSpace:
     depth = hier.depth
     fan = np.stack([np.asarray(hier.fanout_x, np.float64), np.asarray(hier.fanout_y, np.float64)], axis=1)
     limit = np.full(SLOTS, np.inf)
@@ -481,7 +481,7 @@ def exhaustive_nest(
     layer: Layer,
     hier: cm.Hierarchy,
     objective: str = "latency",
-    pad_slack: float = 0.125,
+    pad_slack: float = DEFAULT_MAX_PADDING,
     max_mappings: int = 200_000,
     batch: int = NestSearchConfig.neighbours,
 ) -> NestSearchResult:

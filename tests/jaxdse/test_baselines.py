@@ -82,11 +82,6 @@ def test_registered_in_explorers(method):
     assert EXPLORERS[method] is BASELINES[method]
 
 
-def _one_fast(methods: list[str]) -> list:
-    """The first method in the default run, the others marked slow (each maps designs: the mapper in the loop)."""
-    return [m if i == 0 else pytest.param(m, marks=pytest.mark.slow) for i, m in enumerate(methods)]
-
-
 @pytest.mark.slow  # a minute of compiling the mapper on 2 loaded cores; CI runs it with -m slow
 @pytest.mark.parametrize("method", METHODS)
 def test_baseline_contract_with_mapper_in_the_loop(method, tmp_path):
@@ -121,7 +116,8 @@ def test_baseline_contract_with_mapper_in_the_loop(method, tmp_path):
     assert [e.design for e in again.trace.entries] == [e.design for e in r.trace.entries]
 
 
-@pytest.mark.parametrize("method", _one_fast(METHODS[::-1]))
+@pytest.mark.slow  # half a minute of compiling the mapper per method on 2 cores; CI runs it with -m slow
+@pytest.mark.parametrize("method", METHODS[::-1])
 def test_small_space_is_exhausted_without_spinning(method):
     """A budget above the space size evaluates every design once and stops."""
     if not _available(method):

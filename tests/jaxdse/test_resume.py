@@ -79,6 +79,7 @@ def test_resumed_run_keeps_the_wall_time_of_earlier_segments(finished, tmp_path)
     assert _result(out) == _result(finished)
 
 
+@pytest.mark.slow  # minutes of compiling on 2 loaded cores; CI runs it with -m slow
 def test_resume_reads_the_explorer_config_back(finished, tmp_path):
     """run.json records the explainable explorer's config; resume uses it, a run.json written
     before it was recorded resumes with the defaults, a malformed one is refused by name."""

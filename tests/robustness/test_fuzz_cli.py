@@ -80,7 +80,7 @@ def _check_seed(seed) -> None:
     assert isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED, seed
 
 
-def fake_search(evaluator, method, budget, out, start, progress, warm_start, command_line=None):
+def fake_search(evaluator, method, budget, out, start, progress, warm_start, command_line=None, config=None):
     assert evaluator.networks and all(isinstance(n, Network) for n in evaluator.networks)
     assert isinstance(evaluator.space, DesignSpace) and isinstance(evaluator.constraints, Constraints)
     assert method in EXPLORERS and isinstance(budget, int) and 1 <= budget <= codesign_api.MAX_DESIGN_BUDGET

@@ -135,7 +135,8 @@ def repair(layer: Layer, arch: Arch, factors: np.ndarray, max_steps: int = 64) -
         exact model will score them as such.
     """
     f = factors.copy()
-    spf = _smallest_prime_table(int(max(int(f.max()), *layer.sizes)) + 1)
+    # a move can gather a dim's whole (padded) bound in one slot: size the table by the largest product
+    spf = _smallest_prime_table(int(max(int(f.prod(axis=1).max()), *layer.sizes)) + 1)
     l1_cap = float(np.asarray(arch.l1_bytes))
     l2_cap = float(np.asarray(arch.l2_kib)) * 1024.0
     pe_cap = float(np.asarray(arch.num_pes))

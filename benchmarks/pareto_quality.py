@@ -158,13 +158,18 @@ def run_optuna(me: MultiEvaluator, method: str, budget: int, seed: int, rec: Rec
 
 
 def run(name: str, method: str, seed: int, budget: int, out: Path, mapper_budget: int | None, cache: dict) -> None:
+    path = out / "runs" / f"{name}_{method}_s{seed}.json"
+    if path.exists():  # a grid stopped midway restarts where it was: finished runs are kept
+        old = json.loads(path.read_text())
+        if old.get("complete") and old.get("budget", 0) >= budget and old.get("mapper_budget") == mapper_budget:
+            print(f"{name} {method} seed {seed}: kept ({len(old['points'])} points in {path})", flush=True)
+            return
     net = network(name)
     key = (name, seed)
     if key not in cache:  # one mapper per (network, seed): methods share mapped designs, not budgets
         cache[key] = multi_evaluator(net, seed, mapper_budget)
     base = cache[key]
     me = MultiEvaluator(base.evaluators, OBJECTIVES)
-    path = out / "runs" / f"{name}_{method}_s{seed}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"network": name, "method": method, "seed": seed, "budget": budget, "mapper_budget": mapper_budget}
     rec = Recorder(path, meta)

@@ -47,7 +47,13 @@ from costmodels.model import (
 )
 from costmodels.nest import NestCounts, nest_counts
 from costmodels.nest_mapping import MAX_LEVELS, NestMapping, nest_mapping
-from costmodels.network_costs import NetworkCosts, evaluate_network, evaluate_network_jit
+from costmodels.network_costs import (
+    NetworkCosts,
+    evaluate_layers_jit,
+    evaluate_network,
+    evaluate_network_jit,
+    network_totals,
+)
 from costmodels.numerics import EXACT, Exact, Relaxed
 from costmodels.sharding import evaluate_sharded
 
@@ -96,8 +102,10 @@ __all__ = [
     "evaluate_batch",
     "evaluate_sharded",
     "evaluate_jit",
+    "evaluate_layers_jit",
     "evaluate_network",
     "evaluate_network_jit",
+    "network_totals",
     "get_arch",
     "latency",
     "layer_arrays",

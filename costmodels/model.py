@@ -30,6 +30,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from costmodels import technology as tech
@@ -87,8 +88,15 @@ def layer_arrays(layer: Layer) -> LayerArrays:
 
 def stack_layers(layers: list[Layer]) -> LayerArrays:
     """A batch of layers with a leading axis (for vmap)."""
-    arrs = [layer_arrays(layer) for layer in layers]
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *arrs)
+    # built in NumPy and transferred once: eager jnp.stack would compile one
+    # concatenation per batch size (layer_arrays' values, bit for bit)
+    return LayerArrays(
+        sizes=jnp.asarray(np.array([layer.sizes for layer in layers], np.float32)),
+        stride=jnp.asarray(np.array([layer.stride for layer in layers], np.float32)),
+        dilation=jnp.asarray(np.array([layer.dilation for layer in layers], np.float32)),
+        word_bytes=jnp.asarray(np.array([layer.bits for layer in layers], np.float32) / np.float32(8.0)),
+        macs=jnp.asarray(np.array([layer.macs for layer in layers], np.float32)),
+    )
 
 
 @struct.dataclass(frozen=True)

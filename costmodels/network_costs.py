@@ -46,6 +46,29 @@ class NetworkCosts:
     penalty: Any
 
 
+def network_totals(per: Costs, counts: Any, xp: Any = jnp) -> NetworkCosts:
+    """Network totals of per-layer costs (leading axis = unique layer).
+
+    ``xp`` is ``jax.numpy`` inside traced code and ``numpy`` on the host
+    (``jaxdse.plan`` totals chunks of layers there, so no program depends on
+    the network's layer count)."""
+    counts = xp.asarray(counts, xp.float32)
+    lat_s = xp.sum(counts * per.latency_s)
+    return NetworkCosts(
+        layers=per,
+        counts=counts,
+        latency_s=lat_s,
+        latency_cycles=xp.sum(counts * per.latency_cycles),
+        energy_pj=xp.sum(counts * per.energy_total_pj),
+        macs=xp.sum(counts * per.macs),
+        area_mm2=per.area_total_mm2[0],
+        peak_power_w=per.peak_power_w[0],
+        throughput_per_s=1.0 / lat_s,
+        legal=xp.min(per.legal),
+        penalty=xp.sum(counts * per.penalty),
+    )
+
+
 def evaluate_network(arch: Arch, layers: LayerArrays, mappings: Mapping, counts: Any, nums=EXACT) -> NetworkCosts:
     """Evaluate every unique layer (vmapped) and total them.
 
@@ -56,22 +79,13 @@ def evaluate_network(arch: Arch, layers: LayerArrays, mappings: Mapping, counts:
         counts: f32[L] repeat counts.
         nums: numerics.
     """
-    per = jax.vmap(evaluate, in_axes=(None, 0, 0, None))(arch, layers, mappings, nums)
-    counts = jnp.asarray(counts, jnp.float32)
-    lat_s = jnp.sum(counts * per.latency_s)
-    return NetworkCosts(
-        layers=per,
-        counts=counts,
-        latency_s=lat_s,
-        latency_cycles=jnp.sum(counts * per.latency_cycles),
-        energy_pj=jnp.sum(counts * per.energy_total_pj),
-        macs=jnp.sum(counts * per.macs),
-        area_mm2=per.area_total_mm2[0],
-        peak_power_w=per.peak_power_w[0],
-        throughput_per_s=1.0 / lat_s,
-        legal=jnp.min(per.legal),
-        penalty=jnp.sum(counts * per.penalty),
-    )
+    return network_totals(jax.vmap(evaluate, in_axes=(None, 0, 0, None))(arch, layers, mappings, nums), counts)
 
 
 evaluate_network_jit = jax.jit(evaluate_network)
+
+
+@jax.jit
+def evaluate_layers_jit(arch: Arch, layers: LayerArrays, mappings: Mapping) -> Costs:
+    """Exact costs of layers [L] under their mappings [L] (no totals)."""
+    return jax.vmap(evaluate, in_axes=(None, 0, 0, None))(arch, layers, mappings, EXACT)

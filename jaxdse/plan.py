@@ -29,9 +29,10 @@ from costmodels import (
     NetworkCosts,
     analyse,
     bottleneck_tree,
-    evaluate_network_jit,
+    evaluate_layers_jit,
     get_arch,
     mapping_from_dict,
+    network_totals,
     stack_layers,
     validate_mapping,
 )
@@ -88,6 +89,38 @@ def _index(tree: Any, i: int) -> Any:
 
 def stack_mappings(mappings: list[Mapping]) -> Mapping:
     return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *mappings)
+
+
+LAYER_CHUNK = 8
+"""Unique layers per compiled call. Networks are costed (and mapped, in
+``jaxdse.mapper.gradient``) in chunks of this many layers, the last padded
+with copies of the first, so every network runs the same compiled programs:
+re-mapping a new network on a fixed design compiles nothing (issue 14,
+section 3; ``benchmarks/remap_speed.py``)."""
+
+
+def chunk_count(n: int) -> int:
+    """Rows after padding ``n`` up to a whole number of ``LAYER_CHUNK`` chunks."""
+    return -(-max(n, 1) // LAYER_CHUNK) * LAYER_CHUNK
+
+
+def evaluate_network_chunked(arch: Arch, layers: list[Layer], mappings: list[Mapping], counts) -> NetworkCosts:
+    """Exact network costs, evaluated ``LAYER_CHUNK`` layers per call.
+
+    The padding rows repeat the first layer and its mapping, so legality and
+    the design's area and power are unchanged; they are dropped before the
+    totals (``costmodels.network_totals`` in NumPy, float32 like the
+    compiled totals)."""
+    n = len(layers)
+    nd = chunk_count(n)
+    lay = list(layers) + [layers[0]] * (nd - n)
+    maps = list(mappings) + [mappings[0]] * (nd - n)
+    parts = [
+        evaluate_layers_jit(arch, stack_layers(lay[i : i + LAYER_CHUNK]), stack_mappings(maps[i : i + LAYER_CHUNK]))
+        for i in range(0, nd, LAYER_CHUNK)
+    ]
+    per = jax.tree_util.tree_map(lambda *xs: np.concatenate([np.asarray(x) for x in xs])[:n], *parts)
+    return network_totals(per, np.asarray(counts, np.float32), np)
 
 
 def padding(layer: Layer, mapping: Mapping) -> tuple[dict[str, list[int]], float]:
@@ -448,9 +481,7 @@ def evaluate(
         )
     for layer, m in zip(network.layers, mappings):
         validate_mapping(layer, m)
-    costs = evaluate_network_jit(
-        arch, stack_layers(list(network.layers)), stack_mappings(list(mappings)), np.asarray(network.counts, np.float32)
-    )
+    costs = evaluate_network_chunked(arch, list(network.layers), list(mappings), network.counts)
     return Plan(
         network=network,
         arch=arch,

@@ -53,6 +53,7 @@ from jaxdse.mapper.enumerate import pruned_space
 from jaxdse.mapper.snap import nearest_splits, repair
 from jaxdse.mapper.space import ALL_ORDERS, Candidates, log_objective, objective_value
 from jaxdse.mapspace import DEFAULT_MAX_PADDING, max_bound, prime_factors
+from jaxdse.plan import LAYER_CHUNK, chunk_count
 from workloads import Layer
 
 EPS = 1e-3
@@ -172,6 +173,11 @@ def _neighbourhood(factors: np.ndarray, orders: np.ndarray, rng: np.random.Gener
     return all_f, all_o
 
 
+def _rows(tree, rows: slice):
+    """The same rows of every leaf of a host-side pytree."""
+    return jax.tree_util.tree_map(lambda a: a[rows], tree)
+
+
 def _bucket(n: int) -> int:
     """Pad the layer batch to a power of two: networks of similar size share a compile."""
     return 1 << max(0, (n - 1).bit_length())
@@ -258,10 +264,25 @@ def gradient_map(
     n = len(layers)
     nb = _bucket(n)
     padded = list(layers) + [layers[0]] * (nb - n)
-    # layers x starts are independent: split the layer axis over the local
-    # devices (costmodels.sharding; a no-op with one device)
-    la = shard_leading(stack_layers(padded))
+    # the device sees the layers in chunks of LAYER_CHUNK (the host's nb rows
+    # padded with copies of the first): every network runs the same compiled
+    # programs, and layers x starts being independent, each chunk's results
+    # are those of one whole batch. Each chunk's layer axis is split over the
+    # local devices (costmodels.sharding; a no-op with one device).
+    nd = chunk_count(nb)
+    chunks = [slice(i, i + LAYER_CHUNK) for i in range(0, nd, LAYER_CHUNK)]
+    dev_layers = padded + [layers[0]] * (nd - nb)
+    la = [shard_leading(stack_layers(dev_layers[c])) for c in chunks]
     arch_d = replicate(arch)
+
+    def to_device(a: np.ndarray) -> list:
+        """Host rows [nb, ...] -> one device array per chunk (padding rows repeat row 0)."""
+        a = np.concatenate([a, np.repeat(a[:1], nd - nb, axis=0)]) if nd > nb else a
+        return [shard_leading(jnp.asarray(a[c])) for c in chunks]
+
+    def adam_init(th: list) -> list:
+        return [shard_leading(optax.adam(lr).init(t)) for t in th]
+
     bounds = np.array([lay.sizes for lay in padded], dtype=np.float64)
     log_bounds = np.log(bounds)
     n_orders = ALL_ORDERS.shape[0]
@@ -279,9 +300,9 @@ def gradient_map(
     theta[:, 0] = _theta_from_factors(def_factors, log_bounds)
     if k > 0:
         theta[:, 1 : 1 + k] = _theta_from_factors(seeds, log_bounds[:, None, :])
-    theta = shard_leading(jnp.asarray(theta))
-    opt_state = shard_leading(optax.adam(lr).init(theta))
-    log_bounds_d = shard_leading(jnp.asarray(log_bounds, jnp.float32))
+    theta = to_device(theta)
+    opt_state = adam_init(theta)
+    log_bounds_d = to_device(log_bounds.astype(np.float32))
 
     kept_f: list[list[np.ndarray]] = [[] for _ in range(n)]
     kept_o: list[list[np.ndarray]] = [[] for _ in range(n)]
@@ -303,7 +324,10 @@ def gradient_map(
             factors = np.concatenate([factors, np.repeat(factors[:, :1], batch - m_real, axis=1)], axis=1)
             orders = np.concatenate([orders, np.repeat(orders[:, :1], batch - m_real, axis=1)], axis=1)
         m = Mapping.from_factors(factors, orders.astype(np.int32))
-        v = np.asarray(_score_layers(arch_d, la, shard_leading(m), objective))[:, :m_real]
+        if nd > nb:
+            m = jax.tree_util.tree_map(lambda a: np.concatenate([a, np.repeat(a[:1], nd - nb, axis=0)]), m)
+        parts = [_score_layers(arch_d, la[j], shard_leading(_rows(m, c)), objective) for j, c in enumerate(chunks)]
+        v = np.concatenate([np.asarray(p) for p in parts])[:nb, :m_real]
         factors, orders = factors[:, :m_real], orders[:, :m_real]
         evaluations += n * factors.shape[1]
         for i in range(n):
@@ -321,20 +345,22 @@ def gradient_map(
     for r in range(rounds):
         k = min(snap_every, steps - r * snap_every)
         if k > 0:
-            theta, opt_state = _optimise(
-                theta,
-                opt_state,
-                log_bounds_d,
-                la,
-                arch_d,
-                objective,
-                k,
-                lr,
-                jnp.float32(temperature),
-                jnp.float32(penalty_weight),
-            )
+            for j in range(len(chunks)):
+                theta[j], opt_state[j] = _optimise(
+                    theta[j],
+                    opt_state[j],
+                    log_bounds_d[j],
+                    la[j],
+                    arch_d,
+                    objective,
+                    k,
+                    lr,
+                    jnp.float32(temperature),
+                    jnp.float32(penalty_weight),
+                )
         # snap every start: nearest splits per dim, random combinations, repair
-        logf = np.asarray(jax.nn.softmax(theta, axis=2)) * log_bounds[:, None, None, :]  # [nb, S, 4, 8]
+        share = np.concatenate([np.asarray(jax.nn.softmax(t, axis=2)) for t in theta])[:nb]
+        logf = share * log_bounds[:, None, None, :]  # [nb, S, 4, 8]
         cand = np.ones((nb, starts, neighbours, 4, 8), dtype=np.int64)
         for li in range(nb):
             for d in range(8):
@@ -353,8 +379,8 @@ def gradient_map(
         best_f = both.reshape(nb, starts, neighbours * n_orders, 4, 8)[
             np.arange(nb)[:, None], np.arange(starts)[None, :], best
         ]
-        theta = shard_leading(jnp.asarray(_theta_from_factors(best_f, log_bounds[:, None, :])))
-        opt_state = shard_leading(optax.adam(lr).init(theta))
+        theta = to_device(_theta_from_factors(best_f, log_bounds[:, None, :]))
+        opt_state = adam_init(theta)
         if progress is not None:
             finite = np.isfinite(v).any(axis=(1, 2))[:n].sum()
             progress(

@@ -88,6 +88,31 @@ def test_layers_of_different_shapes_reuse_compiled_functions(monkeypatch):
         jaxdse.map_layer(layer, ARCH, seed=0)
 
 
+@pytest.mark.slow  # compiles the mapper's programs for a 1-start budget: 2 minutes on 2 loaded cores
+def test_networks_of_other_sizes_map_without_compiling():
+    """Re-mapping (issue 14, section 3): once one network is mapped, networks with other
+    numbers of unique layers run the same compiled programs (layers go to the device in
+    chunks of ``plan.LAYER_CHUNK``), counted by JAX's backend-compile event."""
+    compiles = []
+
+    def on_event(event: str, _seconds: float, **_kw) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(on_event)
+
+    def net(n: int) -> w.Network:
+        layers = tuple(w.linear(f"fc{i}", 8 * (i + 1), 16, tokens=4) for i in range(n))
+        return w.Network(f"net{n}", layers, (1,) * n)
+
+    jaxdse.map_network(net(3), ARCH, budget=300, progress=False)
+    before = len(compiles)
+    for n in (1, 9):  # one chunk with 7 padding rows; two chunks
+        plan = jaxdse.map_network(net(n), ARCH, budget=300, progress=False)
+        assert np.asarray(plan.costs.layers.latency_cycles).shape == (n,) and float(plan.costs.legal) == 1.0
+    assert len(compiles) == before, f"{len(compiles) - before} new compilations"
+
+
 def test_bad_method_objective_budget():
     layer = w.linear("fc", 8, 8)
     with pytest.raises(MapperError, match="method"):

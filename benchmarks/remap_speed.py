@@ -102,7 +102,8 @@ def main() -> None:
                 "meets_target": ok,
             }
         )
-        print(f"{name:<22} {len(net.layers):>6} {wall:>7.2f} {cpu:>7.2f} {compiles:>8} {lat_ms:>11.3f}  {note}", flush=True)
+        line = f"{name:<22} {len(net.layers):>6} {wall:>7.2f} {cpu:>7.2f} {compiles:>8} {lat_ms:>11.3f}  {note}"
+        print(line, flush=True)
     warm = [r for r in rows if not r["first"]]
     if warm:
         worst = max(warm, key=lambda r: r["wall_s"])

@@ -156,8 +156,12 @@ def write_design(hier: Hierarchy, mapping: NestMapping, layer: Layer) -> dict[st
             stage = f"{name}_y_stage"
             comp = _storage(stage, "regfile", int(bits[i]), {"depth": 1})
             directives = [
-                {"target": stage, "type": "temporal", "factors": _factor_text(np.ones(8, np.int64), dims),
-                 "permutation": "".join(dims)},  # fmt: skip
+                {
+                    "target": stage,
+                    "type": "temporal",
+                    "factors": _factor_text(np.ones(8, np.int64), dims),
+                    "permutation": "".join(dims),
+                },  # fmt: skip
                 _spatial(stage, s[i, 1], [], y_dims, dims),
                 {"target": stage, "type": "bypass", "keep": [], "bypass": list(DATA_SPACES)},
             ]

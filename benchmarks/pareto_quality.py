@@ -34,7 +34,8 @@ point: index, mapper objective, latency_s, energy_j, area_mm2, power_w,
 feasible), written as the run goes (a partial run is kept and marked);
 ``OUT/summary.csv`` (hypervolume per network, method, seed, budget) and
 ``OUT/dominated.csv`` are rebuilt from them by ``--summarise``, which also
-runs after the searches.
+runs after the searches, with ``OUT/fronts_{network}.png`` (seed 0: every
+method's front at its largest budget over the greyed evaluated points).
 """
 
 from __future__ import annotations
@@ -192,7 +193,11 @@ def summarise(out: Path, budgets: tuple[int, ...] = BUDGETS) -> list[dict]:
     rows, dom = [], []
     for net in sorted({r["network"] for r in runs}):
         rs = [r for r in runs if r["network"] == net]
-        allpts = np.log10([(p["latency_s"], p["energy_j"]) for r in rs for p in r["points"] if p["feasible"]])
+        feasible = [(p["latency_s"], p["energy_j"]) for r in rs for p in r["points"] if p["feasible"]]
+        if not feasible:
+            print(f"{net}: no feasible point yet in {len(rs)} run(s): no hypervolume")
+            continue
+        allpts = np.log10(feasible)
         lo, hi = allpts.min(0), allpts.max(0)
         span = np.where(hi > lo, hi - lo, 1.0)
 
@@ -240,7 +245,52 @@ def summarise(out: Path, budgets: tuple[int, ...] = BUDGETS) -> list[dict]:
                 )
     _write_csv(out / "summary.csv", rows)
     _write_csv(out / "dominated.csv", dom)
+    for net in sorted({r["network"] for r in runs}):
+        plot_fronts(out / f"fronts_{net}.png", net, [r for r in runs if r["network"] == net])
     return rows
+
+
+PLOT_STYLE = {"jaxdse": ("C3", "o"), "nsga2": ("C0", "s"), "tpe": ("C2", "^"), "random": ("C7", "v")}
+
+
+def plot_fronts(path: Path, net: str, runs: list[dict], seed: int = 0) -> None:
+    """One network, one seed: each method's front at its largest budget (latency x energy,
+    log-log), every feasible point any method evaluated greyed behind them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    runs = [r for r in runs if r["seed"] == seed]
+    if not runs:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    pts = np.array([(p["latency_s"], p["energy_j"]) for r in runs for p in r["points"] if p["feasible"]])
+    if not len(pts):
+        plt.close(fig)
+        return
+    ax.scatter(pts[:, 0] * 1e3, pts[:, 1] * 1e3, s=5, c="0.85", label="evaluated (any method), feasible")
+    for r in sorted(runs, key=lambda r: r["method"]):
+        f = sorted(_front(r["points"]))
+        if not f:
+            continue
+        colour, marker = PLOT_STYLE.get(r["method"], ("k", "x"))
+        lat, en = np.array(f).T * 1e3
+        label = f"{r['method']} @ {len(r['points'])} designs ({len(f)} on its front)"
+        ax.plot(lat, en, c=colour, lw=0.9, drawstyle="steps-post")
+        ax.scatter(lat, en, c=colour, marker=marker, s=28, edgecolors="k", linewidths=0.4, label=label, zorder=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())  # minor log labels collide on a short span
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("energy (mJ)")
+    ax.set_title(f"{net}, seed {seed}: fronts at each run's largest budget (lower left is better)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _dom(a, b) -> bool:

@@ -323,6 +323,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from jaxdse.codesign import Constraints, resume
 
     progress = None if args.json else _progress
+    if args.arch is not None:
+        return _explore_hierarchy(args, progress)
     settings = ["model", "workload", "batch", "space", "min_fps", "min_tokens_per_s", "objectives", *EXPLORE_DEFAULTS]
     if args.resume is not None:
         given = [f"--{k.replace('_', '-')}" for k in settings if getattr(args, k) is not None]
@@ -383,6 +385,68 @@ def cmd_explore(args: argparse.Namespace) -> int:
         print(plan.table())
     if args.out:
         print(f"\nwrote {args.out}/result.json, run.json, trace.jsonl, evaluations.jsonl and figures")
+    return 0 if result.feasible else 3
+
+
+def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
+    """explore --arch HIERARCHY: the hierarchy explorer (``jaxdse.codesign.hierarchy_explore``)."""
+    from jaxdse.codesign.hierarchy_explore import explore_hierarchy
+
+    hier = _hierarchy(args)
+    if hier is None:
+        raise ExploreError(
+            f"command line: field '--arch' expected a general hierarchy (eyeriss_like, simba_like, gemmini_like, "
+            f"tpu_v1_like or a hierarchy YAML; the template designs are explored in the Table-1 space without "
+            f"--arch), found {args.arch!r}"
+        )
+    unsupported = [
+        f"--{k.replace('_', '-')}"
+        for k in ("space", "objectives", "min_fps", "min_tokens_per_s", "resume")
+        if getattr(args, k) is not None
+    ]
+    if unsupported:
+        raise ExploreError(
+            f"command line: explore --arch (a general hierarchy) expected none of {unsupported}, found them "
+            "(not supported on general hierarchies yet)"
+        )
+    if args.method not in (None, "explainable", "random"):
+        raise ExploreError(
+            f"command line: field '--method' expected 'explainable' or 'random' with --arch, found {args.method!r}"
+        )
+    if args.out is not None and (Path(args.out) / "result.json").exists() and not args.force:
+        raise ExploreError(
+            f"command line: --out {args.out} already holds a result.json; expected --force to replace it"
+        )
+    batch = 1 if args.batch is None else args.batch
+    nets = [get(m, batch=batch) for m in args.model or []] + [load(w) for w in args.workload or []]
+    if not nets:
+        raise WorkloadError("command line: expected at least one --model NAME or --workload FILE, found none")
+    result = explore_hierarchy(
+        nets,
+        hier,
+        arch_name=str(args.arch),
+        budget=30 if args.budget is None else args.budget,
+        objective=args.objective or "latency",
+        method=args.method or "explainable",
+        seed=0 if args.seed is None else args.seed,
+        max_area_mm2=args.area_mm2,
+        max_power_w=args.power_w,
+        progress=progress,
+    )
+    if args.out is not None:
+        result.save(args.out)
+    if args.json:
+        import json
+
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0 if result.feasible else 3
+    print(result.summary())
+    if result.best is not None:
+        for name, plan in result.best.plans.items():
+            print(f"\n{name} on the final design:")
+            print(plan.table())
+    if args.out:
+        print(f"\nwrote {args.out}/result.json")
     return 0 if result.feasible else 3
 
 
@@ -477,8 +541,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B[,...]",
         help="search the Pareto front of two or more of latency, energy, edp, area, power (e.g. latency,energy)",
     )
-    p.add_argument("--area-mm2", type=float, help="area limit [75]")
-    p.add_argument("--power-w", type=float, help="peak power limit [4]")
+    p.add_argument(
+        "--arch",
+        help="explore around a general hierarchy (eyeriss_like, simba_like, gemmini_like, tpu_v1_like or a "
+        "hierarchy YAML): its levels' capacities, fan-outs and bandwidths [none: the Table-1 template space]",
+    )
+    p.add_argument("--area-mm2", type=float, help="area limit [75; with --arch: the base design's own]")
+    p.add_argument("--power-w", type=float, help="peak power limit [4; with --arch: the base design's own]")
     p.add_argument("--min-fps", type=float, help="minimum inferences/s for every model (default: per-model, reference)")
     p.add_argument(
         "--min-tokens-per-s",

@@ -1,0 +1,535 @@
+"""Codesign on any hierarchy: the bottleneck-driven explorer and its random baseline.
+
+Issue 15, section 2. The design space comes from the architecture
+(``HierarchySpace``); every design is mapped by the hierarchy mapper
+(``jaxdse.mapper.nest_search`` through ``map_on_hierarchy``) and costed
+exactly. The rules are stated per level and fan-out, from the term that
+bounds the dominant layer's latency (``HierarchyPlan`` records it per layer,
+``hierarchy_model.terms_cycles``):
+
+- compute-bound: more instances at a fan-out (each fan-out's X and Y one
+  step up); when the layer leaves most of the array idle (utilisation under
+  ``LOW_UTILISATION``) more instances cannot help, so the move is a larger
+  buffer at each level instead (capacity-limited tiling);
+- a level's bandwidth-bound: that level's bandwidth one step up, or more
+  reuse below it (the next level down that holds data one step larger);
+- a move that breaks a limit (area, power) is also tried with one buffer
+  shrunk a step (the largest-area level first), and when every move is
+  blocked the reason says which limit blocked it.
+
+A step evaluates the proposals of the dominant layer (then of the next
+layers, ``LAYERS_TRIED``) and accepts the feasible one with the lowest
+objective when it improves on the current design; with no improving move
+the search ends early ("converged") and says so. Each accepted step is
+explained in words: which layer dominated, what bounded it, what changed.
+
+Limits default to the base design's own area and peak power (iso-area,
+iso-power: a better design for the same silicon and power), or are given.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from costmodels.hierarchy import Hierarchy
+from jaxdse.codesign.checkpoint import atomic_write
+from jaxdse.codesign.hierarchy_space import HierarchySpace
+from jaxdse.codesign.space import SpaceError
+from jaxdse.hierarchy_plan import HierarchyPlan, map_on_hierarchy
+from jaxdse.mapper.nest_search import NestSearchConfig
+from jaxdse.mapper.space import OBJECTIVES, MapperError, objective_of
+from workloads import Network
+
+LOW_UTILISATION = 0.5
+"""Below this MAC utilisation a compute-bound layer is tiling-limited, not instance-limited."""
+LAYERS_TRIED = 3
+"""Dominant layers whose moves a step tries before it ends the search."""
+FREE_HARM = 0.01
+"""A free-budget shrink is accepted when it costs at most this share of the objective."""
+FREE_STEPS = 3
+"""Free-budget shrinks in a row at most (each must lower the binding budget)."""
+DEFAULT_MAPPER_BUDGET = 300
+"""Exact evaluations per layer of the hierarchy mapper for each design (resnet18 on eyeriss_like:
+about 2 s per design on 2 CPU cores, measured; the plan of a design is within a few % of budget 1,000's)."""
+METHODS = ("explainable", "random")
+
+
+@dataclass
+class HierEval:
+    """One evaluated design."""
+
+    index: int
+    design: dict[str, float]
+    plans: dict[str, HierarchyPlan]
+    latency_s: float
+    energy_j: float
+    area_mm2: float
+    power_w: float
+    budgets: dict[str, float]
+    objective: float
+    wall_s: float
+    unmappable: str = ""
+
+    @property
+    def feasible(self) -> bool:
+        return (
+            not self.unmappable
+            and all(b <= 1.0 + 1e-9 for b in self.budgets.values())
+            and all(p.total()["legal"] for p in self.plans.values())
+        )
+
+    def record(self) -> dict:
+        return {
+            "index": self.index,
+            "design": self.design,
+            "latency_s": self.latency_s,
+            "energy_j": self.energy_j,
+            "area_mm2": self.area_mm2,
+            "power_w": self.power_w,
+            "budgets": self.budgets,
+            "objective": self.objective,
+            "feasible": self.feasible,
+            "unmappable": self.unmappable,
+            "wall_s": self.wall_s,
+        }
+
+
+@dataclass
+class HierarchyEvaluator:
+    """Maps and costs designs of one ``HierarchySpace`` (cached by design)."""
+
+    networks: list[Network]
+    space: HierarchySpace
+    limits: dict[str, float]
+    objective: str = "latency"
+    seed: int = 0
+    mapper_budget: int = DEFAULT_MAPPER_BUDGET
+    cache: dict[tuple, HierEval] = field(default_factory=dict)
+
+    def evaluate(self, design: dict[str, float]) -> HierEval:
+        k = self.space.key(design)
+        if k in self.cache:
+            return self.cache[k]
+        t = time.perf_counter()
+        hier = self.space.to_hierarchy(design)
+        cfg = NestSearchConfig(budget=self.mapper_budget, starts=min(256, max(1, self.mapper_budget // 2)))
+        try:
+            plans = {
+                n.name: map_on_hierarchy(n, hier, objective=self.objective, seed=self.seed, config=cfg)
+                for n in self.networks
+            }
+        except MapperError as e:  # e.g. a buffer too small for any tile: a design, not a crash
+            area, power = (v * self.limits[k] for k, v in hardware_budgets(self.space, design, self.limits).items())
+            ev = HierEval(
+                index=len(self.cache) + 1,
+                design=dict(design),
+                plans={},
+                latency_s=math.inf,
+                energy_j=math.inf,
+                area_mm2=area,
+                power_w=power,
+                budgets={"area_mm2": area / self.limits["area_mm2"], "power_w": power / self.limits["power_w"]},
+                objective=math.inf,
+                wall_s=time.perf_counter() - t,
+                unmappable=str(e),
+            )
+            self.cache[k] = ev
+            return ev
+        totals = [p.total() for p in plans.values()]
+        lat = sum(t_["latency_s"] for t_ in totals)
+        en = sum(t_["energy_j"] for t_ in totals)
+        area, power = totals[0]["area_mm2"], totals[0]["power_w"]
+        ev = HierEval(
+            index=len(self.cache) + 1,
+            design=dict(design),
+            plans=plans,
+            latency_s=lat,
+            energy_j=en,
+            area_mm2=area,
+            power_w=power,
+            budgets={"area_mm2": area / self.limits["area_mm2"], "power_w": power / self.limits["power_w"]},
+            objective=float(objective_of(self.objective, lat, en)),
+            wall_s=time.perf_counter() - t,
+        )
+        self.cache[k] = ev
+        return ev
+
+    @property
+    def count(self) -> int:
+        return len(self.cache)
+
+
+@dataclass
+class Step:
+    """An accepted step (or the start): the design it reached and why."""
+
+    evaluation: int
+    objective: float
+    reason: str
+
+    def objective_text(self, objective: str) -> str:
+        return f"{self.objective * 1e3:.4f} ms" if objective == "latency" else f"{self.objective:.4g}"
+
+
+@dataclass
+class HierarchyExploreResult:
+    """What a hierarchy search did: every evaluation, the accepted steps, the best design."""
+
+    arch: str
+    networks: list[str]
+    method: str
+    objective: str
+    limits: dict[str, float]
+    space: HierarchySpace
+    evaluations: list[HierEval]
+    steps: list[Step]
+    best: HierEval | None
+    stopped: str
+    wall_s: float
+
+    @property
+    def feasible(self) -> bool:
+        return self.best is not None and self.best.feasible
+
+    def best_hierarchy(self) -> Hierarchy | None:
+        return None if self.best is None else self.space.to_hierarchy(self.best.design)
+
+    def summary(self) -> str:
+        base = self.evaluations[0]
+        lines = [
+            f"hierarchy codesign on {self.arch} ({self.method}, objective {self.objective}) for "
+            f"{', '.join(self.networks)}: {len(self.evaluations)} designs, {self.wall_s:.1f} s; {self.stopped}",
+            f"limits: area {self.limits['area_mm2']:.3f} mm^2, peak power {self.limits['power_w']:.3f} W",
+            "steps:",
+        ]
+        lines += [f"  [{s.evaluation}] {s.objective_text(self.objective)}  {s.reason}" for s in self.steps]
+        if self.best is None:
+            lines.append("no feasible design found")
+            return "\n".join(lines)
+        b = self.best
+        lines += [
+            f"best: design {b.index}: latency {b.latency_s * 1e3:.4f} ms, energy {b.energy_j * 1e3:.4f} mJ, "
+            f"area {b.area_mm2:.3f} mm^2, peak power {b.power_w:.3f} W "
+            f"({base.objective / b.objective:.2f}x better {self.objective} than the base design)",
+            f"  {self.space.describe(b.design)}",
+        ]
+        changed = [
+            f"{p.name} {p.show(base.design[p.name])} -> {p.show(b.design[p.name])}"
+            for p in self.space.params
+            if base.design[p.name] != b.design[p.name]
+        ]
+        lines.append("  changed from the base: " + ("; ".join(changed) or "nothing"))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "arch": self.arch,
+            "networks": self.networks,
+            "method": self.method,
+            "objective": self.objective,
+            "limits": self.limits,
+            "stopped": self.stopped,
+            "wall_s": self.wall_s,
+            "space": {p.name: {"unit": p.unit, "values": list(p.values)} for p in self.space.params},
+            "steps": [{"evaluation": s.evaluation, "objective": s.objective, "reason": s.reason} for s in self.steps],
+            "best": None
+            if self.best is None
+            else {**self.best.record(), "plans": {n: p.to_dict() for n, p in self.best.plans.items()}},
+            "evaluations": [e.record() for e in self.evaluations],
+        }
+
+    def save(self, out: str | Path) -> Path:
+        """``OUT/result.json`` (everything above, the best design's plans included)."""
+        path = Path(out) / "result.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(self.to_dict(), indent=2))
+        return path
+
+
+@dataclass(frozen=True)
+class Proposal:
+    design: dict[str, float]
+    reason: str
+
+
+def _dominant_layers(ev: HierEval) -> list[tuple[str, dict, float]]:
+    """(network, layer record, share of total latency), largest share first."""
+    rows = [(n, r, r["latency_s"] * r["count"] / ev.latency_s) for n, p in ev.plans.items() for r in p.layers]
+    return sorted(rows, key=lambda x: -x[2])
+
+
+def _level_below(space: HierarchySpace, level: int) -> list[str]:
+    """Capacity parameters of the levels below ``level``, nearest first."""
+    return [p.name for p in sorted(space.params, key=lambda p: p.level) if p.kind == "capacity" and p.level > level]
+
+
+def propose(space: HierarchySpace, ev: HierEval, network: str, row: dict, share: float) -> list[Proposal]:
+    """The moves the bottleneck of one layer calls for (per level and fan-out)."""
+    names = list(space.base.names)
+    bound = row["bound"]
+    util = row["utilisation"]
+    head = f"{network}:{row['name']} is {share:.0%} of latency and bound by {bound}"
+    moves: list[tuple[str, int, str]] = []
+    if bound == "compute":
+        if util >= LOW_UTILISATION:
+            for p in space.params:
+                if p.kind in ("fanout_x", "fanout_y"):
+                    moves.append((p.name, 1, f"(MAC utilisation {util:.0%}): more instances at {p.name}"))
+        else:
+            for p in space.params:
+                if p.kind == "capacity":
+                    moves.append((p.name, 1, f"but uses {util:.0%} of the MACs (tiling-limited): a larger {p.name}"))
+    elif bound.endswith(" bandwidth"):
+        level = names.index(bound[: -len(" bandwidth")])
+        bw = f"{names[level]}.read_bw"
+        if bw in space.by_name:
+            moves.append((bw, 1, f"more {names[level]} bandwidth"))
+        for cap in _level_below(space, level)[:2]:
+            moves.append((cap, 1, f"more reuse below {names[level]}: a larger {cap}"))
+    else:  # a NoC stream or the DMA of the Explainable-DSE template models
+        for p in space.params:
+            if p.kind == "read_bw" and p.level == 0:
+                moves.append((p.name, 1, "more off-chip bandwidth"))
+    out = []
+    for name, k, what in moves:
+        d = space.step(ev.design, name, k)
+        if d is not None:
+            p = space.by_name[name]
+            out.append(Proposal(d, f"{head} {what}: {p.show(ev.design[name])} -> {p.show(d[name])}"))
+    return out
+
+
+def hardware_budgets(space: HierarchySpace, design: dict[str, float], limits: dict[str, float]) -> dict[str, float]:
+    """Area and peak-power budgets of a design, exact and without mapping it."""
+    from costmodels import hierarchy_model as hm
+
+    hier = space.to_hierarchy(design)
+    area = float(hm.area_mm2(hier))
+    return {"area_mm2": area / limits["area_mm2"], "power_w": float(hm.peak_power_w(hier, area)) / limits["power_w"]}
+
+
+def fit_limits(
+    space: HierarchySpace, design: dict[str, float], limits: dict[str, float], keep: str
+) -> tuple[dict[str, float], list[str]] | None:
+    """Pay for a move that breaks area or power: shrink buffers, one step at a time, the one
+    that lowers the worse budget most first (never ``keep``, the moved parameter), until both
+    limits hold. Returns (design, what was shrunk) or None when no shrinking is enough.
+    Only area and peak power are computed (no mapping): cheap."""
+    d, shrunk = dict(design), []
+    for _ in range(4 * len(space.params)):
+        b = hardware_budgets(space, d, limits)
+        if max(b.values()) <= 1.0 + 1e-9:
+            return d, shrunk
+        worst = max(b, key=b.get)
+        options = []
+        for p in space.params:
+            if p.kind != "capacity" or p.name == keep:
+                continue
+            nd = space.step(d, p.name, -1)
+            if nd is not None:
+                options.append((hardware_budgets(space, nd, limits)[worst], p.name, nd))
+        if not options:
+            return None
+        _, name, nd = min(options, key=lambda x: x[0])
+        p = space.by_name[name]
+        shrunk.append(f"{name} {p.show(d[name])} -> {p.show(nd[name])}")
+        d = nd
+    return None
+
+
+def _free_budget(space, ev, cur, limits, budget, evaluate, blocked: str):
+    """Every move is blocked by a limit: shrink the buffer whose step down lowers the binding
+    budget most while costing at most ``FREE_HARM`` of the objective (measured), so a later
+    move fits. Returns (evaluation, reason) or None."""
+    now = hardware_budgets(space, cur.design, limits)
+    binding = max(now, key=now.get)
+    options = []
+    for p in space.params:
+        if p.kind != "capacity":
+            continue
+        d = space.step(cur.design, p.name, -1)
+        if d is None or space.key(d) in ev.cache:
+            continue
+        options.append((hardware_budgets(space, d, limits)[binding], p, d))
+    for b, p, d in sorted(options, key=lambda x: x[0])[:2]:
+        if ev.count >= budget or b >= now[binding]:
+            break
+        e = evaluate(d)
+        if e.feasible and e.objective <= cur.objective * (1 + FREE_HARM):
+            change = 1 - e.objective / cur.objective
+            return e, (
+                f"every move is blocked ({blocked}); free budget: {p.name} {p.show(cur.design[p.name])} -> "
+                f"{p.show(d[p.name])} takes {binding} from {now[binding]:.2f} to {b:.2f} of its limit, "
+                f"measured {-change:+.2%} {ev.objective}"
+            )
+    return None
+
+
+def explore_hierarchy(
+    networks: list[Network],
+    arch: Hierarchy,
+    arch_name: str = "hierarchy",
+    budget: int = 30,
+    objective: str = "latency",
+    method: str = "explainable",
+    seed: int = 0,
+    max_area_mm2: float | None = None,
+    max_power_w: float | None = None,
+    span: int = 2,
+    values: dict[str, list[float]] | None = None,
+    mapper_budget: int = DEFAULT_MAPPER_BUDGET,
+    progress=print,
+) -> HierarchyExploreResult:
+    """Search hardware and mappings together on a general hierarchy.
+
+    Args:
+        networks: Workloads (latency and energy summed over them).
+        arch: The base hierarchy (a preset or ``load_hierarchy``).
+        arch_name: Its name, for the output.
+        budget: Designs evaluated at most (the base design included).
+        objective: ``latency``, ``energy`` or ``edp``.
+        method: ``explainable`` (bottleneck rules, above) or ``random``
+            (uniform designs of the same space, the baseline).
+        seed: Mapper seed (and the random method's sampler).
+        max_area_mm2, max_power_w: Limits (default: the base design's own).
+        span: Each parameter takes its base value times ``2**-span .. 2**span``.
+        values: A space file's values per parameter (narrows or widens them).
+        mapper_budget: Exact evaluations per layer of the hierarchy mapper.
+        progress: Callable(str) for progress lines, or None.
+
+    Raises:
+        SpaceError (a ValueError) naming the field for a bad argument or a
+        limit the base design cannot meet and no design of the space meets.
+    """
+    if objective not in OBJECTIVES:
+        raise SpaceError(f"hierarchy explore: field 'objective' expected one of {OBJECTIVES}, found {objective!r}")
+    if method not in METHODS:
+        raise SpaceError(f"hierarchy explore: field 'method' expected one of {METHODS}, found {method!r}")
+    for name, v, lo in (("budget", budget, 1), ("mapper_budget", mapper_budget, 8)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise SpaceError(f"hierarchy explore: field '{name}' expected an int >= {lo}, found {v!r}")
+    if not networks:
+        raise SpaceError("hierarchy explore: field 'networks' expected at least one network, found none")
+    space = HierarchySpace(arch, span, values)
+    t0 = time.perf_counter()
+    base = space.base_design()
+    base_hier = space.to_hierarchy(base)
+    from costmodels import hierarchy_model as hm
+
+    base_area = float(hm.area_mm2(base_hier))
+    base_power = float(hm.peak_power_w(base_hier, base_area))  # the default limits: iso-area, iso-power
+    limits = {
+        "area_mm2": float(max_area_mm2) if max_area_mm2 is not None else base_area,
+        "power_w": float(max_power_w) if max_power_w is not None else base_power,
+    }
+    for k, v in limits.items():
+        if not (math.isfinite(v) and v > 0):
+            raise SpaceError(f"hierarchy explore: field '{k}' expected a positive limit, found {v!r}")
+    ev = HierarchyEvaluator(list(networks), space, limits, objective, seed, mapper_budget)
+
+    def say(line: str) -> None:
+        if progress is not None:
+            progress(line)
+
+    def evaluate(d: dict[str, float]) -> HierEval:
+        e = ev.evaluate(d)
+        say(
+            f"[{e.index}/{budget}] {e.latency_s * 1e3:.4f} ms, {e.energy_j * 1e3:.4f} mJ, area {e.area_mm2:.3f} mm^2 "
+            f"({e.budgets['area_mm2']:.2f} of limit), power {e.power_w:.3f} W ({e.budgets['power_w']:.2f}), "
+            f"{'feasible' if e.feasible else 'infeasible'}"
+        )
+        return e
+
+    cur = evaluate(base)
+    steps = [Step(cur.index, cur.objective, f"base design: {space.describe(base)}")]
+    stopped = f"budget of {budget} designs spent"
+    if method == "random":
+        rng = np.random.default_rng(seed)
+        tries = 0
+        while ev.count < budget and tries < 50 * budget:
+            tries += 1
+            d = {p.name: p.values[int(rng.integers(len(p.values)))] for p in space.params}
+            if space.key(d) not in ev.cache:
+                evaluate(d)
+    else:
+        free_run = 0
+        while ev.count < budget:
+            accepted = None
+            blocked: list[str] = []
+            for network, row, share in _dominant_layers(cur)[:LAYERS_TRIED]:
+                tried: list[tuple[HierEval, Proposal]] = []
+                for prop in propose(space, cur, network, row, share):
+                    if ev.count >= budget:
+                        break
+                    hw = hardware_budgets(space, prop.design, limits)
+                    if max(hw.values()) > 1.0 + 1e-9:
+                        worst = max(hw, key=hw.get)
+                        moved = next(k for k in prop.design if prop.design[k] != cur.design[k])
+                        fitted = fit_limits(space, prop.design, limits, keep=moved)
+                        if fitted is None:
+                            blocked.append(f"{prop.reason}: blocked by {worst} ({hw[worst]:.2f} of its limit)")
+                            continue
+                        d, shrunk = fitted
+                        prop = Proposal(d, f"{prop.reason}, paid for within the {worst} limit by {', '.join(shrunk)}")
+                    if space.key(prop.design) in ev.cache:
+                        continue
+                    tried.append((evaluate(prop.design), prop))
+                good = [(e, p) for e, p in tried if e.feasible and e.objective < cur.objective * (1 - 1e-6)]
+                if good:
+                    accepted = min(good, key=lambda x: x[0].objective)
+                    break
+            if accepted is None and blocked and free_run < FREE_STEPS and ev.count < budget:
+                freed = _free_budget(space, ev, cur, limits, budget, evaluate, blocked[0])
+                if freed is not None:
+                    e, why = freed
+                    steps.append(Step(e.index, e.objective, why))
+                    cur, free_run = e, free_run + 1
+                    continue
+            if accepted is None:
+                stopped = "converged: no proposed move improves on the current design" + (
+                    f"; blocked: {blocked[0]}" if blocked else ""
+                )
+                break
+            e, prop = accepted
+            gain = 1 - e.objective / cur.objective
+            steps.append(Step(e.index, e.objective, f"{prop.reason}; measured -{gain:.1%} {objective}"))
+            cur, free_run = e, 0
+    feasible = [e for e in ev.cache.values() if e.feasible]
+    best = min(feasible, key=lambda e: e.objective) if feasible else None
+    on_path = [i for i, st in enumerate(steps) if best is not None and st.evaluation == best.index]
+    if on_path and on_path[-1] < len(steps) - 1:  # the explanation ends at the design returned
+        cut = len(steps) - 1 - on_path[-1]
+        steps = steps[: on_path[-1] + 1]
+        stopped += f"; the last {cut} step(s) (free-budget shrinks) did not improve on design {best.index}, returned"
+    if method == "random" and best is not None and best.index != steps[-1].evaluation:
+        steps.append(Step(best.index, best.objective, f"best of {ev.count} uniform random designs"))
+    return HierarchyExploreResult(
+        arch=arch_name,
+        networks=[n.name for n in networks],
+        method=method,
+        objective=objective,
+        limits=limits,
+        space=space,
+        evaluations=list(ev.cache.values()),
+        steps=steps,
+        best=best,
+        stopped=stopped,
+        wall_s=time.perf_counter() - t0,
+    )
+
+
+__all__ = [
+    "DEFAULT_MAPPER_BUDGET",
+    "METHODS",
+    "HierEval",
+    "HierarchyEvaluator",
+    "HierarchyExploreResult",
+    "explore_hierarchy",
+    "propose",
+]

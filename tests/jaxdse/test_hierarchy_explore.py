@@ -1,0 +1,105 @@
+"""The design space of a general hierarchy and the explorer on it (issue 15, section 2)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import workloads as w
+from costmodels import hierarchy_model as hm
+from costmodels.hierarchy import hierarchy_preset
+from jaxdse.cli import main
+from jaxdse.codesign.hierarchy_explore import explore_hierarchy, fit_limits, hardware_budgets
+from jaxdse.codesign.hierarchy_space import HierarchySpace
+from jaxdse.codesign.space import SpaceError
+
+TINY = "workloads/examples/tiny_cnn.yaml"
+
+
+@pytest.mark.parametrize("name", ["eyeriss_like", "simba_like", "gemmini_like", "tpu_v1_like"])
+def test_space_is_read_off_the_hierarchy(name):
+    """Every on-chip level's capacity and every fan-out > 1 is a parameter; the base design
+    rebuilds the preset exactly; integer counts only."""
+    hier = hierarchy_preset(name)
+    space = HierarchySpace(hier)
+    caps = np.asarray(hier.capacity_bytes)
+    for lv, level in enumerate(hier.names):
+        assert (f"{level}.capacity" in space.by_name) == (lv > 0 and math.isfinite(caps[lv]))
+        for axis in ("fanout_x", "fanout_y"):
+            assert (f"{level}.{axis}" in space.by_name) == (float(np.asarray(getattr(hier, axis))[lv]) > 1)
+    for p in space.params:
+        if p.kind != "read_bw":
+            assert all(v >= 1 and float(v).is_integer() for v in p.values), p
+    rebuilt = space.to_hierarchy(space.base_design())
+    for f in ("capacity_bytes", "fanout_x", "fanout_y", "read_pj", "area_um2", "read_bw_words"):
+        np.testing.assert_allclose(np.asarray(getattr(rebuilt, f)), np.asarray(getattr(hier, f)), rtol=1e-6)
+
+
+def test_capacity_moves_area_and_energy_along_the_technology_laws():
+    space = HierarchySpace(hierarchy_preset("eyeriss_like"))
+    base = space.base_design()
+    up = space.step(base, "shared_glb.capacity", 1)
+    a0 = float(hm.area_mm2(space.to_hierarchy(base)))
+    a1 = float(hm.area_mm2(space.to_hierarchy(up)))
+    assert a1 > a0
+    lv = space.by_name["shared_glb.capacity"].level
+    assert float(np.asarray(space.to_hierarchy(up).read_pj)[lv]) > float(np.asarray(space.base.read_pj)[lv])
+
+
+def test_bad_space_values_name_the_field():
+    hier = hierarchy_preset("gemmini_like")
+    with pytest.raises(SpaceError, match="Accumulator.fanout_x"):
+        HierarchySpace(hier, values={"Accumulator.fanout_x": [8, 12.5]})
+    with pytest.raises(SpaceError, match="no_such.capacity"):
+        HierarchySpace(hier, values={"no_such.capacity": [1024]})
+    space = HierarchySpace(hier, values={"Accumulator.fanout_x": [8, 16, 32]})
+    assert space.by_name["Accumulator.fanout_x"].values == (8.0, 16.0, 32.0)
+    with pytest.raises(SpaceError, match="Accumulator.fanout_x"):
+        space.validate({**space.base_design(), "Accumulator.fanout_x": 64.0})
+
+
+def test_fit_limits_pays_for_a_move_with_buffers():
+    space = HierarchySpace(hierarchy_preset("gemmini_like"))
+    base = space.base_design()
+    limits = {"area_mm2": 4.0, "power_w": 20.0}
+    grown = space.step(base, "Accumulator.fanout_x", 1)
+    assert hardware_budgets(space, grown, limits)["power_w"] > 1.0
+    fitted, shrunk = fit_limits(space, grown, limits, keep="Accumulator.fanout_x")
+    assert fitted["Accumulator.fanout_x"] == grown["Accumulator.fanout_x"] and shrunk
+    assert max(hardware_budgets(space, fitted, limits).values()) <= 1.0
+
+
+@pytest.mark.slow  # maps ~10 designs of tiny_cnn on gemmini_like: about a minute on 2 loaded cores
+def test_explainable_beats_the_base_within_limits_and_explains_to_the_end():
+    net = w.load(TINY)
+    r = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", budget=6, mapper_budget=100,
+                          max_power_w=20.0, progress=None)  # fmt: skip
+    assert r.feasible and r.best.objective < r.evaluations[0].objective
+    assert r.steps[-1].evaluation == r.best.index  # the explanation ends at the design returned
+    assert all(e.budgets["area_mm2"] <= 1 + 1e-9 and e.budgets["power_w"] <= 1 + 1e-9 for e in [r.best])
+    assert len(r.evaluations) <= 6
+    for s in r.steps[1:]:
+        assert "bound by" in s.reason and "measured" in s.reason
+    rnd = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", budget=4, mapper_budget=100,
+                            max_power_w=20.0, method="random", progress=None)  # fmt: skip
+    assert len(rnd.evaluations) == 4 and all(e.design in [x.design for x in rnd.evaluations] for e in [rnd.best])
+
+
+@pytest.mark.slow  # one short CLI run on a hierarchy
+def test_cli_explore_on_a_hierarchy_writes_result(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["explore", "--arch", "gemmini_like", "--workload", TINY, "--budget", "3", "--power-w", "20"]
+    assert main([*argv, "--out", str(out)]) == 0
+    data = json.loads((out / "result.json").read_text())
+    assert data["arch"] == "gemmini_like" and len(data["evaluations"]) <= 3 and data["best"]["feasible"]
+    assert main([*argv, "--out", str(out)]) == 2  # an existing result is not replaced without --force
+    assert "--force" in capsys.readouterr().err
+
+
+def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):
+    assert main(["explore", "--arch", "explainable_default", "--model", "resnet18"]) == 2
+    assert "general hierarchy" in capsys.readouterr().err
+    assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--min-fps", "3"]) == 2
+    assert "--min-fps" in capsys.readouterr().err
+    assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--method", "genetic"]) == 2

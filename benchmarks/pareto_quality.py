@@ -48,8 +48,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import network
 
-import workloads as w
 from jaxdse.codesign import Constraints, Evaluator, table1_space
 from jaxdse.codesign.pareto import (
     MultiEvaluator,
@@ -70,10 +70,6 @@ REF = (1.1, 1.1)
 RANDOM_SEED_OFFSET = 1000
 """Random search's sampler seed is ``seed + 1000``: NSGA-II's first generation is
 random sampling with the same seed, so equal seeds would give the same designs."""
-
-
-def network(name: str):
-    return w.load(ROOT / "workloads/examples/tiny_cnn.yaml") if name == "tiny_cnn" else w.get(name)
 
 
 def multi_evaluator(net, seed: int, mapper_budget: int | None) -> MultiEvaluator:

@@ -34,11 +34,11 @@ import time
 from pathlib import Path
 
 import jax
+from common import network
 
 import workloads as w
 from jaxdse.compile_cache import enable_compile_cache
 
-ROOT = Path(__file__).resolve().parents[1]
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 TARGET_WARM_S = 1.0
 TARGET_FIRST_S = 15.0
@@ -55,10 +55,6 @@ class CompileCounter:
         if event == COMPILE_EVENT:
             self.count += 1
             self.seconds += duration_s
-
-
-def _network(name: str):
-    return w.load(ROOT / "workloads/examples/tiny_cnn.yaml") if name == "tiny_cnn" else w.get(name)
 
 
 def main() -> None:
@@ -80,9 +76,9 @@ def main() -> None:
     print(f"re-mapping on {args.arch}, gradient mapper defaults; load average {os.getloadavg()[0]:.1f}")
     print(f"{'network':<22} {'layers':>6} {'wall s':>7} {'CPU s':>7} {'compiles':>8} {'latency ms':>11}  note")
     for i, name in enumerate([args.first, *names]):
-        net = _network(name)
+        net = network(name)
         c0, s0, t0, p0 = counter.count, counter.seconds, time.perf_counter(), time.process_time()
-        plan = jaxdse.map_network(net, args.arch, progress=False)
+        plan = jaxdse.mapnetwork(net, args.arch, progress=False)
         wall, cpu = time.perf_counter() - t0, time.process_time() - p0
         compiles = counter.count - c0
         target = TARGET_FIRST_S if i == 0 else TARGET_WARM_S

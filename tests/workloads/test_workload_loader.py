@@ -157,3 +157,14 @@ def test_missing_file(tmp_path):
     with pytest.raises(WorkloadError, match="no such file") as info:
         load(tmp_path / "nope.yaml")
     assert "nope.yaml" in str(info.value)
+
+
+def test_held_apart_workloads_load_and_cite_their_source():
+    """workloads/heldout (issue 15, section 4): each loads, has work, and says where its shape comes from."""
+    files = sorted(Path("workloads/heldout").glob("*.yaml"))
+    assert len(files) >= 4
+    for f in files:
+        net = load(f)
+        assert net.name == f.stem and all(layer.macs > 0 for layer in net.layers)
+        head = f.read_text().split("name:")[0]
+        assert "Held apart" in head and any(ch.isdigit() for ch in head), f  # a cited paper and year

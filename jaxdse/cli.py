@@ -18,6 +18,7 @@ from costmodels.counts import check_counts
 from jaxdse.codesign import EXPLORERS, ConstraintError, ExploreError, ResumeError, SpaceError, explore
 from jaxdse.codesign.baselines import BaselineUnavailable
 from jaxdse.codesign.constraints import DEFAULT_AREA_MM2, DEFAULT_POWER_W
+from jaxdse.codesign.explorer_config import ConfigError
 from jaxdse.codesign.saved import ReportError
 from jaxdse.compile_cache import enable_compile_cache
 from jaxdse.hierarchy_plan import HierarchyMapError
@@ -28,6 +29,7 @@ from workloads import Network, WorkloadError, get, load, names
 from workloads.specfile import check_out_dir, printable
 
 USER_ERRORS = (
+    ConfigError,
     WorkloadError,
     ArchError,
     HierarchyError,
@@ -325,7 +327,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
     progress = None if args.json else _progress
     if args.arch is not None:
         return _explore_hierarchy(args, progress)
-    settings = ["model", "workload", "batch", "space", "min_fps", "min_tokens_per_s", "objectives", *EXPLORE_DEFAULTS]
+    settings = ["model", "workload", "batch", "space", "min_fps", "min_tokens_per_s", "objectives", "explorer_config",
+                *EXPLORE_DEFAULTS]  # fmt: skip
     if args.resume is not None:
         given = [f"--{k.replace('_', '-')}" for k in settings if getattr(args, k) is not None]
         given += ["--force"] if args.force else []
@@ -373,6 +376,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             force=args.force,
             command_line=shlex.join(["jaxdse", *args.argv]),
             objectives=args.objectives,
+            explorer_config=_explorer_config(args.explorer_config),
         )
     if args.json:
         import json
@@ -388,6 +392,33 @@ def cmd_explore(args: argparse.Namespace) -> int:
     return 0 if result.feasible else 3
 
 
+def _explorer_config(text: str | None):
+    """``--explorer-config top_k=3,min_gain=0.01`` -> ``ExplorerConfig`` (None when not given)."""
+    if text is None:
+        return None
+    from dataclasses import fields
+
+    from jaxdse.codesign.explorer_config import ExplorerConfig
+
+    types = {f.name: f.type for f in fields(ExplorerConfig)}
+    values: dict = {}
+    for item in text.split(","):
+        key, eq, raw = item.partition("=")
+        key = key.strip()
+        if not eq or key not in types:
+            raise ConfigError(
+                f"command line: field '--explorer-config' expected KEY=VALUE items with KEY among {sorted(types)}, "
+                f"found {item!r}"
+            )
+        try:
+            values[key] = int(raw) if types[key] in ("int", int) else float(raw)
+        except ValueError:
+            raise ConfigError(
+                f"command line: field '--explorer-config' item {key!r} expected a {types[key]}, found {raw!r}"
+            ) from None
+    return ExplorerConfig.from_dict(values, where="command line: field '--explorer-config'")
+
+
 def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
     """explore --arch HIERARCHY: the hierarchy explorer (``jaxdse.codesign.hierarchy_explore``)."""
     from jaxdse.codesign.hierarchy_explore import explore_hierarchy
@@ -401,7 +432,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         )
     unsupported = [
         f"--{k.replace('_', '-')}"
-        for k in ("space", "objectives", "min_fps", "min_tokens_per_s", "resume")
+        for k in ("space", "objectives", "min_fps", "min_tokens_per_s", "resume", "explorer_config")
         if getattr(args, k) is not None
     ]
     if unsupported:
@@ -558,6 +589,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=int, help="designs to evaluate [50]")
     p.add_argument("--method", choices=sorted([*EXPLORERS, "pareto"]), help="[explainable; pareto with --objectives]")
     p.add_argument("--seed", type=int, help="[0]")
+    p.add_argument(
+        "--explorer-config",
+        metavar="KEY=VALUE,...",
+        help="the explainable explorer's tunables (jaxdse.codesign.ExplorerConfig), e.g. top_k=3,min_gain=0.01; "
+        "recorded in run.json",
+    )
     p.add_argument("--json", action="store_true", help="print result.json to stdout instead of text")
     p.add_argument(
         "--out",

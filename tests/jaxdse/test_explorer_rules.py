@@ -204,3 +204,20 @@ def test_explorer_config_errors_name_the_field():
     with pytest.raises(jaxdse.codesign.ExploreError, match="explorer_config"):
         jaxdse.explore(TINY_NET, method="random", explorer_config=ExplorerConfig())
     assert np.isfinite(ExplorerConfig().max_scale)
+
+
+@pytest.mark.slow  # one explore run (compiles the explorer's programs): minutes on 2 loaded cores
+def test_cli_explorer_config_flag(tmp_path, capsys):
+    """--explorer-config KEY=VALUE,... reaches ExplorerConfig and run.json; bad items name the field."""
+    import json
+
+    from jaxdse.cli import main
+
+    out = tmp_path / "run"
+    assert main(["explore", "--model", "resnet18", "--budget", "1", "--explorer-config", "top_k=3,min_gain=0.01",
+                 "--out", str(out)]) in (0, 3)  # fmt: skip
+    cfg = json.loads((out / "run.json").read_text())["explorer_config"]
+    assert cfg["top_k"] == 3 and cfg["min_gain"] == 0.01
+    for bad, word in (("top_k=x", "top_k"), ("nope=1", "--explorer-config"), ("top_k=0", "top_k")):
+        assert main(["explore", "--model", "resnet18", "--budget", "1", "--explorer-config", bad]) == 2
+        assert word in capsys.readouterr().err

@@ -30,7 +30,18 @@ import jax
 ENV = "JAXDSE_COMPILE_CACHE"
 MIN_COMPILE_S = 0.5
 """Only executables that took this long to compile are stored (JAX's default
-of 1 s would leave out most of the mapper's pieces)."""
+of 1 s would leave out most of the mapper's pieces); ``$JAXDSE_COMPILE_CACHE_MIN_S``
+overrides it (0: store every executable, as the cache's own test does, so
+what is stored does not depend on how busy the machine was)."""
+MIN_ENV = "JAXDSE_COMPILE_CACHE_MIN_S"
+
+
+def _min_compile_s() -> float:
+    v = os.environ.get(MIN_ENV, "")
+    try:
+        return max(0.0, float(v)) if v.strip() else MIN_COMPILE_S
+    except ValueError:
+        return MIN_COMPILE_S
 
 
 def compile_cache_dir() -> Path | None:
@@ -63,7 +74,7 @@ def enable_compile_cache(path: str | Path | None = None) -> Path | None:
     except OSError:
         return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_S)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", _min_compile_s())
     return folder
 
 

@@ -406,6 +406,90 @@ def render_html(doc: list) -> str:
     return "\n".join(out) + "\n"
 
 
+def _hierarchy_result(folder: Path) -> dict | None:
+    """``result.json`` of ``jaxdse explore --arch HIERARCHY`` (no trace.jsonl), or None for any other folder."""
+    import json
+
+    path = folder / "result.json"
+    if (folder / "trace.jsonl").exists() or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None  # load_run reports it
+    keys = ("arch", "space", "steps", "evaluations", "limits")
+    return data if isinstance(data, dict) and all(k in data for k in keys) else None
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
+
+
+def _objective(data: dict, v: float) -> str:
+    return f"{v * 1e3:.4f} ms" if data.get("objective") == "latency" else f"{v:.6g}"
+
+
+def hierarchy_document(data: dict) -> list:
+    """The report of a hierarchy explorer run (``jaxdse.codesign.hierarchy_explore``) from its result.json."""
+    try:
+        lim = data["limits"]
+        doc: list = [
+            Heading(1, f"Hierarchy codesign on {data['arch']}: {', '.join(data['networks'])}"),
+            Para(
+                f"Method {data['method']}, objective {data['objective']}, {len(data['evaluations'])} designs "
+                f"evaluated in {data['wall_s']:.1f} s; {data['stopped']}. Limits: area {lim['area_mm2']:.3f} mm^2, "
+                f"peak power {lim['power_w']:.3f} W."
+            ),
+            Heading(2, "Steps (each accepted design and why)"),
+            Table(
+                ("design", "objective", "reason"),
+                tuple((str(st["evaluation"]), _objective(data, st["objective"]), st["reason"]) for st in data["steps"]),
+            ),
+            Heading(2, "Design space (read off the hierarchy)"),
+            Table(
+                ("parameter", "unit", "values"),
+                tuple((k, v["unit"], "; ".join(_num(x) for x in v["values"])) for k, v in data["space"].items()),
+            ),
+        ]
+        best = data.get("best")
+        if not best:
+            doc.append(Para("No feasible design was found."))
+            return doc
+        base = data["evaluations"][0]["design"]
+        doc += [
+            Heading(2, f"Best design (design {best['index']})"),
+            Para(
+                f"latency {best['latency_s'] * 1e3:.4f} ms, energy {best['energy_j'] * 1e3:.4f} mJ, area "
+                f"{best['area_mm2']:.3f} mm^2, peak power {best['power_w']:.3f} W."
+            ),
+            Table(
+                ("parameter", "base", "best"),
+                tuple((k, _num(base[k]), _num(v)) for k, v in best["design"].items()),
+            ),
+        ]
+        for net, plan in best.get("plans", {}).items():
+            doc.append(Heading(3, f"{net} on the best design (per instance of each layer)"))
+            doc.append(
+                Table(
+                    ("layer", "count", "latency ms", "energy uJ", "util %", "bound by"),
+                    tuple(
+                        (
+                            r["name"],
+                            str(r["count"]),
+                            f"{r['latency_s'] * 1e3:.4f}",
+                            f"{r['energy_j'] * 1e6:.2f}",
+                            f"{r['utilisation'] * 100:.1f}",
+                            r["bound"],
+                        )  # fmt: skip
+                        for r in plan["layers"]
+                    ),
+                )
+            )
+        return doc
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ReportError(f"report: result.json of a hierarchy run expected its fields, found a problem: {e}") from None
+
+
 def write_report(result_dir: str | Path, fmt: str = "md", out: str | Path | None = None) -> Path:
     """Turn a result folder into a Markdown or self-contained HTML report.
 
@@ -427,17 +511,18 @@ def write_report(result_dir: str | Path, fmt: str = "md", out: str | Path | None
     if fmt not in FORMATS:
         raise ReportError(f"report: field 'fmt' expected one of {list(FORMATS)}, found {fmt!r}")
     folder = Path(result_dir)
-    run = load_run(folder)
+    hier = _hierarchy_result(folder)
+    run = None if hier is not None else load_run(folder)
     target = Path(out) if out is not None else folder / f"report.{fmt}"
     if target.is_dir():
         raise ReportError(f"report: field 'out' expected a file path, found the directory '{target}'")
     check_out_dir(target.parent, "report: field 'out'", ReportError)
-    missing = [name for name in FIGURES if not (folder / name).is_file()]
+    missing = [] if run is None else [name for name in FIGURES if not (folder / name).is_file()]
     try:
         if missing:
             save_figures(run, folder, missing)
         target.parent.mkdir(parents=True, exist_ok=True)
-        doc = build_document(run, folder)
+        doc = build_document(run, folder) if run is not None else hierarchy_document(hier)
         atomic_write(target, render_markdown(doc, target.parent) if fmt == "md" else render_html(doc))
     except OSError as e:  # a read-only folder, a full disk: checked above where it can be, caught here where not
         where = e.filename or target

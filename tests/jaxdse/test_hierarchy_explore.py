@@ -95,6 +95,9 @@ def test_cli_explore_on_a_hierarchy_writes_result(tmp_path, capsys):
     assert data["arch"] == "gemmini_like" and len(data["evaluations"]) <= 3 and data["best"]["feasible"]
     assert main([*argv, "--out", str(out)]) == 2  # an existing result is not replaced without --force
     assert "--force" in capsys.readouterr().err
+    assert main(["report", str(out)]) == 0  # jaxdse report reads a hierarchy run too
+    text = (out / "report.md").read_text()
+    assert "Hierarchy codesign on gemmini_like" in text and "Design space" in text
 
 
 def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):

@@ -432,7 +432,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         )
     unsupported = [
         f"--{k.replace('_', '-')}"
-        for k in ("space", "objectives", "min_fps", "min_tokens_per_s", "resume", "explorer_config")
+        for k in ("objectives", "min_fps", "min_tokens_per_s", "resume", "explorer_config")
         if getattr(args, k) is not None
     ]
     if unsupported:
@@ -452,9 +452,20 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
     nets = [get(m, batch=batch) for m in args.model or []] + [load(w) for w in args.workload or []]
     if not nets:
         raise WorkloadError("command line: expected at least one --model NAME or --workload FILE, found none")
+    values = None
+    if args.space is not None:  # {parameter: [values]}: narrows or widens the space read off the hierarchy
+        from workloads.specfile import read_spec
+
+        values = read_spec(args.space, "hierarchy space file", SpaceError)
+        if not isinstance(values, dict) or not all(isinstance(v, list) for v in values.values()):
+            raise SpaceError(
+                f"hierarchy space file {args.space}: expected a mapping of parameter name -> list of values, "
+                f"found {type(values).__name__}"
+            )
     result = explore_hierarchy(
         nets,
         hier,
+        values=values,
         arch_name=str(args.arch),
         budget=30 if args.budget is None else args.budget,
         objective=args.objective or "latency",

@@ -106,3 +106,14 @@ def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--min-fps", "3"]) == 2
     assert "--min-fps" in capsys.readouterr().err
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--method", "genetic"]) == 2
+
+
+def test_cli_hierarchy_space_file_errors_name_the_parameter(tmp_path, capsys):
+    bad = tmp_path / "space.yaml"
+    bad.write_text("Accumulator.fanout_x: [16, 12.5]\n")
+    argv = ["explore", "--arch", "gemmini_like", "--workload", TINY, "--budget", "2", "--space", str(bad)]
+    assert main(argv) == 2
+    assert "Accumulator.fanout_x" in capsys.readouterr().err
+    bad.write_text("- 1\n- 2\n")
+    assert main(argv) == 2
+    assert "parameter name" in capsys.readouterr().err

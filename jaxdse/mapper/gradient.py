@@ -1,8 +1,9 @@
 """The gradient mapper: Adam on the relaxed model, snapping, exact validation.
 
-All unique layers of a network are optimised together in one compiled,
-vmapped program (layers x starts), which is why one compiled function
-serves every network of the same padded size.
+All unique layers of a network are optimised together by one compiled,
+vmapped program (layers x starts), called on chunks of ``plan.LAYER_CHUNK``
+layers, so the same compiled programs serve every network (re-mapping a new
+network compiles nothing; issue 14, section 3).
 
 Parameterisation (the project's relaxation notes; DOSA derives the DRAM
 factor from the others to the same end): per layer, start and dim d the log
@@ -179,7 +180,9 @@ def _rows(tree, rows: slice):
 
 
 def _bucket(n: int) -> int:
-    """Pad the layer batch to a power of two: networks of similar size share a compile."""
+    """Host-side rows of the layer batch: a power of two (the random streams,
+    and so the mappings, are those of the mapper before the device work was
+    chunked; the device sees these rows in chunks of ``LAYER_CHUNK``)."""
     return 1 << max(0, (n - 1).bit_length())
 
 

@@ -78,7 +78,7 @@ def main() -> None:
     for i, name in enumerate([args.first, *names]):
         net = network(name)
         c0, s0, t0, p0 = counter.count, counter.seconds, time.perf_counter(), time.process_time()
-        plan = jaxdse.mapnetwork(net, args.arch, progress=False)
+        plan = jaxdse.map_network(net, args.arch, progress=False)
         wall, cpu = time.perf_counter() - t0, time.process_time() - p0
         compiles = counter.count - c0
         target = TARGET_FIRST_S if i == 0 else TARGET_WARM_S

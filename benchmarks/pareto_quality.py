@@ -256,7 +256,7 @@ def plot_fronts(path: Path, net: str, runs: list[dict], seed: int = 0) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     runs = [r for r in runs if r["seed"] == seed]
     if not runs:
@@ -278,8 +278,10 @@ def plot_fronts(path: Path, net: str, runs: list[dict], seed: int = 0) -> None:
         ax.scatter(lat, en, c=colour, marker=marker, s=28, edgecolors="k", linewidths=0.4, label=label, zorder=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_minor_formatter(NullFormatter())  # minor log labels collide on a short span
+    for axis in (ax.xaxis, ax.yaxis):  # labels at 1, 2, 5 x 10^k: a front often spans less than a decade
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("energy (mJ)")
     ax.set_title(f"{net}, seed {seed}: fronts at each run's largest budget (lower left is better)", fontsize=9)

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from costmodels import hierarchy_model as hm
 from costmodels.hierarchy import Hierarchy
 from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.codesign.hierarchy_space import HierarchySpace
@@ -307,8 +308,6 @@ def propose(space: HierarchySpace, ev: HierEval, network: str, row: dict, share:
 
 def hardware_budgets(space: HierarchySpace, design: dict[str, float], limits: dict[str, float]) -> dict[str, float]:
     """Area and peak-power budgets of a design, exact and without mapping it."""
-    from costmodels import hierarchy_model as hm
-
     hier = space.to_hierarchy(design)
     area = float(hm.area_mm2(hier))
     return {"area_mm2": area / limits["area_mm2"], "power_w": float(hm.peak_power_w(hier, area)) / limits["power_w"]}
@@ -420,8 +419,6 @@ def explore_hierarchy(
     t0 = time.perf_counter()
     base = space.base_design()
     base_hier = space.to_hierarchy(base)
-    from costmodels import hierarchy_model as hm
-
     base_area = float(hm.area_mm2(base_hier))
     base_power = float(hm.peak_power_w(base_hier, base_area))  # the default limits: iso-area, iso-power
     limits = {

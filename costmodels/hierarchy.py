@@ -303,7 +303,7 @@ def hierarchy_from_dict(data: Any, source: str = "hierarchy") -> Hierarchy:
             if key in lv:
                 arr[i] = _num(src, f"{f}.{key}", lv[key])
         wbits[i] = _num(src, f"{f}.word_bits", lv.get("word_bits", 16), integer=True)
-        e_default, a_default = _default_energy_area(i, cap[i], wbits[i])
+        e_default, a_default = default_energy_area(i, cap[i], wbits[i])
         rpj[i] = _num(src, f"{f}.read_pj", lv.get("read_pj", e_default), strict=False)
         wpj[i] = _num(src, f"{f}.write_pj", lv.get("write_pj", e_default), strict=False)
         area[i] = _num(src, f"{f}.area_um2", lv.get("area_um2", a_default), strict=False)
@@ -384,7 +384,7 @@ def hierarchy_from_dict(data: Any, source: str = "hierarchy") -> Hierarchy:
     )
 
 
-def _default_energy_area(index: int, capacity_bytes: float, word_bits: float) -> tuple[float, float]:
+def default_energy_area(index: int, capacity_bytes: float, word_bits: float) -> tuple[float, float]:
     """Per-access energy (pJ per word) and area per instance (um^2) from technology.py.
 
     DRAM: ``dram_energy_pj_per_byte`` per byte, no on-chip area. Up to

@@ -11,7 +11,7 @@ file gives (``values=``).
 A level's capacity changes its per-access energy and its area along
 ``costmodels.technology``'s laws: the preset's figures are scaled by the
 ratio of the law at the new and at the preset's capacity
-(``hierarchy._default_energy_area``), so a preset's calibrated energies
+(``hierarchy.default_energy_area``), so a preset's calibrated energies
 (e.g. the Accelergy figures of a Timeloop design) keep their calibration and
 a larger buffer costs area and energy as the technology says.
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodels.hierarchy import Hierarchy, _default_energy_area
+from costmodels.hierarchy import Hierarchy, default_energy_area
 from jaxdse.codesign.space import SpaceError
 
 KINDS = ("capacity", "fanout_x", "fanout_y", "read_bw")
@@ -156,8 +156,8 @@ class HierarchySpace:
             if p.kind == "capacity":
                 old = float(np.asarray(b.capacity_bytes)[lv])
                 bits = float(np.asarray(b.word_bits)[lv])
-                e_old, a_old = _default_energy_area(lv, old, bits)
-                e_new, a_new = _default_energy_area(lv, v, bits)
+                e_old, a_old = default_energy_area(lv, old, bits)
+                e_new, a_new = default_energy_area(lv, v, bits)
                 arrays["read_pj"][lv] *= e_new / e_old
                 arrays["write_pj"][lv] *= e_new / e_old
                 arrays["area_um2"][lv] *= a_new / a_old if a_old > 0 else 1.0

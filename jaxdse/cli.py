@@ -327,6 +327,11 @@ def cmd_explore(args: argparse.Namespace) -> int:
     progress = None if args.json else _progress
     if args.arch is not None:
         return _explore_hierarchy(args, progress)
+    if args.resume is not None:
+        from jaxdse.codesign.hierarchy_explore import is_hierarchy_run
+
+        if is_hierarchy_run(args.resume):
+            return _explore_hierarchy(args, progress)
     settings = ["model", "workload", "batch", "space", "min_fps", "min_tokens_per_s", "objectives", "explorer_config",
                 *EXPLORE_DEFAULTS]  # fmt: skip
     if args.resume is not None:
@@ -420,9 +425,26 @@ def _explorer_config(text: str | None):
 
 
 def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
-    """explore --arch HIERARCHY: the hierarchy explorer (``jaxdse.codesign.hierarchy_explore``)."""
-    from jaxdse.codesign.hierarchy_explore import explore_hierarchy
+    """explore --arch HIERARCHY (or --resume of such a run): the hierarchy explorer
+    (``jaxdse.codesign.hierarchy_explore``)."""
+    from jaxdse.codesign.hierarchy_explore import explore_hierarchy, read_hierarchy_run, resume_hierarchy
 
+    if args.resume is not None:
+        run = read_hierarchy_run(args.resume)
+        flags = ("arch", "model", "workload", "batch", "space", "budget", "objective", "method", "seed", "area_mm2",
+                 "power_w", "out")  # fmt: skip
+        given = [f"--{k.replace('_', '-')}" for k in flags if getattr(args, k) is not None]
+        if given or args.force:
+            raise ExploreError(
+                f"command line: --resume takes every run setting from {args.resume}/run.json; expected none of "
+                f"{given + (['--force'] if args.force else [])} with it, found them"
+            )
+        args.arch, args.model, args.workload, args.batch = run["arch"], run["models"], run["workloads"], run["batch"]
+        hier = _hierarchy(args)
+        nets = _networks(args)
+        args.out = args.resume
+        result = resume_hierarchy(args.resume, nets, hier, progress=progress)
+        return _print_hierarchy_result(args, result)
     hier = _hierarchy(args)
     if hier is None:
         raise ExploreError(
@@ -432,7 +454,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         )
     unsupported = [
         f"--{k.replace('_', '-')}"
-        for k in ("objectives", "min_fps", "min_tokens_per_s", "resume", "explorer_config")
+        for k in ("objectives", "min_fps", "min_tokens_per_s", "explorer_config")
         if getattr(args, k) is not None
     ]
     if unsupported:
@@ -444,14 +466,13 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         raise ExploreError(
             f"command line: field '--method' expected 'explainable' or 'random' with --arch, found {args.method!r}"
         )
-    if args.out is not None and (Path(args.out) / "result.json").exists() and not args.force:
+    held = [f for f in ("run.json", "result.json", "evaluations.jsonl") if args.out and (Path(args.out) / f).exists()]
+    if held and not args.force:
         raise ExploreError(
-            f"command line: --out {args.out} already holds a result.json; expected --force to replace it"
+            f"command line: --out {args.out} already holds a run ({', '.join(held)}); expected --resume "
+            f"{args.out} to continue it or --force to replace it"
         )
-    batch = 1 if args.batch is None else args.batch
-    nets = [get(m, batch=batch) for m in args.model or []] + [load(w) for w in args.workload or []]
-    if not nets:
-        raise WorkloadError("command line: expected at least one --model NAME or --workload FILE, found none")
+    nets = _networks(args)
     values = None
     if args.space is not None:  # {parameter: [values]}: narrows or widens the space read off the hierarchy
         from workloads.specfile import read_spec
@@ -462,6 +483,12 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
                 f"hierarchy space file {args.space}: expected a mapping of parameter name -> list of values, "
                 f"found {type(values).__name__}"
             )
+    settings = {
+        "arch": str(args.arch),
+        "models": args.model,
+        "workloads": [str(Path(w).resolve()) for w in args.workload or []] or None,
+        "batch": args.batch,
+    }
     result = explore_hierarchy(
         nets,
         hier,
@@ -474,9 +501,22 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         max_area_mm2=args.area_mm2,
         max_power_w=args.power_w,
         progress=progress,
+        out=args.out,
+        settings=settings,
     )
-    if args.out is not None:
-        result.save(args.out)
+    return _print_hierarchy_result(args, result)
+
+
+def _networks(args: argparse.Namespace) -> list[Network]:
+    """The networks of --model / --workload (with --batch for --model)."""
+    batch = 1 if args.batch is None else args.batch
+    nets = [get(m, batch=batch) for m in args.model or []] + [load(w) for w in args.workload or []]
+    if not nets:
+        raise WorkloadError("command line: expected at least one --model NAME or --workload FILE, found none")
+    return nets
+
+
+def _print_hierarchy_result(args: argparse.Namespace, result) -> int:
     if args.json:
         import json
 
@@ -488,7 +528,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
             print(f"\n{name} on the final design:")
             print(plan.table())
     if args.out:
-        print(f"\nwrote {args.out}/result.json")
+        print(f"\nwrote {args.out}/result.json, run.json and evaluations.jsonl")
     return 0 if result.feasible else 3
 
 

@@ -39,7 +39,14 @@ import numpy as np
 
 from costmodels import hierarchy_model as hm
 from costmodels.hierarchy import Hierarchy
-from jaxdse.codesign.checkpoint import atomic_write
+from jaxdse.codesign.checkpoint import (
+    EVALS_FILE,
+    RUN_FILE,
+    ResumeError,
+    append_record,
+    atomic_write,
+    read_records,
+)
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.codesign.space import SpaceError
 from jaxdse.hierarchy_plan import HierarchyPlan, map_on_hierarchy
@@ -112,11 +119,45 @@ class HierarchyEvaluator:
     seed: int = 0
     mapper_budget: int = DEFAULT_MAPPER_BUDGET
     cache: dict[tuple, HierEval] = field(default_factory=dict)
+    log_path: Path | None = None
+    replay: dict[tuple, dict] = field(default_factory=dict)
 
     def evaluate(self, design: dict[str, float]) -> HierEval:
         k = self.space.key(design)
         if k in self.cache:
             return self.cache[k]
+        stored = self.replay.get(k)
+        if stored is not None:  # a resumed run: rebuilt from evaluations.jsonl, not mapped again
+            ev = self._from_record(stored)
+            self.cache[k] = ev
+            return ev
+        ev = self._map(design)
+        if self.log_path is not None:
+            plans = {n: p.to_dict() for n, p in ev.plans.items()}
+            append_record(self.log_path, {**ev.record(), "plans": plans})
+        return ev
+
+    def _from_record(self, rec: dict) -> HierEval:
+        try:
+            hier = self.space.to_hierarchy(rec["design"])
+            plans = {
+                n: HierarchyPlan(network=n, hierarchy=hier, layers=list(p["layers"]), method=p["method"])
+                for n, p in rec["plans"].items()
+            }
+            fields_ = {k: rec[k] for k in ("design", "latency_s", "energy_j", "area_mm2", "power_w", "budgets")}
+            return HierEval(
+                index=len(self.cache) + 1,
+                plans=plans,
+                objective=float(rec["objective"]),
+                wall_s=float(rec["wall_s"]),
+                unmappable=str(rec.get("unmappable", "")),
+                **fields_,
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ResumeError(f"resume: a stored hierarchy evaluation expected its fields, found: {e}") from None
+
+    def _map(self, design: dict[str, float]) -> HierEval:
+        k = self.space.key(design)
         t = time.perf_counter()
         hier = self.space.to_hierarchy(design)
         cfg = NestSearchConfig(budget=self.mapper_budget, starts=min(256, max(1, self.mapper_budget // 2)))
@@ -384,6 +425,9 @@ def explore_hierarchy(
     values: dict[str, list[float]] | None = None,
     mapper_budget: int = DEFAULT_MAPPER_BUDGET,
     progress=print,
+    out: str | Path | None = None,
+    settings: dict | None = None,
+    replay: list[dict] | None = None,
 ) -> HierarchyExploreResult:
     """Search hardware and mappings together on a general hierarchy.
 
@@ -401,6 +445,13 @@ def explore_hierarchy(
         values: A space file's values per parameter (narrows or widens them).
         mapper_budget: Exact evaluations per layer of the hierarchy mapper.
         progress: Callable(str) for progress lines, or None.
+        out: Folder for ``run.json`` (``settings``), ``evaluations.jsonl``
+            (each design as it is mapped, fsynced) and ``result.json`` (at the
+            end): an interrupted run loses nothing (``resume_hierarchy``).
+        settings: What ``run.json`` records to rebuild the networks and the
+            arch on resume (the CLI's model names, workload paths, batch, arch).
+        replay: Stored evaluations (``evaluations.jsonl`` lines) served
+            instead of mapping those designs again.
 
     Raises:
         SpaceError (a ValueError) naming the field for a bad argument or a
@@ -429,6 +480,29 @@ def explore_hierarchy(
         if not (math.isfinite(v) and v > 0):
             raise SpaceError(f"hierarchy explore: field '{k}' expected a positive limit, found {v!r}")
     ev = HierarchyEvaluator(list(networks), space, limits, objective, seed, mapper_budget)
+    if replay:
+        ev.replay = {space.key(space.validate(r["design"])): r for r in replay}
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        run = {
+            "kind": "hierarchy",
+            "arch_name": arch_name,
+            "budget": budget,
+            "objective": objective,
+            "method": method,
+            "seed": seed,
+            "max_area_mm2": max_area_mm2,
+            "max_power_w": max_power_w,
+            "span": span,
+            "values": values,
+            "mapper_budget": mapper_budget,
+            **(settings or {}),
+        }
+        atomic_write(folder / RUN_FILE, json.dumps(run, indent=2))
+        ev.log_path = folder / EVALS_FILE
+        if not replay:
+            atomic_write(ev.log_path, "")
 
     def say(line: str) -> None:
         if progress is not None:
@@ -506,7 +580,7 @@ def explore_hierarchy(
         stopped += f"; the last {cut} step(s) (free-budget shrinks) did not improve on design {best.index}, returned"
     if method == "random" and best is not None and best.index != steps[-1].evaluation:
         steps.append(Step(best.index, best.objective, f"best of {ev.count} uniform random designs"))
-    return HierarchyExploreResult(
+    result = HierarchyExploreResult(
         arch=arch_name,
         networks=[n.name for n in networks],
         method=method,
@@ -517,8 +591,49 @@ def explore_hierarchy(
         steps=steps,
         best=best,
         stopped=stopped,
-        wall_s=time.perf_counter() - t0,
+        # a resumed run counts the stored designs' mapping time too (not only this segment's)
+        wall_s=time.perf_counter() - t0 + sum(float(r.get("wall_s", 0.0)) for r in (replay or [])),
     )
+    if out is not None:
+        result.save(out)
+    return result
+
+
+def resume_hierarchy(folder: str | Path, networks: list[Network], arch: Hierarchy, progress=print):
+    """Continue a hierarchy run from ``folder`` (its ``run.json`` and ``evaluations.jsonl``):
+    stored designs are rebuilt, not mapped again, so the search retraces its steps and goes on;
+    the result equals an uninterrupted run's. ``networks`` and ``arch`` are rebuilt by the
+    caller from ``run.json`` (``read_hierarchy_run``)."""
+    folder = Path(folder)
+    run = read_hierarchy_run(folder)
+    keys = ("arch_name", "budget", "objective", "method", "seed", "max_area_mm2", "max_power_w", "span", "values",
+            "mapper_budget")  # fmt: skip
+    kw = {k: run[k] for k in keys}
+    extra = {k: v for k, v in run.items() if k not in keys and k != "kind"}
+    return explore_hierarchy(
+        networks, arch, progress=progress, out=folder, settings=extra, replay=read_records(folder / EVALS_FILE), **kw
+    )
+
+
+def read_hierarchy_run(folder: str | Path) -> dict:
+    """``run.json`` of a hierarchy run (``kind: hierarchy``); ResumeError naming what is wrong otherwise."""
+    path = Path(folder) / RUN_FILE
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResumeError(f"resume: expected '{path}', found it missing") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ResumeError(f"resume: '{path}' expected JSON, found error: {e}") from None
+    if not isinstance(run, dict) or run.get("kind") != "hierarchy":
+        raise ResumeError(f"resume: '{path}' expected a hierarchy run (kind: hierarchy), found another kind")
+    return run
+
+
+def is_hierarchy_run(folder: str | Path) -> bool:
+    try:
+        return read_hierarchy_run(folder) is not None
+    except ResumeError:
+        return False
 
 
 __all__ = [
@@ -528,5 +643,8 @@ __all__ = [
     "HierarchyEvaluator",
     "HierarchyExploreResult",
     "explore_hierarchy",
+    "is_hierarchy_run",
     "propose",
+    "read_hierarchy_run",
+    "resume_hierarchy",
 ]

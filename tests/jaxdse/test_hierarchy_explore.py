@@ -98,6 +98,16 @@ def test_cli_explore_on_a_hierarchy_writes_result(tmp_path, capsys):
     assert main(["report", str(out)]) == 0  # jaxdse report reads a hierarchy run too
     text = (out / "report.md").read_text()
     assert "Hierarchy codesign on gemmini_like" in text and "Design space" in text
+    # interrupted after one mapped design: --resume retraces from evaluations.jsonl and ends where the run did
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "run.json").write_text((out / "run.json").read_text())
+    (cut / "evaluations.jsonl").write_text((out / "evaluations.jsonl").read_text().splitlines()[0] + "\n")
+    assert main(["explore", "--resume", str(cut)]) == 0
+    again = json.loads((cut / "result.json").read_text())
+    assert again["steps"] == data["steps"] and again["stopped"] == data["stopped"]
+    assert [e["objective"] for e in again["evaluations"]] == [e["objective"] for e in data["evaluations"]]
+    assert main(["explore", "--resume", str(cut), "--budget", "9"]) == 2  # settings come from run.json
 
 
 def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):

@@ -462,9 +462,11 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
             f"command line: explore --arch (a general hierarchy) expected none of {unsupported}, found them "
             "(not supported on general hierarchies yet)"
         )
-    if args.method not in (None, "explainable", "random"):
+    from jaxdse.codesign.hierarchy_explore import METHODS as HIER_METHODS
+
+    if args.method not in (None, *HIER_METHODS):
         raise ExploreError(
-            f"command line: field '--method' expected 'explainable' or 'random' with --arch, found {args.method!r}"
+            f"command line: field '--method' expected one of {list(HIER_METHODS)} with --arch, found {args.method!r}"
         )
     held = [f for f in ("run.json", "result.json", "evaluations.jsonl") if args.out and (Path(args.out) / f).exists()]
     if held and not args.force:

@@ -65,7 +65,11 @@ FREE_STEPS = 3
 DEFAULT_MAPPER_BUDGET = 300
 """Exact evaluations per layer of the hierarchy mapper for each design (resnet18 on eyeriss_like:
 about 2 s per design on 2 CPU cores, measured; the plan of a design is within a few % of budget 1,000's)."""
-METHODS = ("explainable", "random")
+BLACK_BOX = ("genetic", "bayesian_tpe", "cmaes")
+"""Black-box baselines on a hierarchy space, through optuna (the ``baselines`` extra): a genetic
+algorithm (NSGA-II's selection and crossover with one objective), multivariate TPE, and CMA-ES with
+margin, over each parameter's value index, minimising ``baselines.penalised``'s score."""
+METHODS = ("explainable", "random", *BLACK_BOX)
 
 
 @dataclass
@@ -383,6 +387,38 @@ def fit_limits(
     return None
 
 
+def _black_box(method: str, space: HierarchySpace, ev: HierarchyEvaluator, evaluate, budget: int, seed: int) -> None:
+    """Run an optuna sampler over the value indices until ``budget`` distinct designs are evaluated."""
+    try:
+        import optuna
+    except ImportError:
+        raise SpaceError(
+            f"hierarchy explore: method {method!r} needs optuna: pip install 'jaxdse[baselines]'"
+        ) from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if method == "genetic":
+        sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(20, budget // 4)))
+    elif method == "bayesian_tpe":
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, n_startup_trials=max(2, min(10, budget // 4))
+        )
+    else:
+        sampler = optuna.samplers.CmaEsSampler(seed=seed, with_margin=True, n_startup_trials=1)
+    dists = {p.name: optuna.distributions.IntDistribution(0, len(p.values) - 1) for p in space.params}
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    tries = 0
+    while ev.count < budget and tries < 20 * budget:
+        tries += 1
+        trial = study.ask(dists)
+        design = {p.name: p.values[trial.params[p.name]] for p in space.params}
+        e = ev.cache.get(space.key(design)) or evaluate(design)
+        worst = max(e.budgets.values(), default=1.0)
+        score = (
+            math.log(max(e.objective, 1e-300)) + 2.0 * math.log(max(1.0, worst)) if math.isfinite(e.objective) else 1e3
+        )
+        study.tell(trial, score)  # baselines.penalised's score; an unmappable design scores worst
+
+
 def _free_budget(space, ev, cur, limits, budget, evaluate, blocked: str):
     """Every move is blocked by a limit: shrink the buffer whose step down lowers the binding
     budget most while costing at most ``FREE_HARM`` of the objective (measured), so a later
@@ -520,7 +556,9 @@ def explore_hierarchy(
     cur = evaluate(base)
     steps = [Step(cur.index, cur.objective, f"base design: {space.describe(base)}")]
     stopped = f"budget of {budget} designs spent"
-    if method == "random":
+    if method in BLACK_BOX:
+        _black_box(method, space, ev, evaluate, budget, seed)
+    elif method == "random":
         rng = np.random.default_rng(seed)
         tries = 0
         while ev.count < budget and tries < 50 * budget:
@@ -578,8 +616,9 @@ def explore_hierarchy(
         cut = len(steps) - 1 - on_path[-1]
         steps = steps[: on_path[-1] + 1]
         stopped += f"; the last {cut} step(s) (free-budget shrinks) did not improve on design {best.index}, returned"
-    if method == "random" and best is not None and best.index != steps[-1].evaluation:
-        steps.append(Step(best.index, best.objective, f"best of {ev.count} uniform random designs"))
+    if method != "explainable" and best is not None and best.index != steps[-1].evaluation:
+        what = "uniform random designs" if method == "random" else f"designs proposed by {method} (black box)"
+        steps.append(Step(best.index, best.objective, f"best of {ev.count} {what}"))
     result = HierarchyExploreResult(
         arch=arch_name,
         networks=[n.name for n in networks],

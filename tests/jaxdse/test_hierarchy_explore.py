@@ -84,6 +84,10 @@ def test_explainable_beats_the_base_within_limits_and_explains_to_the_end():
     rnd = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", budget=4, mapper_budget=100,
                             max_power_w=20.0, method="random", progress=None)  # fmt: skip
     assert len(rnd.evaluations) == 4 and all(e.design in [x.design for x in rnd.evaluations] for e in [rnd.best])
+    for method in ("genetic", "bayesian_tpe", "cmaes"):  # the black-box baselines on the same space
+        bb = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", budget=3, mapper_budget=100,
+                               max_power_w=20.0, method=method, progress=None)  # fmt: skip
+        assert len(bb.evaluations) == 3 and bb.steps[-1].evaluation == bb.best.index
 
 
 @pytest.mark.slow  # one short CLI run on a hierarchy
@@ -115,7 +119,7 @@ def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):
     assert "general hierarchy" in capsys.readouterr().err
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--min-fps", "3"]) == 2
     assert "--min-fps" in capsys.readouterr().err
-    assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--method", "genetic"]) == 2
+    assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--method", "annealing"]) == 2
 
 
 def test_cli_hierarchy_space_file_errors_name_the_parameter(tmp_path, capsys):

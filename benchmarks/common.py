@@ -3,6 +3,7 @@ so this folder is on ``sys.path``)."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import workloads as w
@@ -13,3 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def network(name: str):
     """A zoo network, or ``tiny_cnn`` (the example workload file, for quick runs)."""
     return w.load(ROOT / "workloads/examples/tiny_cnn.yaml") if name == "tiny_cnn" else w.get(name)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Rows (dicts with the same keys) as a CSV file with a header; nothing when there are none."""
+    if not rows:
+        return
+    with open(path, "w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)

@@ -22,11 +22,10 @@ networks, grid search and annealing): CPU time.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 from pathlib import Path
 
-from common import network
+from common import network, write_csv
 
 from costmodels import hierarchy_model as hm
 from costmodels.hierarchy import hierarchy_preset
@@ -78,10 +77,7 @@ def main() -> None:
                     print(f"{preset:<14} {name:<10} {seed:>4} {method:<12} {budget:>6} {len(r.evaluations):>5} "
                           f"{lat:>9.4f} {ratio:>11.3f}", flush=True)  # fmt: skip
     if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            wr = csv.DictWriter(f, fieldnames=list(rows[0]))
-            wr.writeheader()
-            wr.writerows(rows)
+        write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":

@@ -41,14 +41,13 @@ method's front at its largest budget over the greyed evaluated points).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import time
 from pathlib import Path
 
 import numpy as np
-from common import network
+from common import network, write_csv
 
 from jaxdse.codesign import Constraints, Evaluator, table1_space
 from jaxdse.codesign.pareto import (
@@ -239,8 +238,8 @@ def summarise(out: Path, budgets: tuple[int, ...] = BUDGETS) -> list[dict]:
                         "other_front_dominated_by_jaxdse": round(b_by_a, 3),
                     }
                 )
-    _write_csv(out / "summary.csv", rows)
-    _write_csv(out / "dominated.csv", dom)
+    write_csv(out / "summary.csv", rows)
+    write_csv(out / "dominated.csv", dom)
     for net in sorted({r["network"] for r in runs}):
         plot_fronts(out / f"fronts_{net}.png", net, [r for r in runs if r["network"] == net])
     return rows
@@ -293,15 +292,6 @@ def plot_fronts(path: Path, net: str, runs: list[dict], seed: int = 0) -> None:
 
 def _dom(a, b) -> bool:
     return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    with open(path, "w", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        wr.writeheader()
-        wr.writerows(rows)
 
 
 def main() -> None:

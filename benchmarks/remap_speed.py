@@ -28,13 +28,12 @@ machine is not the figure of an idle one.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 from pathlib import Path
 
 import jax
-from common import network
+from common import network, write_csv
 
 import workloads as w
 from jaxdse.compile_cache import enable_compile_cache
@@ -109,10 +108,7 @@ def main() -> None:
             f"{sum(r['compilations'] for r in warm)}; load average {os.getloadavg()[0]:.1f}"
         )
     if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            wr = csv.DictWriter(f, fieldnames=list(rows[0]))
-            wr.writeheader()
-            wr.writerows(rows)
+        write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":

@@ -383,18 +383,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
             objectives=args.objectives,
             explorer_config=_explorer_config(args.explorer_config),
         )
-    if args.json:
-        import json
-
-        print(json.dumps(result.to_dict(), indent=2))
-        return 0 if result.feasible else 3
-    print(result.explain())
-    for name, plan in result.best.plans.items():
-        print(f"\n{name} on the final design:")
-        print(plan.table())
-    if args.out:
-        print(f"\nwrote {args.out}/result.json, run.json, trace.jsonl, evaluations.jsonl and figures")
-    return 0 if result.feasible else 3
+    return _print_result(
+        args, result, result.explain(), "result.json, run.json, trace.jsonl, evaluations.jsonl and figures"
+    )
 
 
 def _explorer_config(text: str | None):
@@ -444,7 +435,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         nets = _networks(args)
         args.out = args.resume
         result = resume_hierarchy(args.resume, nets, hier, progress=progress)
-        return _print_hierarchy_result(args, result)
+        return _print_result(args, result, result.summary(), "result.json, run.json and evaluations.jsonl")
     hier = _hierarchy(args)
     if hier is None:
         raise ExploreError(
@@ -506,7 +497,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         out=args.out,
         settings=settings,
     )
-    return _print_hierarchy_result(args, result)
+    return _print_result(args, result, result.summary(), "result.json, run.json and evaluations.jsonl")
 
 
 def _networks(args: argparse.Namespace) -> list[Network]:
@@ -518,19 +509,21 @@ def _networks(args: argparse.Namespace) -> list[Network]:
     return nets
 
 
-def _print_hierarchy_result(args: argparse.Namespace, result) -> int:
+def _print_result(args: argparse.Namespace, result, text: str, files: str) -> int:
+    """An explore result: result.json on stdout with --json, else ``text`` and each network's table on the
+    returned design; exit 0 when it is feasible, 3 when not."""
     if args.json:
         import json
 
         print(json.dumps(result.to_dict(), indent=2))
         return 0 if result.feasible else 3
-    print(result.summary())
+    print(text)
     if result.best is not None:
         for name, plan in result.best.plans.items():
             print(f"\n{name} on the final design:")
             print(plan.table())
     if args.out:
-        print(f"\nwrote {args.out}/result.json, run.json and evaluations.jsonl")
+        print(f"\nwrote {args.out}/{files}")
     return 0 if result.feasible else 3
 
 

@@ -477,7 +477,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
                 f"found {type(values).__name__}"
             )
     settings = {
-        "arch": str(args.arch),
+        "arch": str(Path(args.arch).resolve()) if Path(str(args.arch)).is_file() else str(args.arch),
         "models": args.model,
         "workloads": [str(Path(w).resolve()) for w in args.workload or []] or None,
         "batch": args.batch,

@@ -46,7 +46,7 @@ a smooth bound for every prime >= 8 (a prime p < 8 cannot be padded: p + 1 > p *
 def check_max_padding(value, error=ValueError, where: str = "mapper") -> float:
     """``max_padding`` as a float in [0, 1]; raises ``error`` naming the field otherwise."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not 0.0 <= float(value) <= 1.0:
+    if not ok or not 0 <= value <= 1:  # compared as given: float() of a huge int overflows
         raise error(
             f"{where}: field 'max_padding' expected a number in [0, 1] (0: exact factorisations only), found {value!r}"
         )

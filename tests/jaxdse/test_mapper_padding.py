@@ -121,3 +121,10 @@ def test_bad_max_padding():
     for bad in (-0.1, 1.5, "0.1", True, None):
         with pytest.raises(MapperError, match="max_padding"):
             jaxdse.map_layer(PRIME, ARCH, method="pruned", max_padding=bad)
+
+
+@pytest.mark.parametrize("bad", [10**400, -(10**400), 1.5, -0.1, float("nan"), "0.1", True])
+def test_bad_max_padding_is_a_named_error(bad):
+    """Found by the CLI fuzzer: a huge int made float() overflow (a traceback, not an error naming the field)."""
+    with pytest.raises(MapperError, match="max_padding"):
+        jaxdse.map_layer(PRIME, ARCH, max_padding=bad)

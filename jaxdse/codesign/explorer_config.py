@@ -83,7 +83,8 @@ class ExplorerConfig:
         }
         for name, (lo, hi, closed) in ranges.items():
             v = getattr(self, name)
-            ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+            # compared as given (math.isfinite of a huge int overflows); NaN fails every comparison
+            ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and -1e308 < v < 1e308
                   and (lo <= v if closed else lo < v) and v < hi)  # fmt: skip
             if not ok:
                 rng = f"{'>=' if closed else '>'} {lo:g}" + (f" and < {hi:g}" if math.isfinite(hi) else "")

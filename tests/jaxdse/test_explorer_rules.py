@@ -221,3 +221,12 @@ def test_cli_explorer_config_flag(tmp_path, capsys):
     for bad, word in (("top_k=x", "top_k"), ("nope=1", "--explorer-config"), ("top_k=0", "top_k")):
         assert main(["explore", "--model", "resnet18", "--budget", "1", "--explorer-config", bad]) == 2
         assert word in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [10**400, float("nan"), float("inf"), -1.0])
+def test_explorer_config_rejects_non_finite_and_huge_numbers(value):
+    """A huge int made math.isfinite overflow (a traceback, not an error naming the field)."""
+    from jaxdse.codesign.explorer_config import ConfigError, ExplorerConfig
+
+    with pytest.raises(ConfigError, match="max_scale"):
+        ExplorerConfig(max_scale=value)

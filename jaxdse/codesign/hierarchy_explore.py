@@ -508,13 +508,14 @@ def explore_hierarchy(
     base_hier = space.to_hierarchy(base)
     base_area = float(hm.area_mm2(base_hier))
     base_power = float(hm.peak_power_w(base_hier, base_area))  # the default limits: iso-area, iso-power
-    limits = {
-        "area_mm2": float(max_area_mm2) if max_area_mm2 is not None else base_area,
-        "power_w": float(max_power_w) if max_power_w is not None else base_power,
-    }
-    for k, v in limits.items():
-        if not (math.isfinite(v) and v > 0):
-            raise SpaceError(f"hierarchy explore: field '{k}' expected a positive limit, found {v!r}")
+    limits = {}
+    for k, given, base_v in (("area_mm2", max_area_mm2, base_area), ("power_w", max_power_w, base_power)):
+        ok = given is None or (
+            isinstance(given, (int, float)) and not isinstance(given, bool) and 0 < given < 1e308  # no float() overflow
+        )
+        if not ok:
+            raise SpaceError(f"hierarchy explore: field 'max_{k}' expected a positive finite limit, found {given!r}")
+        limits[k] = base_v if given is None else float(given)
     ev = HierarchyEvaluator(list(networks), space, limits, objective, seed, mapper_budget)
     if replay:
         ev.replay = {space.key(space.validate(r["design"])): r for r in replay}

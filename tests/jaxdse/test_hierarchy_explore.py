@@ -131,3 +131,9 @@ def test_cli_hierarchy_space_file_errors_name_the_parameter(tmp_path, capsys):
     bad.write_text("- 1\n- 2\n")
     assert main(argv) == 2
     assert "parameter name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [10**400, float("nan"), -1.0, "x", True])
+def test_bad_limits_name_the_field(bad):
+    with pytest.raises(SpaceError, match="max_area_mm2"):
+        explore_hierarchy([w.load(TINY)], hierarchy_preset("gemmini_like"), budget=1, max_area_mm2=bad, progress=None)

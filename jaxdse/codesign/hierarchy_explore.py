@@ -411,7 +411,7 @@ def _black_box(method: str, space: HierarchySpace, ev: HierarchyEvaluator, evalu
         tries += 1
         trial = study.ask(dists)
         design = {p.name: p.values[trial.params[p.name]] for p in space.params}
-        e = ev.cache.get(space.key(design)) or evaluate(design)
+        e = evaluate(design)
         worst = max(e.budgets.values(), default=1.0)
         score = (
             math.log(max(e.objective, 1e-300)) + 2.0 * math.log(max(1.0, worst)) if math.isfinite(e.objective) else 1e3
@@ -546,7 +546,11 @@ def explore_hierarchy(
             progress(line)
 
     def evaluate(d: dict[str, float]) -> HierEval:
+        """The evaluator's answer; a progress line for a design not evaluated before."""
+        known = space.key(d) in ev.cache
         e = ev.evaluate(d)
+        if known:
+            return e
         say(
             f"[{e.index}/{budget}] {e.latency_s * 1e3:.4f} ms, {e.energy_j * 1e3:.4f} mJ, area {e.area_mm2:.3f} mm^2 "
             f"({e.budgets['area_mm2']:.2f} of limit), power {e.power_w:.3f} W ({e.budgets['power_w']:.2f}), "
@@ -565,8 +569,7 @@ def explore_hierarchy(
         while ev.count < budget and tries < 50 * budget:
             tries += 1
             d = {p.name: p.values[int(rng.integers(len(p.values)))] for p in space.params}
-            if space.key(d) not in ev.cache:
-                evaluate(d)
+            evaluate(d)  # a design drawn again costs nothing and does not count
     else:
         free_run = 0
         while ev.count < budget:

@@ -31,7 +31,7 @@ front dominates.
 
 Raw results: ``OUT/runs/{network}_{method}_s{seed}.json`` (every evaluated
 point: index, mapper objective, latency_s, energy_j, area_mm2, power_w,
-feasible), written as the run goes (a partial run is kept and marked);
+feasible, design), written as the run goes (a partial run is kept and marked);
 ``OUT/summary.csv`` (hypervolume per network, method, seed, budget) and
 ``OUT/dominated.csv`` are rebuilt from them by ``--summarise``, which also
 runs after the searches, with ``OUT/fronts_{network}.png`` (seed 0: every
@@ -87,6 +87,7 @@ def _row(p) -> dict:
         "area_mm2": c["area"],
         "power_w": c["power"],
         "feasible": bool(p.ev.feasible),
+        "design": dict(p.ev.design),
     }
 
 

@@ -46,7 +46,7 @@ from costmodels.model import (
     violations,
 )
 from costmodels.nest import NestCounts, nest_counts
-from costmodels.nest_mapping import MAX_LEVELS, NestMapping, nest_mapping
+from costmodels.nest_mapping import MAX_LEVELS, NestMapping, nest_mapping, nest_mapping_from_dict
 from costmodels.network_costs import (
     NetworkCosts,
     evaluate_layers_jit,
@@ -61,6 +61,7 @@ __all__ = [
     "hierarchy_preset",
     "hierarchy_preset_names",
     "nest_mapping",
+    "nest_mapping_from_dict",
     "NestMapping",
     "MAX_LEVELS",
     "nest_counts",

@@ -126,3 +126,16 @@ def nest_mapping(
         order=jnp.asarray(o, jnp.int32),
         spatial=jnp.asarray(np.stack([sx, sy], axis=1), jnp.float32),
     )
+
+
+def nest_mapping_from_dict(levels: list[dict]) -> NestMapping:
+    """The inverse of ``NestMapping.to_dict``: per-level ``temporal``, ``spatial_X``,
+    ``spatial_Y`` and ``order`` entries (a stored plan's ``mapping``) back to a mapping."""
+    if not isinstance(levels, list) or not all(isinstance(e, dict) for e in levels):
+        raise MappingError(f"nest mapping: expected a list of per-level dicts, found {type(levels).__name__}")
+    return nest_mapping(
+        temporal=[e.get("temporal") for e in levels],
+        spatial_x=[e.get(f"spatial_{AXES[0]}") for e in levels],
+        spatial_y=[e.get(f"spatial_{AXES[1]}") for e in levels],
+        order=[e.get("order") for e in levels],
+    )

@@ -445,7 +445,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         )
     unsupported = [
         f"--{k.replace('_', '-')}"
-        for k in ("objectives", "min_fps", "min_tokens_per_s", "explorer_config")
+        for k in ("min_fps", "min_tokens_per_s", "explorer_config")
         if getattr(args, k) is not None
     ]
     if unsupported:
@@ -455,7 +455,15 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         )
     from jaxdse.codesign.hierarchy_explore import METHODS as HIER_METHODS
 
-    if args.method not in (None, *HIER_METHODS):
+    if args.objectives is not None and args.objective is not None:
+        raise ExploreError(
+            "command line: expected one of --objective (one objective) or --objectives (a Pareto front), found both"
+        )
+    if args.objectives is not None and args.method not in (None, "pareto"):
+        raise ExploreError(
+            f"command line: --objectives runs the 'pareto' method; expected no other --method, found {args.method}"
+        )
+    if args.objectives is None and args.method not in (None, *HIER_METHODS):
         raise ExploreError(
             f"command line: field '--method' expected one of {list(HIER_METHODS)} with --arch, found {args.method!r}"
         )
@@ -496,8 +504,10 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         progress=progress,
         out=args.out,
         settings=settings,
+        objectives=args.objectives,
     )
-    return _print_result(args, result, result.summary(), "result.json, run.json and evaluations.jsonl")
+    files = "result.json, run.json, evaluations.jsonl" + (", trace.jsonl and front.png" if args.objectives else "")
+    return _print_result(args, result, result.summary(), files)
 
 
 def _networks(args: argparse.Namespace) -> list[Network]:

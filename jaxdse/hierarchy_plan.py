@@ -169,8 +169,19 @@ def _record(layer: Layer, count: int, hier: cm.Hierarchy, c, i: int, one: cm.Nes
         "counts": {
             f: np.asarray(getattr(c.counts, f)[i])[: hier.depth].tolist() for f in ("reads", "fills", "updates")
         },
+        "energy_parts_j": _energy_parts(hier, c, i),
         "violations": [] if legal else _violations(hier, c, i),
     }
+
+
+def _energy_parts(hier: cm.Hierarchy, c, i: int) -> dict[str, float]:
+    """Energy of one layer instance by part (J): each level's accesses, the MACs, the NoC, leakage
+    (``hierarchy_model``'s terms, which sum to ``energy_total_pj``): the energy bottleneck."""
+    lv = np.asarray(c.level_energy_pj[i], dtype=np.float64)[: hier.depth]
+    parts = {name: float(e) * 1e-12 for name, e in zip(hier.names, lv)}
+    for part, f in (("MACs", c.mac_energy_pj), ("NoC", c.noc_energy_pj), ("leakage", c.leakage_energy_pj)):
+        parts[part] = float(np.asarray(f)[i]) * 1e-12
+    return parts
 
 
 def _violations(hier: cm.Hierarchy, c, i: int) -> list[str]:

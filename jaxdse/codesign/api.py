@@ -43,7 +43,13 @@ from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.explainable import explainable
 from jaxdse.codesign.explorer_config import ConfigError, ExplorerConfig
 from jaxdse.codesign.gradient import gradient_explorer
-from jaxdse.codesign.pareto import COST_NAMES, MultiEvaluator, ParetoConfig, mapper_objectives, pareto_search
+from jaxdse.codesign.pareto import (
+    MultiEvaluator,
+    ParetoConfig,
+    check_objectives,
+    mapper_objectives,
+    pareto_search,
+)
 from jaxdse.codesign.pareto_result import pareto_result
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import DesignSpace, SpaceError, describe, load_space, table1_space, to_arch
@@ -259,28 +265,6 @@ def _check_no_run(out: Path, force: bool) -> None:
             f"({', '.join(held)}); continue it with --resume (jaxdse explore --resume {printable(out)}; "
             "Python: jaxdse.resume) or replace it with --force (Python: force=True)"
         )
-
-
-def check_objectives(who: str, error, objectives, method: str) -> tuple[str, ...] | None:
-    """``objectives`` as a tuple of distinct ``COST_NAMES`` (at least two), or None."""
-    if objectives is None:
-        if method == "pareto":
-            raise error(f"{who} field 'objectives' expected two or more of {list(COST_NAMES)} with method 'pareto', "
-                        "found None")  # fmt: skip
-        return None
-    if isinstance(objectives, str):
-        objectives = [o.strip() for o in objectives.split(",")]
-    if not isinstance(objectives, (list, tuple)) or not all(isinstance(o, str) for o in objectives):
-        raise error(f"{who} field 'objectives' expected a list of names or a comma-separated string, "
-                    f"found {show(objectives)}")  # fmt: skip
-    bad = [o for o in objectives if o not in COST_NAMES]
-    if bad:
-        raise error(f"{who} field 'objectives' expected names among {list(COST_NAMES)}, found {bad}")
-    if len(set(objectives)) != len(objectives) or len(objectives) < 2:
-        raise error(f"{who} field 'objectives' expected at least two distinct names, found {list(objectives)}")
-    if method not in ("explainable", "pareto"):
-        raise error(f"{who} field 'method' expected 'pareto' (or the default) with 'objectives', found {show(method)}")
-    return tuple(objectives)
 
 
 def _pareto(evaluator: Evaluator, objectives, budget, out, start, progress, records, cfg: ParetoConfig,

@@ -42,6 +42,7 @@ from costmodels.hierarchy import Hierarchy
 from jaxdse.codesign.checkpoint import (
     EVALS_FILE,
     RUN_FILE,
+    TRACE_FILE,
     ResumeError,
     append_record,
     atomic_write,
@@ -87,6 +88,7 @@ class HierEval:
     objective: float
     wall_s: float
     unmappable: str = ""
+    mapper_objective: str = "latency"
 
     @property
     def feasible(self) -> bool:
@@ -108,7 +110,17 @@ class HierEval:
             "objective": self.objective,
             "feasible": self.feasible,
             "unmappable": self.unmappable,
+            "mapper_objective": self.mapper_objective,
             "wall_s": self.wall_s,
+        }
+
+    def total(self) -> dict:
+        """Latency, energy, area and peak power (``trace.jsonl``'s ``total``)."""
+        return {
+            "latency_s": self.latency_s,
+            "energy_j": self.energy_j,
+            "area_mm2": self.area_mm2,
+            "power_w": self.power_w,
         }
 
 
@@ -136,6 +148,7 @@ class HierarchyEvaluator:
             self.cache[k] = ev
             return ev
         ev = self._map(design)
+        ev.mapper_objective = self.objective
         if self.log_path is not None:
             plans = {n: p.to_dict() for n, p in ev.plans.items()}
             append_record(self.log_path, {**ev.record(), "plans": plans})
@@ -155,6 +168,7 @@ class HierarchyEvaluator:
                 objective=float(rec["objective"]),
                 wall_s=float(rec["wall_s"]),
                 unmappable=str(rec.get("unmappable", "")),
+                mapper_objective=str(rec.get("mapper_objective", self.objective)),
                 **fields_,
             )
         except (KeyError, TypeError, ValueError) as e:
@@ -238,6 +252,9 @@ class HierarchyExploreResult:
     best: HierEval | None
     stopped: str
     wall_s: float
+    objectives: tuple[str, ...] = ()
+    pareto: list[dict] = field(default_factory=list)
+    trace: list[dict] = field(default_factory=list)
 
     @property
     def feasible(self) -> bool:
@@ -255,6 +272,14 @@ class HierarchyExploreResult:
             "steps:",
         ]
         lines += [f"  [{s.evaluation}] {s.objective_text(self.objective)}  {s.reason}" for s in self.steps]
+        if self.objectives:
+            lines.append(f"Pareto front over {', '.join(self.objectives)}: {len(self.pareto)} points")
+            for f in self.pareto:
+                vals = ", ".join(f"{o} {f['costs'][o]:.4g}" for o in self.objectives)
+                lines.append(
+                    f"  [{f['evaluation']:>3}] {vals} (mapped for {f['mapper_objective']}); vs previous: "
+                    f"{f['differs_from_previous']}"
+                )
         if self.best is None:
             lines.append("no feasible design found")
             return "\n".join(lines)
@@ -288,13 +313,20 @@ class HierarchyExploreResult:
             if self.best is None
             else {**self.best.record(), "plans": {n: p.to_dict() for n, p in self.best.plans.items()}},
             "evaluations": [e.record() for e in self.evaluations],
+            **({"objectives": list(self.objectives), "pareto": self.pareto} if self.objectives else {}),
         }
 
     def save(self, out: str | Path) -> Path:
-        """``OUT/result.json`` (everything above, the best design's plans included)."""
+        """``OUT/result.json`` (everything above, the best design's plans included); a front
+        search also rewrites ``trace.jsonl`` with each point's ``pareto`` flag and draws ``front.png``."""
         path = Path(out) / "result.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps(self.to_dict(), indent=2))
+        if self.objectives:
+            from jaxdse.codesign.pareto_plot import draw_front
+
+            atomic_write(Path(out) / TRACE_FILE, "".join(json.dumps(e) + "\n" for e in self.trace))
+            draw_front(self.trace, self.pareto, self.objectives, Path(out) / "front.png")
         return path
 
 
@@ -464,6 +496,8 @@ def explore_hierarchy(
     out: str | Path | None = None,
     settings: dict | None = None,
     replay: list[dict] | None = None,
+    objectives: tuple[str, ...] | list[str] | None = None,
+    pareto_config=None,
 ) -> HierarchyExploreResult:
     """Search hardware and mappings together on a general hierarchy.
 
@@ -488,6 +522,10 @@ def explore_hierarchy(
             arch on resume (the CLI's model names, workload paths, batch, arch).
         replay: Stored evaluations (``evaluations.jsonl`` lines) served
             instead of mapping those designs again.
+        objectives: Two or more of ``pareto.COST_NAMES`` (e.g. ``("latency",
+            "energy")``): search a Pareto front instead (``hierarchy_pareto``;
+            method ``pareto``); the result's ``pareto`` lists the front.
+        pareto_config: ``ParetoConfig`` of the front search (default knobs).
 
     Raises:
         SpaceError (a ValueError) naming the field for a bad argument or a
@@ -495,7 +533,11 @@ def explore_hierarchy(
     """
     if objective not in OBJECTIVES:
         raise SpaceError(f"hierarchy explore: field 'objective' expected one of {OBJECTIVES}, found {objective!r}")
-    if method not in METHODS:
+    if objectives is not None:
+        from jaxdse.codesign.pareto import check_objectives
+
+        objectives, method = check_objectives("hierarchy explore:", SpaceError, objectives, method), "pareto"
+    elif method not in METHODS:
         raise SpaceError(f"hierarchy explore: field 'method' expected one of {METHODS}, found {method!r}")
     for name, v, lo in (("budget", budget, 1), ("mapper_budget", mapper_budget, 8)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
@@ -534,6 +576,7 @@ def explore_hierarchy(
             "span": span,
             "values": values,
             "mapper_budget": mapper_budget,
+            "objectives": list(objectives) if objectives else None,
             **(settings or {}),
         }
         atomic_write(folder / RUN_FILE, json.dumps(run, indent=2))
@@ -544,6 +587,12 @@ def explore_hierarchy(
     def say(line: str) -> None:
         if progress is not None:
             progress(line)
+
+    if objectives:
+        return _explore_front(
+            networks, space, arch_name, limits, objectives, budget, seed, mapper_budget, ev.log_path, replay,
+            pareto_config, say, out, t0,
+        )  # fmt: skip
 
     def evaluate(d: dict[str, float]) -> HierEval:
         """The evaluator's answer; a progress line for a design not evaluated before."""
@@ -642,6 +691,58 @@ def explore_hierarchy(
     return result
 
 
+def _explore_front(
+    networks, space, arch_name, limits, objectives, budget, seed, mapper_budget, log_path, replay, cfg, say, out, t0
+) -> HierarchyExploreResult:
+    """The front search of ``hierarchy_pareto`` (``explore_hierarchy(objectives=...)``)."""
+    from jaxdse.codesign.hierarchy_pareto import HierarchyMoves, HierarchyStore, front_records
+    from jaxdse.codesign.pareto import FrontSearch, ParetoConfig, mapper_objectives
+    from jaxdse.codesign.result import Trace
+
+    cfg = cfg or ParetoConfig()
+    evs = {
+        m: HierarchyEvaluator(list(networks), space, limits, m, seed, mapper_budget, log_path=log_path)
+        for m in mapper_objectives(objectives)
+    }
+    for r in replay or []:
+        m = r.get("mapper_objective", "latency")
+        if m in evs:
+            evs[m].replay[space.key(space.validate(r["design"]))] = r
+    store = HierarchyStore(evs, objectives, seed)
+    trace = Trace(out_dir=None if out is None else Path(out))
+    trace.start_file()
+    moves = HierarchyMoves(store, networks, limits, cfg)
+    FrontSearch(store, moves, budget, trace, cfg, say).run(moves.start())
+    front = front_records(store)
+    on_front = {f["evaluation"] for f in front}
+    for e in trace.entries:
+        e.extra["pareto"] = e.evaluation in on_front
+    by_index = {p.ev.index: p for p in store.points}
+    best = by_index[front[0]["evaluation"]].ev if front else None
+    steps = [Step(s["evaluation"], by_index[s["evaluation"]].ev.objective, s["reason"]) for s in front[0]["steps"]]
+    steps = steps if front else []
+    stopped = f"budget of {budget} designs spent" if store.count >= budget else "no move or neighbour left to try"
+    result = HierarchyExploreResult(
+        arch=arch_name,
+        networks=[n.name for n in networks],
+        method="pareto",
+        objective=objectives[0],
+        limits=limits,
+        space=space,
+        evaluations=[p.ev for p in store.points],
+        steps=steps,
+        best=best,
+        stopped=stopped,
+        wall_s=time.perf_counter() - t0 + sum(float(r.get("wall_s", 0.0)) for r in (replay or [])),
+        objectives=tuple(objectives),
+        pareto=front,
+        trace=[e.to_dict() for e in trace.entries],
+    )
+    if out is not None:
+        result.save(out)
+    return result
+
+
 def resume_hierarchy(folder: str | Path, networks: list[Network], arch: Hierarchy, progress=print):
     """Continue a hierarchy run from ``folder`` (its ``run.json`` and ``evaluations.jsonl``):
     stored designs are rebuilt, not mapped again, so the search retraces its steps and goes on;
@@ -652,7 +753,8 @@ def resume_hierarchy(folder: str | Path, networks: list[Network], arch: Hierarch
     keys = ("arch_name", "budget", "objective", "method", "seed", "max_area_mm2", "max_power_w", "span", "values",
             "mapper_budget")  # fmt: skip
     kw = {k: run[k] for k in keys}
-    extra = {k: v for k, v in run.items() if k not in keys and k != "kind"}
+    kw["objectives"] = run.get("objectives")
+    extra = {k: v for k, v in run.items() if k not in keys and k not in ("kind", "objectives")}
     return explore_hierarchy(
         networks, arch, progress=progress, out=folder, settings=extra, replay=read_records(folder / EVALS_FILE), **kw
     )

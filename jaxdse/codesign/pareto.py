@@ -70,6 +70,7 @@ from jaxdse.codesign.proposals import layer_votes as _layer_votes
 from jaxdse.codesign.proposals import predict
 from jaxdse.codesign.result import Trace
 from jaxdse.codesign.space import PARAMS, describe
+from workloads.specfile import show
 
 COST_NAMES = ("latency", "energy", "edp", "area", "power")
 """Objectives a Pareto search can minimise (latency and energy summed over networks)."""
@@ -109,6 +110,28 @@ class ParetoConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= low:
                 raise bad(name, f"a finite number > {low:g}")
+
+
+def check_objectives(who: str, error, objectives, method: str) -> tuple[str, ...] | None:
+    """``objectives`` as a tuple of distinct ``COST_NAMES`` (at least two), or None."""
+    if objectives is None:
+        if method == "pareto":
+            raise error(f"{who} field 'objectives' expected two or more of {list(COST_NAMES)} with method 'pareto', "
+                        "found None")  # fmt: skip
+        return None
+    if isinstance(objectives, str):
+        objectives = [o.strip() for o in objectives.split(",")]
+    if not isinstance(objectives, (list, tuple)) or not all(isinstance(o, str) for o in objectives):
+        raise error(f"{who} field 'objectives' expected a list of names or a comma-separated string, "
+                    f"found {show(objectives)}")  # fmt: skip
+    bad = [o for o in objectives if o not in COST_NAMES]
+    if bad:
+        raise error(f"{who} field 'objectives' expected names among {list(COST_NAMES)}, found {bad}")
+    if len(set(objectives)) != len(objectives) or len(objectives) < 2:
+        raise error(f"{who} field 'objectives' expected at least two distinct names, found {list(objectives)}")
+    if method not in ("explainable", "pareto"):
+        raise error(f"{who} field 'method' expected 'pareto' (or the default) with 'objectives', found {show(method)}")
+    return tuple(objectives)
 
 
 def costs_of(ev: DesignEval) -> dict[str, float]:
@@ -227,6 +250,20 @@ class MultiEvaluator:
         self._by_key[k] = p
         return p, True
 
+    @property
+    def mappers(self) -> tuple[str, ...]:
+        return tuple(self.evaluators)
+
+    def costs(self, p: Point) -> dict[str, float]:
+        return costs_of(p.ev)
+
+    def worst(self, p: Point) -> tuple[str, float]:
+        """The most violated constraint and its budget (used / limit)."""
+        return p.ev.worst_constraint
+
+    def describe(self, design: dict) -> str:
+        return describe(design)
+
     def vector(self, p: Point) -> tuple:
         c = costs_of(p.ev)
         return tuple(c[o] for o in self.objectives)
@@ -243,6 +280,96 @@ class _Cand:
     why: str
     delta: dict[str, float] = field(default_factory=dict)  # predicted change of log cost, per cost
     score: float = 0.0
+
+
+def signature(params, before: dict, after: dict) -> tuple:
+    """The parameters a move changes and their directions (``(("l2_kib", 1),)``)."""
+    return tuple((q, 1 if after[q] > before[q] else -1) for q in params if after[q] != before[q])
+
+
+class Table1Moves:
+    """What the front search knows of the Table-1 template (``DesignSpace``): the moves a point
+    calls for and their predicted effect on every cost. ``hierarchy_pareto.HierarchyMoves`` is
+    the same interface for any hierarchy; ``FrontSearch`` reads nothing else of the space."""
+
+    def __init__(self, me: MultiEvaluator, cfg: ParetoConfig) -> None:
+        self.me, self.cfg = me, cfg
+        self.params = PARAMS
+        self.nets = [n.name for n in me.networks]
+        self._el: dict[int, dict] = {}
+
+    def start(self) -> dict:
+        return self.me.space.default_design()
+
+    def elast(self, p: Point) -> dict:
+        if p.ev.index not in self._el:
+            ev = p.ev
+            self._el[ev.index] = combine(
+                [elasticities(ev.plans[n]) for n in self.nets], [ev.latency_s[n] for n in self.nets]
+            )
+        return self._el[p.ev.index]
+
+    def delta(self, base: Point, design: dict, rule: dict | None = None) -> dict[str, float]:
+        """Predicted change of log cost per cost name (mappings held; area and power exact)."""
+        d0, el = base.ev.design, self.elast(base)
+        moved = [q for q in PARAMS if design[q] != d0[q]]
+        dl = {c: sum(el[c].get(q, 0.0) * math.log(design[q] / d0[q]) for q in moved) for c in ("latency", "energy")}
+        if len(moved) == 1:
+            r = predict(base.ev, self.nets, moved[0], design[moved[0]])
+            if r is not None:
+                dl["latency"] = math.log(max(1.0 + r, 1e-6))
+        for c, v in (rule or {}).items():
+            dl[c] = v
+        a0, p0 = self.me.hw.hardware_costs(d0)
+        a1, p1 = self.me.hw.hardware_costs(design)
+        dl["area"], dl["power"] = math.log(a1 / a0), math.log(p1 / p0)
+        dl["edp"] = dl["latency"] + dl["energy"]
+        return dl
+
+    def moves(self, base: Point, w: dict[str, float]) -> list[tuple[dict, str, dict | None]]:
+        """(design, why, rule's predicted log change or None) for every move worth predicting."""
+        ev, space, cfg = base.ev, self.me.space, self.cfg
+        out: list[tuple[dict, str, dict | None]] = []
+        if w.get("latency", 0) + w.get("edp", 0) > 0:
+            lims = [self.me.hw.limit(c) for c in ev.budgets]
+            focus = self.nets if ev.feasible else [lim.network for lim in lims if lim.kind == THROUGHPUT]
+            for prop in _layer_votes(ev, space, focus or self.nets):
+                out.append((prop.design, prop.why, None))
+        if w.get("energy", 0) + w.get("edp", 0) > 0:
+            for p, new, rule_why, gain in _energy_rules(ev, space, cfg):
+                out.append(({**ev.design, p: new}, rule_why, {"energy": math.log(max(1 + gain, 1e-6))}))
+        for p in PARAMS:
+            for k in cfg.steps:
+                for sign in (1, -1):
+                    new = space.step(p, ev.design[p], sign * k)
+                    if new != ev.design[p]:
+                        txt = f"elasticities: {p} {_fmt(p, ev.design[p])} -> {_fmt(p, new)}"
+                        out.append(({**ev.design, p: new}, txt, None))
+        return out
+
+    def breaks_limit(self, design: dict, base_design: dict) -> bool:
+        """An area or power limit the base meets, broken by ``design`` (exact, no mapping)."""
+        return self.me.hw.breaks_hardware_limit(design, base_design)
+
+    def predicted_infeasible(self, base: Point, dl: dict[str, float]) -> bool:
+        """A throughput limit predicted broken (2% slack) by a move of predicted change ``dl``."""
+        return any(
+            self.me.hw.limit(c).kind == THROUGHPUT and b * math.exp(dl["latency"]) > 1.02
+            for c, b in base.ev.budgets.items()
+        )
+
+    def cost_of_limit(self, name: str) -> str:
+        """The cost to lower to meet constraint ``name``."""
+        lim = self.me.hw.limit(name)
+        return "latency" if lim.kind == THROUGHPUT else lim.kind
+
+    def neighbour(self, base: Point, rng) -> dict:
+        """Two parameters of ``base`` moved up to two legal steps each, at random."""
+        d = dict(base.ev.design)
+        for i in rng.choice(len(PARAMS), size=2, replace=False):
+            q = PARAMS[int(i)]
+            d[q] = self.me.space.step(q, d[q], int(rng.choice([-2, -1, 1, 2])))
+        return d
 
 
 def _energy_rules(ev: DesignEval, space, cfg: ParetoConfig) -> list[tuple[str, float, str, float]]:
@@ -272,98 +399,56 @@ def _energy_rules(ev: DesignEval, space, cfg: ParetoConfig) -> list[tuple[str, f
     return out
 
 
-def _signature(before: dict, after: dict) -> tuple:
-    """The parameters a move changes and their directions (``(("l2_kib", 1),)``)."""
-    return tuple((q, 1 if after[q] > before[q] else -1) for q in PARAMS if after[q] != before[q])
+class FrontSearch:
+    """The front search of the module docstring over any design space.
 
+    ``store`` evaluates and remembers points (``MultiEvaluator``, or
+    ``hierarchy_pareto.HierarchyStore``): ``evaluate(design, m, parent, reason)``,
+    ``seen``, ``points``, ``count``, ``front()``, ``vector(p)``, ``costs(p)``,
+    ``objectives``, ``mappers``, ``seed``, ``worst(p)``. ``moves`` knows the space
+    (``Table1Moves`` or ``hierarchy_pareto.HierarchyMoves``): ``start()``,
+    ``moves(p, weights)``, ``delta(p, design, rule)``, ``breaks_limit``,
+    ``predicted_infeasible``, ``cost_of_limit``, ``neighbour``, ``params``.
+    """
 
-class _Search:
-    def __init__(self, me: MultiEvaluator, budget: int, trace: Trace, cfg: ParetoConfig, progress) -> None:
-        self.me, self.budget, self.trace, self.cfg, self.progress = me, budget, trace, cfg, progress
+    def __init__(self, store, moves, budget: int, trace: Trace, cfg: ParetoConfig, progress) -> None:
+        self.me, self.mv, self.budget, self.trace, self.cfg, self.progress = store, moves, budget, trace, cfg, progress
         self.tries: dict[tuple, int] = {}  # batches without a new front point, per target
         self.used: dict[str, int] = {}  # batches per kind of target ("extreme latency", "gap"): rotation
         self.miss: dict[tuple, int] = {}  # moves (parameter, direction) measured not to help as predicted
-        self.rng = np.random.default_rng(me.seed)
-        self.nets = [n.name for n in me.networks]
-        self._el: dict[int, dict] = {}
+        self.rng = np.random.default_rng(store.seed)
         self.weights: dict[str, float] = {}  # of the target being searched
         self.spans: dict[str, float] = {}  # log span of each objective on the front (normalisation)
 
-    # ------------------------------------------------------------- predictions
-    def elast(self, p: Point) -> dict:
-        if p.ev.index not in self._el:
-            ev = p.ev
-            self._el[ev.index] = combine(
-                [elasticities(ev.plans[n]) for n in self.nets], [ev.latency_s[n] for n in self.nets]
-            )
-        return self._el[p.ev.index]
-
-    def delta(self, base: Point, design: dict, rule: dict | None = None) -> dict[str, float]:
-        """Predicted change of log cost per cost name (mappings held; area and power exact)."""
-        d0, el = base.ev.design, self.elast(base)
-        moved = [q for q in PARAMS if design[q] != d0[q]]
-        dl = {c: sum(el[c].get(q, 0.0) * math.log(design[q] / d0[q]) for q in moved) for c in ("latency", "energy")}
-        if len(moved) == 1:
-            r = predict(base.ev, self.nets, moved[0], design[moved[0]])
-            if r is not None:
-                dl["latency"] = math.log(max(1.0 + r, 1e-6))
-        for c, v in (rule or {}).items():
-            dl[c] = v
-        a0, p0 = self.me.hw.hardware_costs(d0)
-        a1, p1 = self.me.hw.hardware_costs(design)
-        dl["area"], dl["power"] = math.log(a1 / a0), math.log(p1 / p0)
-        dl["edp"] = dl["latency"] + dl["energy"]
-        return dl
-
     # -------------------------------------------------------------- candidates
     def candidates(self, base: Point, w: dict[str, float], spans: dict[str, float], why: str) -> list[_Cand]:
-        ev, space, cfg = base.ev, self.me.space, self.cfg
+        ev = base.ev
         m = self.mapper_for(w)
         out: list[_Cand] = []
-        if m != base.mapper_objective and m in self.me.evaluators and not self.me.seen(ev.design, m):
+        if m != base.mapper_objective and m in self.me.mappers and not self.me.seen(ev.design, m):
             out.append(_Cand(dict(ev.design), m, f"{why}: same hardware remapped for {m}", score=-math.inf))
-        moves: list[tuple[dict, str, dict | None]] = []
-        if w.get("latency", 0) + w.get("edp", 0) > 0:
-            lims = [self.me.hw.limit(c) for c in ev.budgets]
-            focus = self.nets if ev.feasible else [lim.network for lim in lims if lim.kind == THROUGHPUT]
-            for prop in _layer_votes(ev, space, focus or self.nets):
-                moves.append((prop.design, prop.why, None))
-        if w.get("energy", 0) + w.get("edp", 0) > 0:
-            for p, new, rule_why, gain in _energy_rules(ev, space, cfg):
-                nd = {**ev.design, p: new}
-                moves.append((nd, rule_why, {"energy": math.log(max(1 + gain, 1e-6))}))
-        for p in PARAMS:
-            for k in cfg.steps:
-                for sign in (1, -1):
-                    new = space.step(p, ev.design[p], sign * k)
-                    if new != ev.design[p]:
-                        txt = f"elasticities: {p} {_fmt(p, ev.design[p])} -> {_fmt(p, new)}"
-                        moves.append(({**ev.design, p: new}, txt, None))
-        for design, txt, rule in moves:
+        for design, txt, rule in self.mv.moves(base, w):
             if self.me.seen(design, m):
                 continue
-            if base.ev.feasible and self.me.hw.breaks_hardware_limit(design, ev.design):
+            if ev.feasible and self.mv.breaks_limit(design, ev.design):
                 continue
-            dl = self.delta(base, design, rule)
-            if base.ev.feasible and any(
-                self.me.hw.limit(c).kind == THROUGHPUT and b * math.exp(dl["latency"]) > 1.02
-                for c, b in ev.budgets.items()
-            ):
+            dl = self.mv.delta(base, design, rule)
+            if ev.feasible and self.mv.predicted_infeasible(base, dl):
                 continue
             score = sum(wk * dl[c] / spans.get(c, 1.0) for c, wk in w.items())
-            score *= 0.5 ** self.miss.get(_signature(ev.design, design), 0)
+            score *= 0.5 ** self.miss.get(signature(self.mv.params, ev.design, design), 0)
             if score < -1e-6:
                 out.append(_Cand(design, m, f"{why}: {txt}", dl, score))
         seen, uniq = set(), []
         for c in sorted(out, key=lambda c: c.score):
-            key = (c.mapper, tuple(c.design[q] for q in PARAMS))
+            key = (c.mapper, tuple(c.design[q] for q in self.mv.params))
             if key not in seen:
                 seen.add(key)
                 uniq.append(c)
         return uniq
 
     def mapper_for(self, w: dict[str, float]) -> str:
-        mo = tuple(self.me.evaluators)
+        mo = tuple(self.me.mappers)
         lat = w.get("latency", 0.0) + 0.5 * w.get("edp", 0.0)
         en = w.get("energy", 0.0) + 0.5 * w.get("edp", 0.0)
         if lat + en <= 0:
@@ -411,11 +496,11 @@ class _Search:
     def record(self, step: int, p: Point, joined: bool, base: Point | None, cand: _Cand | None) -> None:
         text = p.reason
         if base is not None and cand is not None:
-            before, after = costs_of(base.ev), costs_of(p.ev)
+            before, after = self.me.costs(base), self.me.costs(p)
             meas = ", ".join(f"{o} {after[o] / before[o] - 1:+.0%}" for o in self.me.objectives)
             pred = ", ".join(f"{o} {math.exp(cand.delta[o]) - 1:+.0%}" for o in self.me.objectives if o in cand.delta)
             text += (f"; predicted {pred}" if pred else "") + f"; measured {meas}"
-        status = "feasible" if p.ev.feasible else f"infeasible ({p.ev.worst_constraint[0]})"
+        status = "feasible" if p.ev.feasible else f"infeasible ({self.me.worst(p)[0]})"
         text += f"; {status}, " + ("joins the front" if joined else "not on the front")
         p.reason = text
         self.trace.add(step, p.ev, joined, text, {"mapper_objective": p.mapper_objective, "parent": p.parent})
@@ -435,27 +520,30 @@ class _Search:
             joined = p.ev.feasible and not any(dominates(f, v) or f == v for f in vec_front)
             if base is not None and c.delta:
                 # calibrate: a move that did not lower the scalarised cost as predicted is tried later next time
-                now, was = costs_of(p.ev), costs_of(base.ev)
-                got = sum(wk * math.log(now[o] / was[o]) / self.spans.get(o, 1.0) for o, wk in self.weights.items())
-                sig = _signature(base.ev.design, c.design)
-                self.miss[sig] = self.miss.get(sig, 0) + 1 if got >= 0 else max(self.miss.get(sig, 0) - 1, 0)
+                now, was = self.me.costs(p), self.me.costs(base)
+                got = sum(
+                    wk * math.log(max(now[o], 1e-300) / max(was[o], 1e-300)) / self.spans.get(o, 1.0)
+                    for o, wk in self.weights.items()
+                )
+                sig = signature(self.mv.params, base.ev.design, c.design)
+                self.miss[sig] = self.miss.get(sig, 0) + 1 if not got < 0 else max(self.miss.get(sig, 0) - 1, 0)
             new_front |= joined
             self.record(step, p, joined, base, c)
         return new_front
 
     def run(self, start: dict) -> None:
         step = 0
-        init = [_Cand(dict(start), m, f"initial design mapped for {m}: {describe(start)}") for m in self.me.evaluators]
+        text = self.me.describe(start)
+        init = [_Cand(dict(start), m, f"initial design mapped for {m}: {text}") for m in self.me.mappers]
         self.evaluate(step, None, init)
         while self.me.count < self.budget:
             step += 1
             front = self.me.front()
             chosen = None
             if not front:
-                base = min(self.me.points, key=lambda p: (p.ev.worst_constraint[1], p.ev.index))
-                worst = base.ev.worst_constraint[0]
-                lim = self.me.hw.limit(worst)
-                cost = "latency" if lim.kind == THROUGHPUT else lim.kind
+                base = min(self.me.points, key=lambda p: (self.me.worst(p)[1], p.ev.index))
+                worst = self.me.worst(base)[0]
+                cost = self.mv.cost_of_limit(worst)
                 key = ("feasible", base.ev.index)
                 self.weights, self.spans = {cost: 1.0}, {}
                 cands = self.candidates(base, self.weights, {}, f"infeasible: reduce {worst}")
@@ -482,18 +570,14 @@ class _Search:
     def sampled(self, step: int, front: list[Point]) -> bool:
         """Last resort: a random neighbour (two parameters, up to two steps) of a front point."""
         pool = front or self.me.points
+        mappers = tuple(self.me.mappers)
         for _ in range(200):
             base = pool[int(self.rng.integers(len(pool)))]
-            d = dict(base.ev.design)
-            for i in self.rng.choice(len(PARAMS), size=2, replace=False):
-                q = PARAMS[int(i)]
-                d[q] = self.me.space.step(q, d[q], int(self.rng.choice([-2, -1, 1, 2])))
-            m = tuple(self.me.evaluators)[int(self.rng.integers(len(self.me.evaluators)))]
-            if not self.me.seen(d, m) and not (
-                base.ev.feasible and self.me.hw.breaks_hardware_limit(d, base.ev.design)
-            ):
+            d = self.mv.neighbour(base, self.rng)
+            m = mappers[int(self.rng.integers(len(mappers)))]
+            if not self.me.seen(d, m) and not (base.ev.feasible and self.mv.breaks_limit(d, base.ev.design)):
                 cand = _Cand(d, m, f"no target has a move left; sampled neighbour of point {base.ev.index}")
-                cand.delta = self.delta(base, d)
+                cand.delta = self.mv.delta(base, d)
                 self.evaluate(step, base, [cand])
                 return True
         return False
@@ -510,14 +594,19 @@ def pareto_search(
     """Search a Pareto front over ``me.objectives`` with ``budget`` evaluations
     (every point is in ``me.points``, every evaluation traced; the front is
     ``me.front()``; ``jaxdse.codesign.pareto_result`` turns it into a result)."""
-    _Search(me, budget, trace, config or ParetoConfig(), progress).run(start or me.space.default_design())
+    cfg = config or ParetoConfig()
+    moves = Table1Moves(me, cfg)
+    FrontSearch(me, moves, budget, trace, cfg, progress).run(start or moves.start())
 
 
 __all__ = [
     "COST_NAMES",
+    "FrontSearch",
     "MultiEvaluator",
     "ParetoConfig",
     "Point",
+    "Table1Moves",
+    "check_objectives",
     "costs_of",
     "dominates",
     "hypervolume",

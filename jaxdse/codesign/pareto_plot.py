@@ -24,15 +24,22 @@ MAX_LABEL = 48
 
 
 def plot_front(result, path: str | Path) -> Path:
-    """Latency-energy front with area as colour; evaluated designs greyed."""
+    """Latency-energy front with area as colour; evaluated designs greyed (a saved Table-1 run)."""
     run = run_data(result)
-    front = run.summary.get("pareto") or []
+    objectives = run.summary.get("objectives") or [run.objective]
+    return draw_front(run.trace, run.summary.get("pareto") or [], objectives, path)
+
+
+def draw_front(trace: list[dict], front: list[dict], objectives, path: str | Path) -> Path:
+    """The figure from ``trace.jsonl`` entries (``total``, ``feasible``) and ``pareto`` records
+    (``total``, ``evaluation``, ``differs_from_previous``) of any front search."""
     fig, ax = _figure(figsize=(7.5, 5))
-    lat = np.array([float(e["total"]["latency_s"]) * 1e3 for e in run.trace])
-    en = np.array([float(e["total"]["energy_j"]) * 1e3 for e in run.trace])
-    feas = np.array([bool(e["feasible"]) for e in run.trace])
-    ax.scatter(lat[feas], en[feas], s=12, c="0.75", label="evaluated, feasible")
-    ax.scatter(lat[~feas], en[~feas], s=12, c="0.75", marker="x", label="evaluated, infeasible")
+    lat = np.array([float(e["total"]["latency_s"]) * 1e3 for e in trace])
+    en = np.array([float(e["total"]["energy_j"]) * 1e3 for e in trace])
+    feas = np.array([bool(e["feasible"]) for e in trace], dtype=bool)
+    fin = np.isfinite(lat) & np.isfinite(en)  # an unmappable design has no latency to draw
+    ax.scatter(lat[feas & fin], en[feas & fin], s=12, c="0.75", label="evaluated, feasible")
+    ax.scatter(lat[~feas & fin], en[~feas & fin], s=12, c="0.75", marker="x", label="evaluated, infeasible")
     if front:
         fl = np.array([p["total"]["latency_s"] * 1e3 for p in front])
         fe = np.array([p["total"]["energy_j"] * 1e3 for p in front])
@@ -50,10 +57,10 @@ def plot_front(result, path: str | Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("latency (ms, summed over networks)")
     ax.set_ylabel("energy (mJ, summed over networks)")
-    objs = ", ".join(run.summary.get("objectives") or [run.objective])
-    ax.set_title(f"Pareto front over {objs}: {len(front)} of {len(run.trace)} designs", fontsize=9)
+    objs = ", ".join(objectives)
+    ax.set_title(f"Pareto front over {objs}: {len(front)} of {len(trace)} designs", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     return _save(fig, path)
 
 
-__all__ = ["plot_front"]
+__all__ = ["draw_front", "plot_front"]

@@ -407,11 +407,11 @@ def render_html(doc: list) -> str:
 
 
 def _hierarchy_result(folder: Path) -> dict | None:
-    """``result.json`` of ``jaxdse explore --arch HIERARCHY`` (no trace.jsonl), or None for any other folder."""
+    """``result.json`` of ``jaxdse explore --arch HIERARCHY``, or None for any other folder."""
     import json
 
     path = folder / "result.json"
-    if (folder / "trace.jsonl").exists() or not path.is_file():
+    if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -429,7 +429,44 @@ def _objective(data: dict, v: float) -> str:
     return f"{v * 1e3:.4f} ms" if data.get("objective") == "latency" else f"{v:.6g}"
 
 
-def hierarchy_document(data: dict) -> list:
+def _hierarchy_front(data: dict, folder: Path | None) -> list:
+    """A hierarchy front search's front: table and figure (``front.png``, drawn when missing)."""
+    front = data["pareto"]
+    rows = tuple(
+        (
+            str(f["evaluation"]),
+            f["mapper_objective"],
+            f"{f['total']['latency_s'] * 1e3:.4f}",
+            f"{f['total']['energy_j'] * 1e3:.4f}",
+            f"{f['total']['area_mm2']:.3f}",
+            f"{f['total']['power_w']:.3f}",
+            f["differs_from_previous"],
+        )
+        for f in front
+    )
+    doc: list = [
+        Heading(2, f"Pareto front ({len(front)} points over {', '.join(data['objectives'])})"),
+        Para(
+            "Every evaluated, feasible design that no other dominates, sorted by the first objective; "
+            "each point's steps and plans are in result.json 'pareto'."
+        ),  # fmt: skip
+        Table(("design", "mapped for", "latency ms", "energy mJ", "area mm^2", "power W", "vs previous"), rows),
+    ]
+    if folder is not None:
+        path = folder / FRONT_FIGURE
+        if not path.is_file() and (folder / "trace.jsonl").is_file():
+            import json
+
+            from jaxdse.codesign.pareto_plot import draw_front
+
+            lines = (folder / "trace.jsonl").read_text(encoding="utf-8").splitlines()
+            draw_front([json.loads(t) for t in lines if t.strip()], front, data["objectives"], path)
+        if path.is_file():
+            doc.append(Figure(path, FRONT_CAPTION))
+    return doc
+
+
+def hierarchy_document(data: dict, folder: Path | None = None) -> list:
     """The report of a hierarchy explorer run (``jaxdse.codesign.hierarchy_explore``) from its result.json."""
     try:
         lim = data["limits"]
@@ -451,6 +488,8 @@ def hierarchy_document(data: dict) -> list:
                 tuple((k, v["unit"], "; ".join(_num(x) for x in v["values"])) for k, v in data["space"].items()),
             ),
         ]
+        if data.get("pareto") is not None:
+            doc += _hierarchy_front(data, folder)
         best = data.get("best")
         if not best:
             doc.append(Para("No feasible design was found."))
@@ -522,7 +561,7 @@ def write_report(result_dir: str | Path, fmt: str = "md", out: str | Path | None
         if missing:
             save_figures(run, folder, missing)
         target.parent.mkdir(parents=True, exist_ok=True)
-        doc = build_document(run, folder) if run is not None else hierarchy_document(hier)
+        doc = build_document(run, folder) if run is not None else hierarchy_document(hier, folder)
         atomic_write(target, render_markdown(doc, target.parent) if fmt == "md" else render_html(doc))
     except OSError as e:  # a read-only folder, a full disk: checked above where it can be, caught here where not
         where = e.filename or target

@@ -137,3 +137,54 @@ def test_cli_hierarchy_space_file_errors_name_the_parameter(tmp_path, capsys):
 def test_bad_limits_name_the_field(bad):
     with pytest.raises(SpaceError, match="max_area_mm2"):
         explore_hierarchy([w.load(TINY)], hierarchy_preset("gemmini_like"), budget=1, max_area_mm2=bad, progress=None)
+
+
+@pytest.mark.slow  # two short front searches (~40 s)
+def test_hierarchy_front_is_non_dominated_exact_and_resumes(tmp_path):
+    from jaxdse.codesign.hierarchy_explore import resume_hierarchy
+    from jaxdse.codesign.pareto import dominates
+    from jaxdse.hierarchy_plan import map_on_hierarchy
+    from jaxdse.mapper.nest_search import NestSearchConfig
+
+    net, hier = w.load(TINY), hierarchy_preset("gemmini_like")
+    kw = dict(budget=10, mapper_budget=60, max_power_w=20.0, progress=None, objectives=("latency", "energy"))
+    r = explore_hierarchy([net], hier, "gemmini_like", out=tmp_path / "run", **kw)
+    assert r.method == "pareto" and r.pareto and len(r.evaluations) == 10
+    vec = {e.index: (e.latency_s, e.energy_j) for e in r.evaluations}
+    feas = {e.index for e in r.evaluations if e.feasible}
+    front = [f["evaluation"] for f in r.pareto]
+    assert set(front) <= feas  # only feasible designs
+    for i in front:  # nothing evaluated dominates a front point, and every non-dominated feasible point is on it
+        assert not any(dominates(vec[j], vec[i]) for j in feas)
+    assert all(any(dominates(vec[i], vec[j]) or vec[i] == vec[j] for i in front) for j in feas)
+    f0 = r.pareto[0]  # exactly evaluated: the same mapper on the same design gives the same costs
+    again = map_on_hierarchy(net, r.space.to_hierarchy(f0["design"]), objective=f0["mapper_objective"], seed=0,
+                             config=NestSearchConfig(budget=60, starts=30)).total()  # fmt: skip
+    assert again["latency_s"] == pytest.approx(f0["total"]["latency_s"], rel=1e-6)
+    assert again["energy_j"] == pytest.approx(f0["total"]["energy_j"], rel=1e-6)
+    assert all(f["steps"][-1]["evaluation"] == f["evaluation"] for f in r.pareto)  # each point explained
+    trace = [json.loads(t) for t in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    assert {t["evaluation"] for t in trace if t["pareto"]} == set(front)
+    assert (tmp_path / "run" / "front.png").is_file()
+    # interrupted after four mapped designs: the resumed run equals the uninterrupted one
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "run.json").write_text((tmp_path / "run" / "run.json").read_text())
+    lines = (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()[:4]
+    (cut / "evaluations.jsonl").write_text("\n".join(lines) + "\n")
+    r2 = resume_hierarchy(cut, [net], hier, progress=None)
+    assert r2.pareto == r.pareto
+    assert [(e.design, e.latency_s, e.energy_j) for e in r2.evaluations] == [
+        (e.design, e.latency_s, e.energy_j) for e in r.evaluations
+    ]
+    assert main(["report", str(tmp_path / "run")]) == 0
+    assert "Pareto front" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_hierarchy_objectives_are_checked():
+    net, hier = w.load(TINY), hierarchy_preset("gemmini_like")
+    for bad in (("latency",), ("latency", "speed"), ("energy", "energy")):
+        with pytest.raises(SpaceError, match="objectives"):
+            explore_hierarchy([net], hier, budget=2, objectives=bad, progress=None)
+    with pytest.raises(SpaceError, match="method"):
+        explore_hierarchy([net], hier, budget=2, objectives=("latency", "energy"), method="random", progress=None)

@@ -1,0 +1,299 @@
+"""Pareto fronts on any hierarchy: issue 16's front search on the general model.
+
+``explore_hierarchy(..., objectives=("latency", "energy"))`` runs the same
+search as the Table-1 front (``pareto.FrontSearch``: targets at the front's
+extremes and gaps, warm starts from the neighbouring front point, the mapper
+objective of the front region, a remap as the first move) over a
+``HierarchySpace``. What this module adds is what the search must know of a
+hierarchy, stated per level and fan-out like ``hierarchy_explore``'s rules:
+
+- latency moves: the bottleneck rules of ``hierarchy_explore.propose`` for
+  the dominant layers (a move that breaks area or power is paid for by
+  shrinking buffers, ``fit_limits``);
+- energy moves, from the part that dominates energy (each layer's plan
+  records every level's access energy, the MACs', the NoC's and leakage):
+  a level's accesses -> a larger child level (more reuse below it, fewer
+  accesses to it) or that level smaller (cheaper accesses); the NoC -> fewer
+  instances at a fan-out; leakage -> a smaller buffer;
+- one and two legal steps of every parameter.
+
+Predictions (``HierarchyMoves.delta``): latency and energy by the exact
+model on the base point's mappings held on the new hardware
+(``evaluate_on_hierarchy``), the way the Table-1 explorer predicts with the
+held mappings' traffic; an energy rule's own guess (share x (1 - 1/s)) where
+it names a reuse change that held mappings cannot show; no latency or energy
+prediction (0) where a held mapping no longer fits; area and peak power
+exact (``hardware_budgets``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import costmodels as cm
+from jaxdse.codesign.hierarchy_explore import (
+    LAYERS_TRIED,
+    HierarchyEvaluator,
+    HierEval,
+    _dominant_layers,
+    _level_below,
+    fit_limits,
+    hardware_budgets,
+    propose,
+)
+from jaxdse.codesign.hierarchy_space import HierarchySpace
+from jaxdse.codesign.pareto import ParetoConfig, Point, non_dominated
+from jaxdse.hierarchy_plan import evaluate_on_hierarchy
+from workloads import Network
+
+LIMIT_COST = {"area_mm2": "area", "power_w": "power"}
+"""The cost a search lowers to meet each hardware limit."""
+
+
+def hier_costs(ev: HierEval) -> dict[str, float]:
+    """Every objective's value of an evaluated hierarchy design (s, J, J s, mm^2, W)."""
+    lat, en = ev.latency_s, ev.energy_j
+    return {"latency": lat, "energy": en, "edp": lat * en, "area": ev.area_mm2, "power": ev.power_w}
+
+
+class HierarchyStore:
+    """One ``HierarchyEvaluator`` per mapper objective behind one budget (``pareto.MultiEvaluator``
+    for a hierarchy): a point is (design, mapper objective), numbered globally from 1."""
+
+    def __init__(self, evaluators: dict[str, HierarchyEvaluator], objectives: tuple[str, ...], seed: int) -> None:
+        self.evaluators, self.objectives, self.seed = evaluators, tuple(objectives), seed
+        self.space: HierarchySpace = next(iter(evaluators.values())).space
+        self.points: list[Point] = []
+        self._by_key: dict[tuple, Point] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self.points)
+
+    @property
+    def mappers(self) -> tuple[str, ...]:
+        return tuple(self.evaluators)
+
+    def seen(self, design: dict, m: str) -> bool:
+        return (m, self.space.key(design)) in self._by_key
+
+    def evaluate(self, design: dict, m: str, parent: int | None = None, reason: str = "") -> tuple[Point, bool]:
+        k = (m, self.space.key(design))
+        if k in self._by_key:
+            return self._by_key[k], False
+        ev = self.evaluators[m].evaluate(design)
+        ev.index = self.count + 1
+        ev.objective = hier_costs(ev)[self.objectives[0]]  # the run's first objective (summary, steps)
+        p = Point(ev, m, parent, reason)
+        self.points.append(p)
+        self._by_key[k] = p
+        return p, True
+
+    def costs(self, p: Point) -> dict[str, float]:
+        return hier_costs(p.ev)
+
+    def worst(self, p: Point) -> tuple[str, float]:
+        """The most violated limit and its budget; an unmappable design: ``("mapping", inf)``."""
+        if p.ev.unmappable:
+            return "mapping", math.inf
+        k = max(p.ev.budgets, key=p.ev.budgets.get)
+        return k, p.ev.budgets[k]
+
+    def describe(self, design: dict) -> str:
+        return self.space.describe(design)
+
+    def vector(self, p: Point) -> tuple:
+        c = hier_costs(p.ev)
+        return tuple(c[o] for o in self.objectives)
+
+    def front(self) -> list[Point]:
+        feas = [p for p in self.points if p.ev.feasible]
+        return [feas[i] for i in non_dominated([self.vector(p) for p in feas])]
+
+
+def energy_parts(ev: HierEval) -> dict[str, float]:
+    """Energy by part over every network (J, x layer counts); empty for plans stored without it."""
+    out: dict[str, float] = {}
+    for plan in ev.plans.values():
+        for r in plan.layers:
+            for part, e in (r.get("energy_parts_j") or {}).items():
+                out[part] = out.get(part, 0.0) + e * r["count"]
+    return out
+
+
+class HierarchyMoves:
+    """The moves and predictions of the module docstring (``pareto.Table1Moves``'s interface)."""
+
+    def __init__(self, store: HierarchyStore, networks: list[Network], limits: dict[str, float], cfg: ParetoConfig):
+        self.store, self.networks, self.limits, self.cfg = store, list(networks), limits, cfg
+        self.space = store.space
+        self.params = tuple(p.name for p in self.space.params)
+        self._held: dict[int, dict[str, list]] = {}
+
+    def start(self) -> dict:
+        return self.space.base_design()
+
+    def _fit(self, design: dict, moved: str, why: str) -> tuple[dict, str] | None:
+        """``design`` within the limits (buffers shrunk to pay for it), or None."""
+        hw = hardware_budgets(self.space, design, self.limits)
+        if max(hw.values()) <= 1.0 + 1e-9:
+            return design, why
+        fitted = fit_limits(self.space, design, self.limits, keep=moved)
+        if fitted is None:
+            return None
+        worst = max(hw, key=hw.get)
+        return fitted[0], f"{why}, paid for within the {worst} limit by {', '.join(fitted[1])}"
+
+    def energy_rules(self, ev: HierEval) -> list[tuple[dict, str, float]]:
+        """(design, why, predicted log energy change) from the part that dominates energy."""
+        parts = energy_parts(ev)
+        total = sum(parts.values())
+        if not parts or total <= 0:
+            return []
+        part = max(parts, key=parts.get)
+        share = parts[part] / total
+        gain = math.log(max(1.0 - share * (1.0 - 1.0 / self.cfg.energy_rule_scale), 1e-6))
+        names = list(self.space.base.names)
+        head = f"{part} is {share:.0%} of energy"
+        moves: list[tuple[str, int, str]] = []
+        if part in names:
+            lv = names.index(part)
+            for cap in _level_below(self.space, lv)[:2]:
+                moves.append((cap, 1, f"more reuse below {part}: a larger {cap}"))
+            own = f"{part}.capacity"
+            if own in self.space.by_name:
+                moves.append((own, -1, f"cheaper {part} accesses: a smaller {own}"))
+        elif part == "NoC":
+            moves += [
+                (p.name, -1, f"fewer instances at {p.name}") for p in self.space.params if p.kind.startswith("fanout")
+            ]
+        elif part == "leakage":
+            moves += [(p.name, -1, f"less area: a smaller {p.name}") for p in self.space.params if p.kind == "capacity"]
+        out = []
+        for name, k, what in moves:
+            d = self.space.step(ev.design, name, k)
+            if d is None:
+                continue
+            p = self.space.by_name[name]
+            fitted = self._fit(d, name, f"{head}; {what}: {p.show(ev.design[name])} -> {p.show(d[name])}")
+            if fitted is not None:
+                out.append((fitted[0], fitted[1], gain))
+        return out
+
+    def moves(self, base: Point, w: dict[str, float]) -> list[tuple[dict, str, dict | None]]:
+        ev = base.ev
+        out: list[tuple[dict, str, dict | None]] = []
+        if ev.plans and w.get("latency", 0) + w.get("edp", 0) > 0:
+            for network, row, share in _dominant_layers(ev)[:LAYERS_TRIED]:
+                for prop in propose(self.space, ev, network, row, share):
+                    moved = next(k for k in prop.design if prop.design[k] != ev.design[k])
+                    fitted = self._fit(prop.design, moved, prop.reason)
+                    if fitted is not None:
+                        out.append((fitted[0], fitted[1], None))
+        if ev.plans and w.get("energy", 0) + w.get("edp", 0) > 0:
+            out += [(d, why, {"energy": g}) for d, why, g in self.energy_rules(ev)]
+        for p in self.space.params:
+            for k in self.cfg.steps:
+                for sign in (1, -1):
+                    d = self.space.step(ev.design, p.name, sign * k)
+                    if d is not None:
+                        out.append((d, f"step: {p.name} {p.show(ev.design[p.name])} -> {p.show(d[p.name])}", None))
+        return out
+
+    def _held_mappings(self, p: Point) -> dict[str, list]:
+        if p.ev.index not in self._held:
+            self._held[p.ev.index] = {
+                n: [cm.nest_mapping_from_dict(r["mapping"]) for r in plan.layers] for n, plan in p.ev.plans.items()
+            }
+        return self._held[p.ev.index]
+
+    def held_costs(self, base: Point, design: dict) -> tuple[float, float] | None:
+        """(latency s, energy J) of ``base``'s mappings on ``design``; None when one no longer fits."""
+        if not base.ev.plans:
+            return None
+        hier = self.space.to_hierarchy(design)
+        lat = en = 0.0
+        held = self._held_mappings(base)
+        for net in self.networks:
+            plan = evaluate_on_hierarchy(net, hier, held[net.name])
+            t = plan.total()
+            if not t["legal"]:
+                return None
+            lat, en = lat + t["latency_s"], en + t["energy_j"]
+        return lat, en
+
+    def delta(self, base: Point, design: dict, rule: dict | None = None) -> dict[str, float]:
+        dl = {"latency": 0.0, "energy": 0.0}
+        held = self.held_costs(base, design)
+        if held is not None and base.ev.latency_s > 0 and base.ev.energy_j > 0:
+            dl["latency"] = math.log(max(held[0], 1e-30) / base.ev.latency_s)
+            dl["energy"] = math.log(max(held[1], 1e-30) / base.ev.energy_j)
+        for c, v in (rule or {}).items():
+            dl[c] = min(dl[c], v)  # a reuse rule adds what held mappings cannot show
+        b0 = hardware_budgets(self.space, base.ev.design, self.limits)
+        b1 = hardware_budgets(self.space, design, self.limits)
+        dl["area"] = math.log(b1["area_mm2"] / b0["area_mm2"])
+        dl["power"] = math.log(b1["power_w"] / b0["power_w"])
+        dl["edp"] = dl["latency"] + dl["energy"]
+        return dl
+
+    def breaks_limit(self, design: dict, base_design: dict) -> bool:
+        b0 = hardware_budgets(self.space, base_design, self.limits)
+        b1 = hardware_budgets(self.space, design, self.limits)
+        return any(b1[k] > 1.0 + 1e-9 >= b0[k] for k in b1)
+
+    def predicted_infeasible(self, base: Point, dl: dict[str, float]) -> bool:
+        return False  # no throughput limits on a hierarchy run: area and power are exact (breaks_limit)
+
+    def cost_of_limit(self, name: str) -> str:
+        return LIMIT_COST.get(name, "latency")
+
+    def neighbour(self, base: Point, rng) -> dict:
+        d = dict(base.ev.design)
+        for i in rng.choice(len(self.params), size=min(2, len(self.params)), replace=False):
+            nd = self.space.step(d, self.params[int(i)], int(rng.choice([-2, -1, 1, 2])))
+            d = nd if nd is not None else d
+        return d
+
+
+def front_records(store: HierarchyStore) -> list[dict]:
+    """The front, sorted by the first objective: each point's design, costs, mapper objective,
+    what differs from the previous point and the chain of steps that led to it."""
+    front = sorted(store.front(), key=lambda p: (store.vector(p), p.ev.index))
+    by_index = {p.ev.index: p for p in store.points}
+    out, prev = [], None
+    for p in front:
+        chain, q = [], p
+        while q is not None:
+            chain.append({"evaluation": q.ev.index, "mapper_objective": q.mapper_objective, "reason": q.reason})
+            q = by_index.get(q.parent) if q.parent is not None else None
+        out.append(
+            {
+                "evaluation": p.ev.index,
+                "mapper_objective": p.mapper_objective,
+                "design": p.ev.design,
+                "design_text": store.space.describe(p.ev.design),
+                "costs": hier_costs(p.ev),
+                "total": p.ev.total(),
+                "differs_from_previous": difference(store.space, prev, p),
+                "steps": chain[::-1],
+                "plans": {n: plan.to_dict() for n, plan in p.ev.plans.items()},
+            }
+        )
+        prev = p
+    return out
+
+
+def difference(space: HierarchySpace, a: Point | None, b: Point) -> str:
+    """What ``b`` changes from ``a`` (parameters and mapper objective), in a few words."""
+    if a is None:
+        return "first"
+    parts = [
+        f"{p.name} {p.show(b.ev.design[p.name])}" for p in space.params if a.ev.design[p.name] != b.ev.design[p.name]
+    ]
+    if a.mapper_objective != b.mapper_objective:
+        parts.append(f"mapped for {b.mapper_objective}")
+    return ", ".join(parts) or "same design"
+
+
+__all__ = ["HierarchyMoves", "HierarchyStore", "difference", "energy_parts", "front_records", "hier_costs"]

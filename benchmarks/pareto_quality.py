@@ -27,7 +27,12 @@ front dominates.
 
     python benchmarks/pareto_quality.py [--quick] [--networks tiny_cnn,resnet18] [--seeds 0]
         [--methods jaxdse,nsga2,tpe,random] [--max-budget jaxdse=200,nsga2=2000,tpe=200,random=2000]
-        [--out benchmarks/results/pareto]
+        [--arch gemmini_like] [--out benchmarks/results/pareto]
+
+``--arch PRESET`` runs every method on that hierarchy's space instead
+(``HierarchySpace`` read off the preset, limits twice its area and peak
+power, the hierarchy mapper in the loop; jaxdse's search through
+``hierarchy_pareto.HierarchyMoves``): give it its own ``--out``.
 
 Raw results: ``OUT/runs/{network}_{method}_s{seed}.json`` (every evaluated
 point: index, mapper objective, latency_s, energy_j, area_mm2, power_w,
@@ -50,8 +55,11 @@ import numpy as np
 from common import network, write_csv
 
 from jaxdse.codesign import Constraints, Evaluator, table1_space
+from jaxdse.codesign.hierarchy_pareto import hier_costs
 from jaxdse.codesign.pareto import (
+    FrontSearch,
     MultiEvaluator,
+    ParetoConfig,
     costs_of,
     hypervolume,
     mapper_objectives,
@@ -77,8 +85,33 @@ def multi_evaluator(net, seed: int, mapper_budget: int | None) -> MultiEvaluator
     return MultiEvaluator(evs, OBJECTIVES)
 
 
+def hierarchy_store(net, arch: str, seed: int, mapper_budget: int | None, scale: float = 2.0):
+    """The evaluation store of a hierarchy preset's space (``HierarchySpace``, span 2), limits
+    ``scale`` x the preset's own area and peak power (as ``hierarchy_explore_quality.py``)."""
+    from costmodels import hierarchy_model as hm
+    from costmodels.hierarchy import hierarchy_preset
+    from jaxdse.codesign.hierarchy_explore import DEFAULT_MAPPER_BUDGET, HierarchyEvaluator
+    from jaxdse.codesign.hierarchy_pareto import HierarchyStore
+    from jaxdse.codesign.hierarchy_space import HierarchySpace
+
+    base = hierarchy_preset(arch)
+    area = float(hm.area_mm2(base))
+    limits = {"area_mm2": scale * area, "power_w": scale * float(hm.peak_power_w(base, area))}
+    space = HierarchySpace(base)
+    mb = mapper_budget or DEFAULT_MAPPER_BUDGET
+    evs = {m: HierarchyEvaluator([net], space, limits, m, seed, mb) for m in mapper_objectives(OBJECTIVES)}
+    return HierarchyStore(evs, OBJECTIVES, seed), limits
+
+
+def space_values(me) -> dict[str, list[float]]:
+    """Each hardware parameter's legal values (what a black-box sampler chooses among)."""
+    if isinstance(me, MultiEvaluator):
+        return {p: [float(v) for v in me.space.values[p]] for p in PARAMS}
+    return {p.name: [float(v) for v in p.values] for p in me.space.params}
+
+
 def _row(p) -> dict:
-    c = costs_of(p.ev)
+    c = costs_of(p.ev) if isinstance(p.ev.latency_s, dict) else hier_costs(p.ev)  # Table-1 / hierarchy point
     return {
         "index": p.ev.index,
         "mapper_objective": p.mapper_objective,
@@ -108,7 +141,8 @@ class Recorder:
         tmp.replace(self.path)
 
 
-def run_jaxdse(me: MultiEvaluator, budget: int, rec: Recorder) -> None:
+def run_jaxdse(me, budget: int, rec: Recorder, hier: tuple | None = None) -> None:
+    """jaxdse's front search; ``hier`` = (network, limits) on a hierarchy store."""
     seen = 0
 
     def progress(_line: str) -> None:
@@ -117,7 +151,14 @@ def run_jaxdse(me: MultiEvaluator, budget: int, rec: Recorder) -> None:
             rec.add(p)
         seen = len(me.points)
 
-    pareto_search(me, budget, Trace(), progress=progress)
+    if hier is None:
+        pareto_search(me, budget, Trace(), progress=progress)
+    else:
+        from jaxdse.codesign.hierarchy_pareto import HierarchyMoves
+
+        cfg = ParetoConfig()
+        moves = HierarchyMoves(me, [hier[0]], hier[1], cfg)
+        FrontSearch(me, moves, budget, Trace(), cfg, progress).run(moves.start())
     progress("")
 
 
@@ -125,7 +166,7 @@ def run_optuna(me: MultiEvaluator, method: str, budget: int, seed: int, rec: Rec
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = me.space
+    values = space_values(me)
     mos = list(me.evaluators)
 
     def cons(trial) -> list[float]:
@@ -137,24 +178,29 @@ def run_optuna(me: MultiEvaluator, method: str, budget: int, seed: int, rec: Rec
         sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constraints_func=cons)
     else:
         sampler = optuna.samplers.RandomSampler(seed=seed + RANDOM_SEED_OFFSET)
-    dists = {p: optuna.distributions.IntDistribution(0, len(space.values[p]) - 1) for p in PARAMS}
+    dists = {p: optuna.distributions.IntDistribution(0, len(v) - 1) for p, v in values.items()}
     dists["mapper_objective"] = optuna.distributions.CategoricalDistribution(mos)
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
     tries = 0
     while me.count < budget and tries < 20 * budget:
         tries += 1
         trial = study.ask(dists)
-        design = {p: float(space.values[p][trial.params[p]]) for p in PARAMS}
+        design = {p: v[trial.params[p]] for p, v in values.items()}
         p, new = me.evaluate(design, trial.params["mapper_objective"])
         logb = [math.log(max(b, 1e-300)) for b in p.ev.budgets.values()] or [-1.0]
+        if getattr(p.ev, "unmappable", ""):
+            logb.append(1.0)  # no legal mapping: a violated constraint
         trial.set_user_attr("log_budgets", logb)
-        c = costs_of(p.ev)
-        study.tell(trial, [c["latency"], c["energy"]])
+        c = me.costs(p)
+        fin = [x if math.isfinite(x) else 1e30 for x in (c["latency"], c["energy"])]
+        study.tell(trial, fin)
         if new:
             rec.add(p)
 
 
-def run(name: str, method: str, seed: int, budget: int, out: Path, mapper_budget: int | None, cache: dict) -> None:
+def run(
+    name: str, method: str, seed: int, budget: int, out: Path, mapper_budget: int | None, cache: dict, arch=None
+) -> None:
     path = out / "runs" / f"{name}_{method}_s{seed}.json"
     if path.exists():  # a grid stopped midway restarts where it was: finished runs are kept
         old = json.loads(path.read_text())
@@ -164,15 +210,25 @@ def run(name: str, method: str, seed: int, budget: int, out: Path, mapper_budget
     net = network(name)
     key = (name, seed)
     if key not in cache:  # one mapper per (network, seed): methods share mapped designs, not budgets
-        cache[key] = multi_evaluator(net, seed, mapper_budget)
-    base = cache[key]
-    me = MultiEvaluator(base.evaluators, OBJECTIVES)
+        cache[key] = (
+            multi_evaluator(net, seed, mapper_budget)
+            if arch is None
+            else hierarchy_store(net, arch, seed, mapper_budget)
+        )
+    if arch is None:
+        me, hier = MultiEvaluator(cache[key].evaluators, OBJECTIVES), None
+    else:
+        from jaxdse.codesign.hierarchy_pareto import HierarchyStore
+
+        store, limits = cache[key]
+        me, hier = HierarchyStore(store.evaluators, OBJECTIVES, seed), (net, limits)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"network": name, "method": method, "seed": seed, "budget": budget, "mapper_budget": mapper_budget}
+    meta |= {"arch": arch} if arch else {}
     rec = Recorder(path, meta)
     t = time.perf_counter()
     if method == "jaxdse":
-        run_jaxdse(me, budget, rec)
+        run_jaxdse(me, budget, rec, hier)
     else:
         run_optuna(me, method, budget, seed, rec)
     rec.flush(done=True)
@@ -305,6 +361,8 @@ def main() -> None:
     ap.add_argument("--mapper-budget", type=int, default=None, help="exact evaluations per layer (default: mapper's)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pareto")
     ap.add_argument("--summarise", action="store_true", help="only rebuild summary.csv from OUT/runs")
+    ap.add_argument("--arch", default=None, help="a hierarchy preset (eyeriss_like, gemmini_like, ...): its space "
+                    "(HierarchySpace, limits 2x the preset's area and peak power) instead of Table 1")  # fmt: skip
     args = ap.parse_args()
     enable_compile_cache()
     if args.quick:
@@ -317,7 +375,7 @@ def main() -> None:
         for name in args.networks.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
                 for method in args.methods.split(","):
-                    run(name, method, seed, int(budgets[method]), args.out, args.mapper_budget, cache)
+                    run(name, method, seed, int(budgets[method]), args.out, args.mapper_budget, cache, args.arch)
     rows = summarise(args.out, (12, 24) if args.quick else BUDGETS)
     print(f"{'network':<10} {'method':<7} {'seed':>4} {'budget':>6} {'HV':>7} {'front':>5}")
     for r in rows:

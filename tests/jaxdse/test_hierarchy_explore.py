@@ -188,3 +188,15 @@ def test_hierarchy_objectives_are_checked():
             explore_hierarchy([net], hier, budget=2, objectives=bad, progress=None)
     with pytest.raises(SpaceError, match="method"):
         explore_hierarchy([net], hier, budget=2, objectives=("latency", "energy"), method="random", progress=None)
+
+
+def test_plan_records_energy_by_part_summing_to_the_layer_energy():
+    from jaxdse.hierarchy_plan import map_on_hierarchy
+    from jaxdse.mapper.nest_search import NestSearchConfig
+
+    hier = hierarchy_preset("gemmini_like")  # the explorer tests' mapper settings: programs compiled once
+    plan = map_on_hierarchy(w.load(TINY), hier, seed=0, config=NestSearchConfig(budget=100, starts=50))
+    for r in plan.layers:
+        parts = r["energy_parts_j"]
+        assert set(hier.names) | {"MACs", "NoC", "leakage"} == set(parts)
+        assert sum(parts.values()) == pytest.approx(r["energy_j"], rel=1e-5)

@@ -182,6 +182,9 @@ def test_pareto_config_is_checked_and_recorded(finished):
         ParetoConfig(per_step=0)
     with pytest.raises(ValueError, match="'steps'"):
         ParetoConfig(steps=[1])
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="'pairs'"):
+            ParetoConfig(pairs=bad)
     with pytest.raises(ExploreError, match="'pareto_config'"):
         jaxdse.explore([TINY_NET], pareto_config=ParetoConfig(), budget=2)
     assert json.loads((finished / RUN_FILE).read_text())["pareto_config"]["per_step"] == ParetoConfig().per_step

@@ -43,8 +43,8 @@ The method, and why (a choice among the ideas of issue 16):
    power limit the base meets are never evaluated (exact), nor those
    predicted to break a throughput limit.
 
-5. Compensated pairs, once a target's single moves have stopped paying (a
-   batch without a new front point, or none left): a move that would lower a weighted cost but cannot be
+5. Compensated pairs (the best one in each batch; all that are predicted to
+   help once a target's single moves have stopped paying): a move that would lower a weighted cost but cannot be
    taken alone, because it breaks an area or power limit or costs more in
    another objective than it gains, is joined with the disjoint move
    predicted to pay that back best (more NoC links paid for by a narrower
@@ -438,10 +438,10 @@ class FrontSearch:
 
     # -------------------------------------------------------------- candidates
     def candidates(
-        self, base: Point, w: dict[str, float], spans: dict[str, float], why: str, pairs: bool = True
+        self, base: Point, w: dict[str, float], spans: dict[str, float], why: str, pairs: int | None = None
     ) -> list[_Cand]:
-        """Moves from ``base`` predicted to lower ``w``'s scalarised cost, best first; compensated
-        pairs only when ``pairs`` (a target whose single moves have stopped paying)."""
+        """Moves from ``base`` predicted to lower ``w``'s scalarised cost, best first, with the best
+        ``pairs`` compensated pairs among them (None: every pair predicted to help)."""
         ev = base.ev
         m = self.mapper_for(w)
         out: list[_Cand] = []
@@ -458,7 +458,7 @@ class FrontSearch:
             singles.append((design, txt, rule, dl, usable))
             if usable and not self.me.seen(design, m):
                 out.append(_Cand(design, m, f"{why}: {txt}", dl, score))
-        out += self.pairs(base, m, w, spans, why, singles) if pairs else []
+        out += sorted(self.pairs(base, m, w, spans, why, singles), key=lambda c: c.score)[:pairs]
         seen, uniq = set(), []
         for c in sorted(out, key=lambda c: c.score):
             key = (c.mapper, tuple(c.design[q] for q in self.mv.params))
@@ -468,11 +468,11 @@ class FrontSearch:
         return uniq
 
     def target_candidates(self, key: tuple, base: Point, w: dict, spans: dict, why: str) -> list[_Cand]:
-        """A target's candidates: single moves first; compensated pairs once it has had a batch
-        without a new front point, or when no single move is left."""
+        """A target's candidates: single moves and the best compensated pair; every pair predicted
+        to help once the target has had a batch without a new front point, or no single move is left."""
         stalled = self.tries.get(key, 0) >= 1
-        cands = self.candidates(base, w, spans, why, pairs=stalled)
-        return cands if cands or stalled else self.candidates(base, w, spans, why, pairs=True)
+        cands = self.candidates(base, w, spans, why, pairs=None if stalled else 1)
+        return cands if cands or stalled else self.candidates(base, w, spans, why, pairs=None)
 
     def score(
         self, d0: dict, design: dict, dl: dict[str, float], w: dict[str, float], spans: dict[str, float]

@@ -24,8 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodels import Arch, Mapping
-from costmodels.access import REL, operand_elems
-from costmodels.model import L1_BUFFERS, L2_BUFFERS
+from jaxdse import legality
 from workloads import DIMS, Layer
 
 _IDX = {d: i for i, d in enumerate(DIMS)}
@@ -38,18 +37,6 @@ def divisors(n: int) -> list[int]:
     """Divisors of n, ascending."""
     small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
     return sorted(set(small + [n // d for d in small]))
-
-
-def _fits_noc(spatial: np.ndarray, arch: Arch) -> bool:
-    wg3 = np.prod(np.where(REL > 0, spatial[None, :], 1.0), axis=-1)
-    wg = np.array([wg3[0], wg3[1], wg3[2], wg3[2]])
-    cap = np.asarray(arch.noc_links) * np.asarray(arch.noc_virtual)
-    return bool(np.all(wg <= cap))
-
-
-def _bytes(tile: np.ndarray, layer: Layer) -> float:
-    elems = operand_elems(tile.astype(np.float64), np.asarray(layer.stride, float), np.asarray(layer.dilation, float))
-    return float(np.sum(elems * np.asarray(layer.bits) / 8.0))
 
 
 def _grow(dims: str, left: np.ndarray, fits) -> np.ndarray:
@@ -71,12 +58,10 @@ def _grow(dims: str, left: np.ndarray, fits) -> np.ndarray:
 def default_mapping(layer: Layer, arch: Arch) -> Mapping:
     """The greedy default mapping of ``layer`` on one design (host-side)."""
     left = np.asarray(layer.sizes, dtype=np.int64).copy()
-    num_pes = int(np.asarray(arch.num_pes))
-    l1_cap = float(np.asarray(arch.l1_bytes))
-    l2_cap = float(np.asarray(arch.l2_kib)) * 1024.0
-    spatial = _grow("KCQPNG", left, lambda t: t.prod() <= num_pes and _fits_noc(t.astype(float), arch))
-    l1 = _grow("SRCKQP", left, lambda t: L1_BUFFERS * _bytes(t, layer) <= l1_cap)
-    l2 = _grow("QPCKNGSR", left, lambda t: L2_BUFFERS * _bytes(t * spatial * l1, layer) <= l2_cap)
+    lim = legality.limits(arch)
+    spatial = _grow("KCQPNG", left, lambda t: bool(legality.spatial_ok(t, lim)))
+    l1 = _grow("SRCKQP", left, lambda t: legality.l1_bytes(t, layer) <= lim.l1_bytes)
+    l2 = _grow("QPCKNGSR", left, lambda t: legality.l2_bytes(t * spatial * l1, layer) <= lim.l2_bytes)
     order = np.array([[_IDX[d] for d in _ORDER]] * 3, dtype=np.int32)
     temporal = np.stack([left, l2, l1]).astype(np.float32)
     return Mapping(temporal=temporal, spatial=spatial.astype(np.float32), order=order)

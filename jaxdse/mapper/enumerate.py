@@ -74,8 +74,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from costmodels import Arch, Mapping
-from costmodels.access import REL, operand_elems
 from costmodels.model import L1_BUFFERS, L2_BUFFERS
+from jaxdse import legality
 from jaxdse.heuristic import divisors
 from jaxdse.mapper.random_search import CHUNK
 from jaxdse.mapper.space import ALL_ORDERS, Candidates, MapperError, check_objective, score
@@ -98,44 +98,10 @@ _BATCH = 64
 """Parents expanded per step of the branch-and-bound enumeration."""
 
 _REDUCTION_DIMS = tuple(DIMS.index(d) for d in "CRS")
-_NOC_OPERAND = np.array([0, 1, 2, 2])
-"""Operand carried by each NoC (``costmodels.NOCS``: inputs, weights, psum_reads, output_writes)."""
 _TINY = 1e-9
 
 
 # ------------------------------------------------------------------ shared helpers
-@dataclass(frozen=True)
-class _Limits:
-    num_pes: float
-    noc_workgroups: np.ndarray  # f64[4] links x virtual unicast per NoC
-    l1_bytes: float
-    l2_bytes: float
-
-
-def _limits(arch: Arch) -> _Limits:
-    return _Limits(
-        num_pes=float(np.asarray(arch.num_pes)),
-        noc_workgroups=np.asarray(arch.noc_links, np.float64) * np.asarray(arch.noc_virtual, np.float64),
-        l1_bytes=float(np.asarray(arch.l1_bytes)),
-        l2_bytes=float(np.asarray(arch.l2_kib)) * 1024.0,
-    )
-
-
-def _tile_bytes(tiles: np.ndarray, layer: Layer) -> np.ndarray:
-    """Bytes of one copy of every operand's tile, summed: f64[...] for tiles [..., 8]."""
-    elems = operand_elems(
-        np.asarray(tiles, np.float64), np.asarray(layer.stride, np.float64), np.asarray(layer.dilation, np.float64)
-    )
-    return elems @ (np.asarray(layer.bits, np.float64) / 8.0)
-
-
-def _noc_ok(spatial: np.ndarray, lim: _Limits) -> np.ndarray:
-    """bool[...]: every NoC's workgroups (product of the operand's relevant spatial factors) within its limit."""
-    s = np.asarray(spatial, np.float64)[..., None, :]
-    wg3 = np.prod(np.where(REL > 0, s, 1.0), axis=-1)  # [..., 3]
-    return np.all(wg3[..., _NOC_OPERAND] <= lim.noc_workgroups, axis=-1)
-
-
 def _mappings(tilings: np.ndarray, flat: np.ndarray) -> Mapping:
     """Mappings for flat candidate indices: tiling ``flat // 9`` with order pair ``flat % 9``."""
     f = tilings[flat // N_ORDERS]
@@ -213,14 +179,13 @@ def exhaustive_space(
             f"max_mappings={max_mappings:,} mappings (tilings x {N_ORDERS} loop orders), found {size:,}{padded}; "
             f"use the 'pruned' method for layers this large"
         )
-    lim = _limits(arch)
+    lim = legality.limits(arch)
     splits = [np.concatenate([_splits4(b) for b in padded_bounds(n, max_padding)]) for n in layer.sizes]
     shape = tuple(len(s) for s in splits)
     idx = np.unravel_index(np.arange(math.prod(shape)), shape)
     tilings = np.stack([s[i] for s, i in zip(splits, idx)], axis=-1)  # [T, 4, 8]
     spatial, l1 = tilings[:, 2], tilings[:, 3]
-    ok = (spatial.prod(axis=1) <= lim.num_pes) & _noc_ok(spatial, lim)
-    ok &= L1_BUFFERS * _tile_bytes(l1, layer) <= lim.l1_bytes
+    ok = legality.spatial_ok(spatial, lim) & (legality.l1_bytes(l1, layer) <= lim.l1_bytes)
     return tilings[ok], len(tilings)
 
 
@@ -406,12 +371,12 @@ class _Levels:
 
     def __init__(self, layer: Layer, arch: Arch):
         self.layer = layer
-        self.lim = _limits(arch)
+        self.lim = legality.limits(arch)
         self.sizes = np.asarray(layer.sizes, np.int64)
         self.dims = [d for d in range(len(DIMS)) if self.sizes[d] > 1]
 
     def _util(self, tiles: np.ndarray, buffers: float, cap: float) -> np.ndarray:
-        return buffers * _tile_bytes(tiles, self.layer) / cap
+        return buffers * legality.tile_bytes(tiles, self.layer) / cap
 
     def spatial(self, t_pe: float, reduction: bool) -> tuple[np.ndarray, np.ndarray]:
         """(unrollings i64[S, 8], PE utilisation f64[S]), best first, at most ``CAP_SPATIAL``."""
@@ -422,7 +387,7 @@ class _Levels:
             np.ones((1, 8), np.int64),
             self.sizes[None],
             dims,
-            fits=lambda s: (s.prod(axis=1) <= pes) & _noc_ok(s, self.lim),
+            fits=lambda s: legality.spatial_ok(s, self.lim),
             reaches=lambda s: np.minimum(s.prod(axis=1), pes) >= t_pe * pes - _TINY,
         )
         u = s.prod(axis=1) / pes

@@ -21,8 +21,7 @@ import itertools
 import numpy as np
 
 from costmodels import Arch
-from costmodels.access import REL, operand_elems
-from costmodels.model import L1_BUFFERS, L2_BUFFERS
+from jaxdse import legality
 from jaxdse.mapspace import prime_factors, smooth_bounds
 from workloads import Layer
 
@@ -87,23 +86,15 @@ def _smallest_prime_table(limit: int) -> np.ndarray:
 
 
 def footprints(layer: Layer, factors: np.ndarray):
-    """L1 bytes, L2 bytes (both buffers), active PEs and NoC workgroups.
+    """L1 bytes, L2 bytes (both buffers), active PEs and NoC workgroups (``legality``).
 
     Args:
         factors: i64[M, 4, 8] (DRAM, L2, spatial, L1).
     """
-    st = np.asarray(layer.stride, float)
-    dl = np.asarray(layer.dilation, float)
-    wb = np.asarray(layer.bits, float) / 8.0
     f = factors.astype(np.float64)
-    l1_tile = f[:, L1]
-    l2_tile = f[:, L2] * f[:, SPATIAL] * f[:, L1]
-    l1 = L1_BUFFERS * np.sum(operand_elems(l1_tile, st, dl) * wb, axis=-1)
-    l2 = L2_BUFFERS * np.sum(operand_elems(l2_tile, st, dl) * wb, axis=-1)
-    pes = np.prod(f[:, SPATIAL], axis=-1)
-    wg3 = np.prod(np.where(REL[None] > 0, f[:, SPATIAL][:, None, :], 1.0), axis=-1)  # [M, 3]
-    wg = np.concatenate([wg3, wg3[:, 2:]], axis=-1)  # NoC streams
-    return l1, l2, pes, wg
+    l1 = legality.l1_bytes(f[:, L1], layer)
+    l2 = legality.l2_bytes(f[:, L2] * f[:, SPATIAL] * f[:, L1], layer)
+    return l1, l2, np.prod(f[:, SPATIAL], axis=-1), legality.noc_workgroups(f[:, SPATIAL])
 
 
 def _move(factors: np.ndarray, rows: np.ndarray, src: int, dst: int, spf: np.ndarray) -> np.ndarray:
@@ -137,15 +128,12 @@ def repair(layer: Layer, arch: Arch, factors: np.ndarray, max_steps: int = 64) -
     f = factors.copy()
     # a move can gather a dim's whole (padded) bound in one slot: size the table by the largest product
     spf = _smallest_prime_table(int(max(int(f.prod(axis=1).max()), *layer.sizes)) + 1)
-    l1_cap = float(np.asarray(arch.l1_bytes))
-    l2_cap = float(np.asarray(arch.l2_kib)) * 1024.0
-    pe_cap = float(np.asarray(arch.num_pes))
-    noc_cap = np.asarray(arch.noc_links) * np.asarray(arch.noc_virtual)
+    lim = legality.limits(arch)
     for _ in range(max_steps):
-        l1, l2, pes, wg = footprints(layer, f)
-        bad_l1 = l1 > l1_cap
-        bad_sp = (pes > pe_cap) | np.any(wg > noc_cap[None], axis=-1)
-        bad_l2 = (l2 > l2_cap) & ~bad_l1
+        l1, l2, _pes, _wg = footprints(layer, f)
+        bad_l1 = l1 > lim.l1_bytes
+        bad_sp = ~legality.spatial_ok(f[:, SPATIAL], lim)
+        bad_l2 = (l2 > lim.l2_bytes) & ~bad_l1
         if not (bad_l1.any() or bad_sp.any() or bad_l2.any()):
             break
         _move(f, bad_l1, L1, L2, spf)

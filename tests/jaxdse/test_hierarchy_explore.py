@@ -120,6 +120,12 @@ def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--min-fps", "3"]) == 2
     assert "--min-fps" in capsys.readouterr().err
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--method", "annealing"]) == 2
+    front = ["explore", "--arch", "gemmini_like", "--workload", TINY, "--objectives"]
+    assert main([*front, "latency,energy", "--method", "random"]) == 2  # a front is searched by 'pareto' only
+    assert "--objectives" in capsys.readouterr().err
+    assert main([*front, "latency,energy", "--objective", "energy"]) == 2
+    assert main([*front, "latency"]) == 2  # one objective is not a front
+    assert "objectives" in capsys.readouterr().err
 
 
 def test_cli_hierarchy_space_file_errors_name_the_parameter(tmp_path, capsys):

@@ -62,7 +62,8 @@ def main() -> None:
         for name in args.networks.split(","):
             net = network(name)
             for seed in (int(s) for s in args.seeds.split(",")):
-                runs = [("explainable", args.budget)] + [("random", int(b)) for b in args.random_budgets.split(",")]
+                runs = [("explainable", args.budget)]
+                runs += [("random", int(b)) for b in args.random_budgets.split(",") if b]
                 runs += [(m, args.budget) for m in args.baselines.split(",") if m]
                 best = {}
                 for method, budget in runs:

@@ -61,6 +61,8 @@ LAYERS_TRIED = 3
 """Dominant layers whose moves a step tries before it ends the search."""
 FREE_HARM = 0.01
 """A free-budget shrink is accepted when it costs at most this share of the objective."""
+NEIGHBOURS_TRIED = 6
+"""Neighbours evaluated when no bottleneck rule improves, before the search ends (``_neighbourhood``)."""
 FREE_STEPS = 3
 """Free-budget shrinks in a row at most (each must lower the binding budget)."""
 DEFAULT_MAPPER_BUDGET = 300
@@ -451,6 +453,68 @@ def _black_box(method: str, space: HierarchySpace, ev: HierarchyEvaluator, evalu
         study.tell(trial, score)  # baselines.penalised's score; an unmappable design scores worst
 
 
+def held_costs(space: HierarchySpace, networks: list[Network], base: HierEval, design: dict, cache=None):
+    """(latency s, energy J) of ``base``'s mappings held on ``design`` (the exact model, no search);
+    None when ``base`` has no plans or a held mapping no longer fits. ``cache``: a dict kept by the
+    caller for the mappings read back from ``base``'s plans."""
+    from costmodels import nest_mapping_from_dict
+    from jaxdse.hierarchy_plan import evaluate_on_hierarchy
+
+    if not base.plans:
+        return None
+    held = None if cache is None else cache.get(base.index)
+    if held is None:
+        held = {n: [nest_mapping_from_dict(r["mapping"]) for r in p.layers] for n, p in base.plans.items()}
+        if cache is not None:
+            cache[base.index] = held
+    hier = space.to_hierarchy(design)
+    lat = en = 0.0
+    for net in networks:
+        t = evaluate_on_hierarchy(net, hier, held[net.name]).total()
+        if not t["legal"]:
+            return None
+        lat, en = lat + t["latency_s"], en + t["energy_j"]
+    return lat, en
+
+
+def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate):
+    """No bottleneck rule improves: try the one- and two-step neighbours of every parameter (a move
+    that breaks a limit paid for by shrinking buffers), those the exact model predicts better with
+    the current mappings held first, then those it cannot predict (a held mapping no longer fits),
+    growing moves before shrinking ones; at most ``NEIGHBOURS_TRIED`` are evaluated. Returns
+    (evaluation, Proposal) of the best feasible improvement, or None."""
+    predicted, unknown = [], []
+    for p in space.params:
+        for k in (1, -1, 2, -2):
+            d = space.step(cur.design, p.name, k)
+            if d is None:
+                continue
+            why = f"no bottleneck rule improves; neighbour {p.name} {p.show(cur.design[p.name])} -> {p.show(d[p.name])}"
+            if max(hardware_budgets(space, d, limits).values()) > 1.0 + 1e-9:
+                fitted = fit_limits(space, d, limits, keep=p.name)
+                if fitted is None:
+                    continue
+                d, why = fitted[0], f"{why}, paid for by {', '.join(fitted[1])}"
+            if space.key(d) in ev.cache:
+                continue
+            held = held_costs(space, networks, cur, d)
+            if held is None:
+                unknown.append((-k, Proposal(d, f"{why} (mappings must change: no prediction)")))
+                continue
+            obj = float(objective_of(ev.objective, *held))
+            if obj < cur.objective * (1 - 1e-6):
+                pred = f"predicted {obj / cur.objective - 1:+.1%} with the current mappings held"
+                predicted.append((obj, Proposal(d, f"{why}, {pred}")))
+    order = [q for _, q in sorted(predicted, key=lambda x: x[0])] + [q for _, q in sorted(unknown, key=lambda x: x[0])]
+    tried = []
+    for prop in order[:NEIGHBOURS_TRIED]:
+        if ev.count >= budget:
+            break
+        tried.append((evaluate(prop.design), prop))
+    good = [(e, q) for e, q in tried if e.feasible and e.objective < cur.objective * (1 - 1e-6)]
+    return min(good, key=lambda x: x[0].objective) if good else None
+
+
 def _free_budget(space, ev, cur, limits, budget, evaluate, blocked: str):
     """Every move is blocked by a limit: shrink the buffer whose step down lowers the binding
     budget most while costing at most ``FREE_HARM`` of the objective (measured), so a later
@@ -653,6 +717,8 @@ def explore_hierarchy(
                     steps.append(Step(e.index, e.objective, why))
                     cur, free_run = e, free_run + 1
                     continue
+            if accepted is None and ev.count < budget:
+                accepted = _neighbourhood(space, ev, cur, limits, list(networks), budget, evaluate)
             if accepted is None:
                 stopped = "converged: no proposed move improves on the current design" + (
                     f"; blocked: {blocked[0]}" if blocked else ""

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 
-import costmodels as cm
 from jaxdse.codesign.hierarchy_explore import (
     LAYERS_TRIED,
     HierarchyEvaluator,
@@ -39,11 +38,11 @@ from jaxdse.codesign.hierarchy_explore import (
     _level_below,
     fit_limits,
     hardware_budgets,
+    held_costs,
     propose,
 )
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.codesign.pareto import ParetoConfig, Point, non_dominated
-from jaxdse.hierarchy_plan import evaluate_on_hierarchy
 from workloads import Network
 
 LIMIT_COST = {"area_mm2": "area", "power_w": "power"}
@@ -200,27 +199,9 @@ class HierarchyMoves:
                         out.append((d, f"step: {p.name} {p.show(ev.design[p.name])} -> {p.show(d[p.name])}", None))
         return out
 
-    def _held_mappings(self, p: Point) -> dict[str, list]:
-        if p.ev.index not in self._held:
-            self._held[p.ev.index] = {
-                n: [cm.nest_mapping_from_dict(r["mapping"]) for r in plan.layers] for n, plan in p.ev.plans.items()
-            }
-        return self._held[p.ev.index]
-
     def held_costs(self, base: Point, design: dict) -> tuple[float, float] | None:
         """(latency s, energy J) of ``base``'s mappings on ``design``; None when one no longer fits."""
-        if not base.ev.plans:
-            return None
-        hier = self.space.to_hierarchy(design)
-        lat = en = 0.0
-        held = self._held_mappings(base)
-        for net in self.networks:
-            plan = evaluate_on_hierarchy(net, hier, held[net.name])
-            t = plan.total()
-            if not t["legal"]:
-                return None
-            lat, en = lat + t["latency_s"], en + t["energy_j"]
-        return lat, en
+        return held_costs(self.space, self.networks, base.ev, design, self._held)
 
     def delta(self, base: Point, design: dict, rule: dict | None = None) -> dict[str, float]:
         dl = {"latency": 0.0, "energy": 0.0}

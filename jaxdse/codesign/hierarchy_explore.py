@@ -62,7 +62,7 @@ LAYERS_TRIED = 3
 FREE_HARM = 0.01
 """A free-budget shrink is accepted when it costs at most this share of the objective."""
 NEIGHBOURS_TRIED = 6
-"""Neighbours evaluated when no bottleneck rule improves, before the search ends (``_neighbourhood``)."""
+"""Neighbours evaluated per batch when no bottleneck rule improves (``_neighbourhood``)."""
 FREE_STEPS = 3
 """Free-budget shrinks in a row at most (each must lower the binding budget)."""
 DEFAULT_MAPPER_BUDGET = 300
@@ -481,8 +481,9 @@ def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate):
     """No bottleneck rule improves: try the one- and two-step neighbours of every parameter (a move
     that breaks a limit paid for by shrinking buffers), those the exact model predicts better with
     the current mappings held first, then those it cannot predict (a held mapping no longer fits),
-    growing moves before shrinking ones; at most ``NEIGHBOURS_TRIED`` are evaluated. Returns
-    (evaluation, Proposal) of the best feasible improvement, or None."""
+    growing moves before shrinking ones; evaluated ``NEIGHBOURS_TRIED`` at a time until a batch
+    holds an improvement (or the neighbours or the budget run out). Returns (evaluation,
+    Proposal) of the best feasible improvement of that batch, or None."""
     predicted, unknown = [], []
     for p in space.params:
         for k in (1, -1, 2, -2):
@@ -506,13 +507,18 @@ def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate):
                 pred = f"predicted {obj / cur.objective - 1:+.1%} with the current mappings held"
                 predicted.append((obj, Proposal(d, f"{why}, {pred}")))
     order = [q for _, q in sorted(predicted, key=lambda x: x[0])] + [q for _, q in sorted(unknown, key=lambda x: x[0])]
-    tried = []
-    for prop in order[:NEIGHBOURS_TRIED]:
+    for start in range(0, len(order), NEIGHBOURS_TRIED):  # a batch at a time, until one improves
+        tried = []
+        for prop in order[start : start + NEIGHBOURS_TRIED]:
+            if ev.count >= budget:
+                break
+            tried.append((evaluate(prop.design), prop))
+        good = [(e, q) for e, q in tried if e.feasible and e.objective < cur.objective * (1 - 1e-6)]
+        if good:
+            return min(good, key=lambda x: x[0].objective)
         if ev.count >= budget:
             break
-        tried.append((evaluate(prop.design), prop))
-    good = [(e, q) for e, q in tried if e.feasible and e.objective < cur.objective * (1 - 1e-6)]
-    return min(good, key=lambda x: x[0].objective) if good else None
+    return None
 
 
 def _free_budget(space, ev, cur, limits, budget, evaluate, blocked: str):

@@ -90,8 +90,8 @@ def hierarchy_store(net, arch: str, seed: int, mapper_budget: int | None, scale:
     ``scale`` x the preset's own area and peak power (as ``hierarchy_explore_quality.py``)."""
     from costmodels import hierarchy_model as hm
     from costmodels.hierarchy import hierarchy_preset
-    from jaxdse.codesign.hierarchy_explore import DEFAULT_MAPPER_BUDGET, HierarchyEvaluator
     from jaxdse.codesign.hierarchy_pareto import HierarchyStore
+    from jaxdse.codesign.hierarchy_rules import DEFAULT_MAPPER_BUDGET, HierarchyEvaluator
     from jaxdse.codesign.hierarchy_space import HierarchySpace
 
     base = hierarchy_preset(arch)

@@ -44,187 +44,38 @@ from jaxdse.codesign.checkpoint import (
     RUN_FILE,
     TRACE_FILE,
     ResumeError,
-    append_record,
     atomic_write,
     read_records,
 )
+from jaxdse.codesign.hierarchy_pareto import HierarchyMoves, HierarchyStore, front_records
+from jaxdse.codesign.hierarchy_rules import (
+    DEFAULT_MAPPER_BUDGET,
+    LAYERS_TRIED,
+    HierarchyEvaluator,
+    HierEval,
+    Proposal,
+    _dominant_layers,
+    fit_limits,
+    hardware_budgets,
+    held_costs,
+    propose,
+)
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.codesign.space import SpaceError
-from jaxdse.hierarchy_plan import HierarchyPlan, map_on_hierarchy
-from jaxdse.mapper.nest_search import NestSearchConfig
-from jaxdse.mapper.space import OBJECTIVES, MapperError, objective_of
+from jaxdse.mapper.space import OBJECTIVES, objective_of
 from workloads import Network
 
-LOW_UTILISATION = 0.5
-"""Below this MAC utilisation a compute-bound layer is tiling-limited, not instance-limited."""
-LAYERS_TRIED = 3
-"""Dominant layers whose moves a step tries before it ends the search."""
 FREE_HARM = 0.01
 """A free-budget shrink is accepted when it costs at most this share of the objective."""
 NEIGHBOURS_TRIED = 6
 """Neighbours evaluated per batch when no bottleneck rule improves (``_neighbourhood``)."""
 FREE_STEPS = 3
 """Free-budget shrinks in a row at most (each must lower the binding budget)."""
-DEFAULT_MAPPER_BUDGET = 300
-"""Exact evaluations per layer of the hierarchy mapper for each design (resnet18 on eyeriss_like:
-about 2 s per design on 2 CPU cores, measured; the plan of a design is within a few % of budget 1,000's)."""
 BLACK_BOX = ("genetic", "bayesian_tpe", "cmaes")
 """Black-box baselines on a hierarchy space, through optuna (the ``baselines`` extra): a genetic
 algorithm (NSGA-II's selection and crossover with one objective), multivariate TPE, and CMA-ES with
 margin, over each parameter's value index, minimising ``baselines.penalised``'s score."""
 METHODS = ("explainable", "random", *BLACK_BOX)
-
-
-@dataclass
-class HierEval:
-    """One evaluated design."""
-
-    index: int
-    design: dict[str, float]
-    plans: dict[str, HierarchyPlan]
-    latency_s: float
-    energy_j: float
-    area_mm2: float
-    power_w: float
-    budgets: dict[str, float]
-    objective: float
-    wall_s: float
-    unmappable: str = ""
-    mapper_objective: str = "latency"
-
-    @property
-    def feasible(self) -> bool:
-        return (
-            not self.unmappable
-            and all(b <= 1.0 + 1e-9 for b in self.budgets.values())
-            and all(p.total()["legal"] for p in self.plans.values())
-        )
-
-    def record(self) -> dict:
-        return {
-            "index": self.index,
-            "design": self.design,
-            "latency_s": self.latency_s,
-            "energy_j": self.energy_j,
-            "area_mm2": self.area_mm2,
-            "power_w": self.power_w,
-            "budgets": self.budgets,
-            "objective": self.objective,
-            "feasible": self.feasible,
-            "unmappable": self.unmappable,
-            "mapper_objective": self.mapper_objective,
-            "wall_s": self.wall_s,
-        }
-
-    def total(self) -> dict:
-        """Latency, energy, area and peak power (``trace.jsonl``'s ``total``)."""
-        return {
-            "latency_s": self.latency_s,
-            "energy_j": self.energy_j,
-            "area_mm2": self.area_mm2,
-            "power_w": self.power_w,
-        }
-
-
-@dataclass
-class HierarchyEvaluator:
-    """Maps and costs designs of one ``HierarchySpace`` (cached by design)."""
-
-    networks: list[Network]
-    space: HierarchySpace
-    limits: dict[str, float]
-    objective: str = "latency"
-    seed: int = 0
-    mapper_budget: int = DEFAULT_MAPPER_BUDGET
-    cache: dict[tuple, HierEval] = field(default_factory=dict)
-    log_path: Path | None = None
-    replay: dict[tuple, dict] = field(default_factory=dict)
-
-    def evaluate(self, design: dict[str, float]) -> HierEval:
-        k = self.space.key(design)
-        if k in self.cache:
-            return self.cache[k]
-        stored = self.replay.get(k)
-        if stored is not None:  # a resumed run: rebuilt from evaluations.jsonl, not mapped again
-            ev = self._from_record(stored)
-            self.cache[k] = ev
-            return ev
-        ev = self._map(design)
-        ev.mapper_objective = self.objective
-        if self.log_path is not None:
-            plans = {n: p.to_dict() for n, p in ev.plans.items()}
-            append_record(self.log_path, {**ev.record(), "plans": plans})
-        return ev
-
-    def _from_record(self, rec: dict) -> HierEval:
-        try:
-            hier = self.space.to_hierarchy(rec["design"])
-            plans = {
-                n: HierarchyPlan(network=n, hierarchy=hier, layers=list(p["layers"]), method=p["method"])
-                for n, p in rec["plans"].items()
-            }
-            fields_ = {k: rec[k] for k in ("design", "latency_s", "energy_j", "area_mm2", "power_w", "budgets")}
-            return HierEval(
-                index=len(self.cache) + 1,
-                plans=plans,
-                objective=float(rec["objective"]),
-                wall_s=float(rec["wall_s"]),
-                unmappable=str(rec.get("unmappable", "")),
-                mapper_objective=str(rec.get("mapper_objective", self.objective)),
-                **fields_,
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise ResumeError(f"resume: a stored hierarchy evaluation expected its fields, found: {e}") from None
-
-    def _map(self, design: dict[str, float]) -> HierEval:
-        k = self.space.key(design)
-        t = time.perf_counter()
-        hier = self.space.to_hierarchy(design)
-        cfg = NestSearchConfig(budget=self.mapper_budget, starts=min(256, max(1, self.mapper_budget // 2)))
-        try:
-            plans = {
-                n.name: map_on_hierarchy(n, hier, objective=self.objective, seed=self.seed, config=cfg)
-                for n in self.networks
-            }
-        except MapperError as e:  # e.g. a buffer too small for any tile: a design, not a crash
-            area, power = (v * self.limits[k] for k, v in hardware_budgets(self.space, design, self.limits).items())
-            ev = HierEval(
-                index=len(self.cache) + 1,
-                design=dict(design),
-                plans={},
-                latency_s=math.inf,
-                energy_j=math.inf,
-                area_mm2=area,
-                power_w=power,
-                budgets={"area_mm2": area / self.limits["area_mm2"], "power_w": power / self.limits["power_w"]},
-                objective=math.inf,
-                wall_s=time.perf_counter() - t,
-                unmappable=str(e),
-            )
-            self.cache[k] = ev
-            return ev
-        totals = [p.total() for p in plans.values()]
-        lat = sum(t_["latency_s"] for t_ in totals)
-        en = sum(t_["energy_j"] for t_ in totals)
-        area, power = totals[0]["area_mm2"], totals[0]["power_w"]
-        ev = HierEval(
-            index=len(self.cache) + 1,
-            design=dict(design),
-            plans=plans,
-            latency_s=lat,
-            energy_j=en,
-            area_mm2=area,
-            power_w=power,
-            budgets={"area_mm2": area / self.limits["area_mm2"], "power_w": power / self.limits["power_w"]},
-            objective=float(objective_of(self.objective, lat, en)),
-            wall_s=time.perf_counter() - t,
-        )
-        self.cache[k] = ev
-        return ev
-
-    @property
-    def count(self) -> int:
-        return len(self.cache)
 
 
 @dataclass
@@ -332,95 +183,6 @@ class HierarchyExploreResult:
         return path
 
 
-@dataclass(frozen=True)
-class Proposal:
-    design: dict[str, float]
-    reason: str
-
-
-def _dominant_layers(ev: HierEval) -> list[tuple[str, dict, float]]:
-    """(network, layer record, share of total latency), largest share first."""
-    rows = [(n, r, r["latency_s"] * r["count"] / ev.latency_s) for n, p in ev.plans.items() for r in p.layers]
-    return sorted(rows, key=lambda x: -x[2])
-
-
-def _level_below(space: HierarchySpace, level: int) -> list[str]:
-    """Capacity parameters of the levels below ``level``, nearest first."""
-    return [p.name for p in sorted(space.params, key=lambda p: p.level) if p.kind == "capacity" and p.level > level]
-
-
-def propose(space: HierarchySpace, ev: HierEval, network: str, row: dict, share: float) -> list[Proposal]:
-    """The moves the bottleneck of one layer calls for (per level and fan-out)."""
-    names = list(space.base.names)
-    bound = row["bound"]
-    util = row["utilisation"]
-    head = f"{network}:{row['name']} is {share:.0%} of latency and bound by {bound}"
-    moves: list[tuple[str, int, str]] = []
-    if bound == "compute":
-        if util >= LOW_UTILISATION:
-            for p in space.params:
-                if p.kind in ("fanout_x", "fanout_y"):
-                    moves.append((p.name, 1, f"(MAC utilisation {util:.0%}): more instances at {p.name}"))
-        else:
-            for p in space.params:
-                if p.kind == "capacity":
-                    moves.append((p.name, 1, f"but uses {util:.0%} of the MACs (tiling-limited): a larger {p.name}"))
-    elif bound.endswith(" bandwidth"):
-        level = names.index(bound[: -len(" bandwidth")])
-        bw = f"{names[level]}.read_bw"
-        if bw in space.by_name:
-            moves.append((bw, 1, f"more {names[level]} bandwidth"))
-        for cap in _level_below(space, level)[:2]:
-            moves.append((cap, 1, f"more reuse below {names[level]}: a larger {cap}"))
-    else:  # a NoC stream or the DMA of the Explainable-DSE template models
-        for p in space.params:
-            if p.kind == "read_bw" and p.level == 0:
-                moves.append((p.name, 1, "more off-chip bandwidth"))
-    out = []
-    for name, k, what in moves:
-        d = space.step(ev.design, name, k)
-        if d is not None:
-            p = space.by_name[name]
-            out.append(Proposal(d, f"{head} {what}: {p.show(ev.design[name])} -> {p.show(d[name])}"))
-    return out
-
-
-def hardware_budgets(space: HierarchySpace, design: dict[str, float], limits: dict[str, float]) -> dict[str, float]:
-    """Area and peak-power budgets of a design, exact and without mapping it."""
-    hier = space.to_hierarchy(design)
-    area = float(hm.area_mm2(hier))
-    return {"area_mm2": area / limits["area_mm2"], "power_w": float(hm.peak_power_w(hier, area)) / limits["power_w"]}
-
-
-def fit_limits(
-    space: HierarchySpace, design: dict[str, float], limits: dict[str, float], keep: str
-) -> tuple[dict[str, float], list[str]] | None:
-    """Pay for a move that breaks area or power: shrink buffers, one step at a time, the one
-    that lowers the worse budget most first (never ``keep``, the moved parameter), until both
-    limits hold. Returns (design, what was shrunk) or None when no shrinking is enough.
-    Only area and peak power are computed (no mapping): cheap."""
-    d, shrunk = dict(design), []
-    for _ in range(4 * len(space.params)):
-        b = hardware_budgets(space, d, limits)
-        if max(b.values()) <= 1.0 + 1e-9:
-            return d, shrunk
-        worst = max(b, key=b.get)
-        options = []
-        for p in space.params:
-            if p.kind != "capacity" or p.name == keep:
-                continue
-            nd = space.step(d, p.name, -1)
-            if nd is not None:
-                options.append((hardware_budgets(space, nd, limits)[worst], p.name, nd))
-        if not options:
-            return None
-        _, name, nd = min(options, key=lambda x: x[0])
-        p = space.by_name[name]
-        shrunk.append(f"{name} {p.show(d[name])} -> {p.show(nd[name])}")
-        d = nd
-    return None
-
-
 def _black_box(method: str, space: HierarchySpace, ev: HierarchyEvaluator, evaluate, budget: int, seed: int) -> None:
     """Run an optuna sampler over the value indices until ``budget`` distinct designs are evaluated."""
     try:
@@ -451,30 +213,6 @@ def _black_box(method: str, space: HierarchySpace, ev: HierarchyEvaluator, evalu
             math.log(max(e.objective, 1e-300)) + 2.0 * math.log(max(1.0, worst)) if math.isfinite(e.objective) else 1e3
         )
         study.tell(trial, score)  # baselines.penalised's score; an unmappable design scores worst
-
-
-def held_costs(space: HierarchySpace, networks: list[Network], base: HierEval, design: dict, cache=None):
-    """(latency s, energy J) of ``base``'s mappings held on ``design`` (the exact model, no search);
-    None when ``base`` has no plans or a held mapping no longer fits. ``cache``: a dict kept by the
-    caller for the mappings read back from ``base``'s plans."""
-    from costmodels import nest_mapping_from_dict
-    from jaxdse.hierarchy_plan import evaluate_on_hierarchy
-
-    if not base.plans:
-        return None
-    held = None if cache is None else cache.get(base.index)
-    if held is None:
-        held = {n: [nest_mapping_from_dict(r["mapping"]) for r in p.layers] for n, p in base.plans.items()}
-        if cache is not None:
-            cache[base.index] = held
-    hier = space.to_hierarchy(design)
-    lat = en = 0.0
-    for net in networks:
-        t = evaluate_on_hierarchy(net, hier, held[net.name]).total()
-        if not t["legal"]:
-            return None
-        lat, en = lat + t["latency_s"], en + t["energy_j"]
-    return lat, en
 
 
 def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate):
@@ -767,7 +505,6 @@ def _explore_front(
     networks, space, arch_name, limits, objectives, budget, seed, mapper_budget, log_path, replay, cfg, say, out, t0
 ) -> HierarchyExploreResult:
     """The front search of ``hierarchy_pareto`` (``explore_hierarchy(objectives=...)``)."""
-    from jaxdse.codesign.hierarchy_pareto import HierarchyMoves, HierarchyStore, front_records
     from jaxdse.codesign.pareto import FrontSearch, ParetoConfig, mapper_objectives
     from jaxdse.codesign.result import Trace
 

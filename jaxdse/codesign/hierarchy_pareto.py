@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from jaxdse.codesign.hierarchy_explore import (
+from jaxdse.codesign.hierarchy_rules import (
     LAYERS_TRIED,
     HierarchyEvaluator,
     HierEval,

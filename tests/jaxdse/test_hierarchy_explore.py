@@ -10,7 +10,8 @@ import workloads as w
 from costmodels import hierarchy_model as hm
 from costmodels.hierarchy import hierarchy_preset
 from jaxdse.cli import main
-from jaxdse.codesign.hierarchy_explore import explore_hierarchy, fit_limits, hardware_budgets
+from jaxdse.codesign.hierarchy_explore import explore_hierarchy
+from jaxdse.codesign.hierarchy_rules import fit_limits, hardware_budgets
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.codesign.space import SpaceError
 

@@ -46,6 +46,7 @@ method's front at its largest budget over the greyed evaluated points).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import time
@@ -240,8 +241,34 @@ def _front(points: list[dict]) -> list[tuple]:
     return [v[i] for i in non_dominated(v)]
 
 
+def keep_orphaned_summary(out: Path, runs: list[dict]) -> None:
+    """Hypervolumes are normalised over every run in ``OUT/runs``, so a summary is rebuilt
+    whole. When the existing ``summary.csv`` names runs whose raw files are gone (a folder
+    copied without ``runs/``), its numbers cannot be rebuilt: move it and ``dominated.csv``
+    aside (``*.orphaned-<time>.csv``) instead of overwriting them, and say so."""
+    path = out / "summary.csv"
+    if not path.exists():
+        return
+    present = {(r["network"], r["method"], str(r["seed"])) for r in runs}
+    with path.open() as f:
+        listed = {(row["network"], row["method"], row["seed"]) for row in csv.DictReader(f)}
+    missing = sorted(listed - present)
+    if not missing:
+        return
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for name in ("summary", "dominated"):
+        if (out / f"{name}.csv").exists():
+            (out / f"{name}.csv").rename(out / f"{name}.orphaned-{stamp}.csv")
+    print(
+        f"{path}: {len(missing)} summarised run(s) have no raw file in {out / 'runs'} "
+        f"(e.g. {'/'.join(missing[0])}); the old tables are kept as *.orphaned-{stamp}.csv",
+        flush=True,
+    )
+
+
 def summarise(out: Path, budgets: tuple[int, ...] = BUDGETS) -> list[dict]:
     runs = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+    keep_orphaned_summary(out, runs)
     rows, dom = [], []
     for net in sorted({r["network"] for r in runs}):
         rs = [r for r in runs if r["network"] == net]

@@ -64,31 +64,24 @@ def penalised(ev: DesignEval) -> float:
     return math.log(max(ev.objective, 1e-300)) + 2.0 * math.log(max(1.0, worst))
 
 
-class _Run:
-    """Budget, stall guard, best-so-far and trace lines shared by the baselines."""
+class IndexWalk:
+    """A walk over index vectors of ordered parameters: what the grid and annealing walks need
+    from a space, shared by the Table-1 baselines (``_Run``) and the hierarchy explorer's
+    (``hierarchy_explore``). Subclasses give ``seen``, ``evaluate``, ``record``, ``count``,
+    ``done`` and ``score``."""
 
-    def __init__(self, name: str, evaluator: Evaluator, budget: int, trace: Trace, progress) -> None:
-        self.name = name
-        self.evaluator = evaluator
-        self.space: DesignSpace = evaluator.space
-        self.budget = budget
-        self.trace = trace
-        self.progress = progress
-        self.t0 = time.perf_counter()
-        self.rng = np.random.default_rng(evaluator.seed)
-        self.sizes = [len(self.space.values[p]) for p in PARAMS]
+    def __init__(self, names: list[str], values: list, seed: int) -> None:
+        self.names = list(names)
+        self.values = [tuple(v) for v in values]
+        self.rng = np.random.default_rng(seed)
+        self.sizes = [len(v) for v in self.values]
         self.free = [i for i, n in enumerate(self.sizes) if n > 1]
-        self.limit = min(budget, self.space.size)
-        self.best: float | None = None
         self.idle = 0
         self.exhausted = False
 
     # index vectors <-> designs
     def design(self, idx) -> dict[str, float]:
-        return {p: float(self.space.values[p][int(i)]) for p, i in zip(PARAMS, idx)}
-
-    def index(self, design: dict[str, float]) -> list[int]:
-        return [self.space.index(p, float(design[p])) for p in PARAMS]
+        return {p: float(v[int(i)]) for p, v, i in zip(self.names, self.values, idx)}
 
     def random_index(self) -> list[int]:
         return [int(self.rng.integers(n)) for n in self.sizes]
@@ -100,9 +93,6 @@ class _Run:
         moved = min(max(k + d, 0), n - 1)
         return moved if moved != k else min(max(k - d, 0), n - 1)
 
-    def done(self) -> bool:
-        return self.exhausted or self.evaluator.count >= self.limit
-
     def stalled(self) -> bool:
         return self.idle >= STALL
 
@@ -111,14 +101,72 @@ class _Run:
         self.idle = 0
         for _ in range(200):
             idx = self.random_index()
-            if not self.evaluator.seen(self.design(idx)):
+            if not self.seen(self.design(idx)):
                 return idx
-        if self.space.size <= ENUMERATE_LIMIT:
+        if math.prod(self.sizes) <= ENUMERATE_LIMIT:
             for idx in itertools.product(*(range(n) for n in self.sizes)):
-                if not self.evaluator.seen(self.design(idx)):
+                if not self.seen(self.design(idx)):
                     return list(idx)
         self.exhausted = True  # every design seen (or, in a huge space, 200 random draws all seen: give up)
         return None
+
+    def moves(self, before, after) -> str:
+        """What differs between two index vectors, in words."""
+        parts = [
+            f"{self.names[i]} {self.values[i][before[i]]:g} -> {self.values[i][after[i]]:g}"
+            for i in self.free
+            if before[i] != after[i]
+        ]
+        return ", ".join(parts) or "no change"
+
+    def seen(self, design: dict[str, float]) -> bool:
+        raise NotImplementedError
+
+    def evaluate(self, design: dict[str, float]) -> tuple:
+        raise NotImplementedError
+
+    def record(self, step: int, ev, reason: str) -> None:
+        raise NotImplementedError
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def done(self) -> bool:
+        raise NotImplementedError
+
+    def score(self, ev) -> float:
+        raise NotImplementedError
+
+
+class _Run(IndexWalk):
+    """Budget, stall guard, best-so-far and trace lines shared by the baselines."""
+
+    def __init__(self, name: str, evaluator: Evaluator, budget: int, trace: Trace, progress) -> None:
+        self.space: DesignSpace = evaluator.space
+        super().__init__(list(PARAMS), [self.space.values[p] for p in PARAMS], evaluator.seed)
+        self.name = name
+        self.evaluator = evaluator
+        self.budget = budget
+        self.trace = trace
+        self.progress = progress
+        self.t0 = time.perf_counter()
+        self.limit = min(budget, self.space.size)
+        self.best: float | None = None
+
+    def index(self, design: dict[str, float]) -> list[int]:
+        return [self.space.index(p, float(design[p])) for p in PARAMS]
+
+    def seen(self, design: dict[str, float]) -> bool:
+        return self.evaluator.seen(design)
+
+    def count(self) -> int:
+        return self.evaluator.count
+
+    def done(self) -> bool:
+        return self.exhausted or self.evaluator.count >= self.limit
+
+    def score(self, ev: DesignEval) -> float:
+        return penalised(ev)
 
     def evaluate(self, design: dict[str, float]) -> tuple[DesignEval, bool]:
         """(evaluation, whether it was a new design). New designs must then be ``record``-ed."""
@@ -145,27 +193,23 @@ class _Run:
         return _result(self.name, self.evaluator, self.trace, time.perf_counter() - self.t0)
 
 
-def _moves(run: _Run, before, after) -> str:
-    parts = []
-    for i in run.free:
-        if before[i] != after[i]:
-            p = PARAMS[i]
-            parts.append(f"{p} {run.space.values[p][before[i]]:g} -> {run.space.values[p][after[i]]:g}")
-    return ", ".join(parts) or "no change"
-
-
 # ---------------------------------------------------------------- grid
 
 
 def grid_levels(space: DesignSpace, budget: int) -> list[list[int]]:
-    """Index levels per parameter (``PARAMS`` order) for a grid of at least ``budget`` points (or the whole space).
+    """Index levels per parameter (``PARAMS`` order) for a grid of at least ``budget`` points
+    (or the whole space): ``index_levels`` of the Table-1 space's sizes."""
+    return index_levels([len(space.values[p]) for p in PARAMS], budget)
 
-    Parameters get one more level in turn (``PARAMS`` order: PEs first) until
-    the grid reaches the budget. k levels of n legal values are the centres of
-    k equal cells, ``floor((j + 1/2) n / k)``: one level is the middle value,
-    two avoid the extremes.
+
+def index_levels(sizes: list[int], budget: int) -> list[list[int]]:
+    """Index levels per parameter for a grid of at least ``budget`` points (or the whole space).
+
+    Parameters get one more level in turn (their order: for Table 1, PEs
+    first) until the grid reaches the budget. k levels of n legal values are
+    the centres of k equal cells, ``floor((j + 1/2) n / k)``: one level is
+    the middle value, two avoid the extremes.
     """
-    sizes = [len(space.values[p]) for p in PARAMS]
     k = [1] * len(sizes)
     i = 0
     while math.prod(k) < budget and any(a < n for a, n in zip(k, sizes)):
@@ -180,10 +224,16 @@ def grid(evaluator: Evaluator, budget: int, trace: Trace, progress=None, start=N
     """Grid search: a coarse grid sized to the budget, visited in a seeded shuffled order so a
     small budget still spreads over the whole space (``start``, if given, goes first)."""
     run = _Run("grid", evaluator, budget, trace, progress)
-    levels = grid_levels(run.space, budget)
+    grid_walk(run, budget, start)
+    return run.result()
+
+
+def grid_walk(run: IndexWalk, budget: int, start=None) -> None:
+    """``grid``'s walk over any ``IndexWalk``: ``index_levels`` of its sizes, visited in a shuffled order."""
+    levels = index_levels(run.sizes, budget)
     shape = [len(v) for v in levels]
     total = math.prod(shape)
-    desc = ", ".join(f"{p} x{len(v)}" for p, v in zip(PARAMS, levels) if len(v) > 1) or "one point"
+    desc = ", ".join(f"{p} x{len(v)}" for p, v in zip(run.names, levels) if len(v) > 1) or "one point"
     if start is not None:
         ev, new = run.evaluate(start)
         if new:
@@ -196,10 +246,14 @@ def grid(evaluator: Evaluator, budget: int, trace: Trace, progress=None, start=N
         ev, new = run.evaluate(run.design(idx))
         if new:
             run.record(n + 1, ev, f"grid search: point {n + 1} of {total} (levels: {desc}), shuffled order")
-    return run.result()
 
 
 # ---------------------------------------------------------------- simulated annealing
+
+T_START = 1.0 / math.log(2.0)
+"""Annealing's initial cooling factor: an average uphill move is accepted with probability 1/2."""
+T_END = 0.05
+"""Annealing's final cooling factor: an average uphill move is accepted with probability e^-20."""
 
 
 def annealing(
@@ -208,8 +262,8 @@ def annealing(
     trace: Trace,
     progress=None,
     start=None,
-    t_start: float = 1.0 / math.log(2.0),
-    t_end: float = 0.05,
+    t_start: float = T_START,
+    t_end: float = T_END,
 ) -> Result:
     """Simulated annealing over legal-value indices.
 
@@ -224,17 +278,24 @@ def annealing(
     restarts from an unseen random design.
     """
     run = _Run("annealing", evaluator, budget, trace, progress)
+    anneal_walk(run, budget, None if start is None else run.index(start), t_start, t_end)
+    return run.result()
+
+
+def anneal_walk(run: IndexWalk, budget: int, start: list[int] | None, t_start: float, t_end: float) -> None:
+    """``annealing``'s walk over any ``IndexWalk`` (its ``score`` minimised), from index vector
+    ``start`` or a random one."""
     alpha = (t_end / t_start) ** (1.0 / max(budget - 2, 1))
-    x = run.index(start) if start is not None else run.random_index()
+    x = list(start) if start is not None else run.random_index()
     ev, new = run.evaluate(run.design(x))
     if new:
         run.record(0, ev, "simulated annealing: initial design" + (" (given)" if start is not None else " (random)"))
-    f = penalised(ev)
+    f = run.score(ev)
     uphill: list[float] = []
     step = 0
     while not run.done() and run.free:
         step += 1
-        factor = t_start * alpha ** max(evaluator.count - 1, 0)
+        factor = t_start * alpha ** max(run.count() - 1, 0)
         scale = float(np.mean(uphill)) if uphill else 1.0
         temp = factor * scale
         where = f"T={temp:.3g} ({factor:.3g} x mean uphill step {scale:.3g})"
@@ -243,7 +304,7 @@ def annealing(
             if y is None:
                 break
             ev, new = run.evaluate(run.design(y))
-            x, f = y, penalised(ev)
+            x, f = y, run.score(ev)
             if new:
                 run.record(step, ev, f"simulated annealing: {where}, neighbours exhausted, restart from random")
             continue
@@ -252,7 +313,7 @@ def annealing(
             for i in run.rng.choice(run.free, size=min(len(run.free), int(run.rng.integers(1, 3))), replace=False):
                 y[i] = run.step(int(i), y[i])
         ev, new = run.evaluate(run.design(y))
-        fy = penalised(ev)
+        fy = run.score(ev)
         if fy > f:
             uphill.append(fy - f)
         p = 1.0 if fy <= f else math.exp(-(fy - f) / temp)
@@ -264,10 +325,9 @@ def annealing(
         else:
             verdict = f"proposal rejected (Metropolis, p={p:.2g})"
         if new:
-            run.record(step, ev, f"simulated annealing: {where}, {_moves(run, x, y)}, {verdict}")
+            run.record(step, ev, f"simulated annealing: {where}, {run.moves(x, y)}, {verdict}")
         if u < p:
             x, f = y, fy
-    return run.result()
 
 
 # ---------------------------------------------------------------- genetic algorithm
@@ -334,7 +394,7 @@ def genetic(
                     child[i] = run.step(i, child[i])
                 why = (
                     f"child of designs #{pop[a][1].index} and #{pop[b][1].index} (tournament of {tournament}), "
-                    f"uniform crossover, mutation {_moves(run, before, child)}"
+                    f"uniform crossover, mutation {run.moves(before, child)}"
                 )
             ev, new = run.evaluate(run.design(child))
             if new:
@@ -529,7 +589,11 @@ BASELINES: dict[str, Callable[..., Result]] = {
 
 __all__ = [
     "BASELINES",
+    "T_END",
+    "T_START",
     "BaselineUnavailable",
+    "IndexWalk",
+    "anneal_walk",
     "annealing",
     "bayesian_gp",
     "bayesian_tpe",
@@ -537,5 +601,7 @@ __all__ = [
     "genetic",
     "grid",
     "grid_levels",
+    "grid_walk",
+    "index_levels",
     "penalised",
 ]

@@ -39,6 +39,7 @@ import numpy as np
 
 from costmodels import hierarchy_model as hm
 from costmodels.hierarchy import Hierarchy
+from jaxdse.codesign.baselines import T_END, T_START, IndexWalk, anneal_walk, grid_walk
 from jaxdse.codesign.checkpoint import (
     EVALS_FILE,
     RUN_FILE,
@@ -75,7 +76,11 @@ BLACK_BOX = ("genetic", "bayesian_tpe", "cmaes")
 """Black-box baselines on a hierarchy space, through optuna (the ``baselines`` extra): a genetic
 algorithm (NSGA-II's selection and crossover with one objective), multivariate TPE, and CMA-ES with
 margin, over each parameter's value index, minimising ``baselines.penalised``'s score."""
-METHODS = ("explainable", "random", *BLACK_BOX)
+WALKS = ("grid", "annealing")
+"""Baselines walking value indices, shared with the Table-1 baselines (``baselines.grid_walk``,
+``baselines.anneal_walk``: a coarse grid sized to the budget in a seeded shuffled order; simulated
+annealing from the base design, Metropolis acceptance, geometric cooling), minimising the same score."""
+METHODS = ("explainable", "random", *WALKS, *BLACK_BOX)
 
 
 @dataclass
@@ -183,6 +188,55 @@ class HierarchyExploreResult:
         return path
 
 
+def _score(e: HierEval) -> float:
+    """``baselines.penalised``'s score; an unmappable design (objective inf) scores worst."""
+    if not math.isfinite(e.objective):
+        return 1e3
+    worst = max(e.budgets.values(), default=1.0)
+    return math.log(max(e.objective, 1e-300)) + 2.0 * math.log(max(1.0, worst))
+
+
+class _HierWalk(IndexWalk):
+    """The Table-1 baselines' index walk on a hierarchy space: designs go through the explorer's
+    ``evaluate`` (progress line, evaluations.jsonl), so nothing is recorded here."""
+
+    def __init__(self, space: HierarchySpace, ev: HierarchyEvaluator, evaluate, budget: int, seed: int) -> None:
+        super().__init__([p.name for p in space.params], [p.values for p in space.params], seed)
+        self.space, self.ev, self._evaluate, self.budget = space, ev, evaluate, budget
+
+    def index(self, design: dict[str, float]) -> list[int]:
+        return [p.values.index(design[p.name]) for p in self.space.params]
+
+    def seen(self, design: dict[str, float]) -> bool:
+        return self.space.key(design) in self.ev.cache
+
+    def evaluate(self, design: dict[str, float]) -> tuple[HierEval, bool]:
+        new = not self.seen(design)
+        self.idle = 0 if new else self.idle + 1
+        return self._evaluate(design), new
+
+    def record(self, step: int, ev: HierEval, reason: str) -> None:
+        pass
+
+    def count(self) -> int:
+        return self.ev.count
+
+    def done(self) -> bool:
+        return self.exhausted or self.ev.count >= self.budget
+
+    def score(self, ev: HierEval) -> float:
+        return _score(ev)
+
+
+def _walk(method: str, space: HierarchySpace, ev: HierarchyEvaluator, evaluate, budget: int, seed: int, base) -> None:
+    """Grid search or simulated annealing (from the base design) until ``budget`` distinct designs."""
+    run = _HierWalk(space, ev, evaluate, budget, seed)
+    if method == "grid":
+        grid_walk(run, budget)
+    else:
+        anneal_walk(run, budget, run.index(base), T_START, T_END)
+
+
 def _black_box(method: str, space: HierarchySpace, ev: HierarchyEvaluator, evaluate, budget: int, seed: int) -> None:
     """Run an optuna sampler over the value indices until ``budget`` distinct designs are evaluated."""
     try:
@@ -207,12 +261,7 @@ def _black_box(method: str, space: HierarchySpace, ev: HierarchyEvaluator, evalu
         tries += 1
         trial = study.ask(dists)
         design = {p.name: p.values[trial.params[p.name]] for p in space.params}
-        e = evaluate(design)
-        worst = max(e.budgets.values(), default=1.0)
-        score = (
-            math.log(max(e.objective, 1e-300)) + 2.0 * math.log(max(1.0, worst)) if math.isfinite(e.objective) else 1e3
-        )
-        study.tell(trial, score)  # baselines.penalised's score; an unmappable design scores worst
+        study.tell(trial, _score(evaluate(design)))
 
 
 def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate):
@@ -426,6 +475,8 @@ def explore_hierarchy(
     stopped = f"budget of {budget} designs spent"
     if method in BLACK_BOX:
         _black_box(method, space, ev, evaluate, budget, seed)
+    elif method in WALKS:
+        _walk(method, space, ev, evaluate, budget, seed, base)
     elif method == "random":
         rng = np.random.default_rng(seed)
         tries = 0
@@ -486,7 +537,11 @@ def explore_hierarchy(
         steps = steps[: on_path[-1] + 1]
         stopped += f"; the last {cut} step(s) (free-budget shrinks) did not improve on design {best.index}, returned"
     if method != "explainable" and best is not None and best.index != steps[-1].evaluation:
-        what = "uniform random designs" if method == "random" else f"designs proposed by {method} (black box)"
+        what = {
+            "random": "uniform random designs",
+            "grid": "grid points (shuffled coarse grid)",
+            "annealing": "designs visited by simulated annealing",
+        }.get(method, f"designs proposed by {method} (black box)")
         steps.append(Step(best.index, best.objective, f"best of {ev.count} {what}"))
     result = HierarchyExploreResult(
         arch=arch_name,

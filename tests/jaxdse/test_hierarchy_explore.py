@@ -91,6 +91,29 @@ def test_explainable_beats_the_base_within_limits_and_explains_to_the_end():
         assert len(bb.evaluations) == 3 and bb.steps[-1].evaluation == bb.best.index
 
 
+def test_grid_and_annealing_walk_the_hierarchy_space():
+    """The Table-1 grid and annealing walks (``baselines.grid_walk`` / ``anneal_walk``) on a hierarchy:
+    the budget's distinct designs, every one in the space, annealing from the base design, each
+    seed its own walk and the same seed the same walk."""
+    net = w.load(TINY)
+    space = HierarchySpace(hierarchy_preset("gemmini_like"))
+    legal = {p.name: set(p.values) for p in space.params}
+    runs = {}
+    for method, seed in (("grid", 0), ("annealing", 0), ("annealing", 0), ("annealing", 1)):
+        r = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", budget=5, mapper_budget=60,
+                              max_power_w=20.0, method=method, seed=seed, progress=None)  # fmt: skip
+        designs = [e.design for e in r.evaluations]
+        assert len(designs) == 5 and len({space.key(d) for d in designs}) == 5
+        assert all(d[k] in legal[k] for d in designs for k in d)
+        assert r.steps[-1].evaluation == r.best.index and r.best.objective == min(
+            e.objective for e in r.evaluations if e.feasible
+        )
+        runs.setdefault((method, seed), []).append([space.key(d) for d in designs])
+    assert runs[("annealing", 0)][0] == runs[("annealing", 0)][1]  # same seed, same walk
+    assert runs[("annealing", 0)][0] != runs[("annealing", 1)][0]
+    assert runs[("annealing", 0)][0][0] == space.key(space.base_design())  # annealing starts at the base
+
+
 @pytest.mark.slow  # one short CLI run on a hierarchy
 def test_cli_explore_on_a_hierarchy_writes_result(tmp_path, capsys):
     out = tmp_path / "run"
@@ -120,7 +143,7 @@ def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):
     assert "general hierarchy" in capsys.readouterr().err
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--min-fps", "3"]) == 2
     assert "--min-fps" in capsys.readouterr().err
-    assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--method", "annealing"]) == 2
+    assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--method", "gradient"]) == 2
     front = ["explore", "--arch", "gemmini_like", "--workload", TINY, "--objectives"]
     assert main([*front, "latency,energy", "--method", "random"]) == 2  # a front is searched by 'pareto' only
     assert "--objectives" in capsys.readouterr().err

@@ -423,7 +423,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
     if args.resume is not None:
         run = read_hierarchy_run(args.resume)
         flags = ("arch", "model", "workload", "batch", "space", "budget", "objective", "method", "seed", "area_mm2",
-                 "power_w", "out")  # fmt: skip
+                 "power_w", "min_fps", "out")  # fmt: skip
         given = [f"--{k.replace('_', '-')}" for k in flags if getattr(args, k) is not None]
         if given or args.force:
             raise ExploreError(
@@ -444,9 +444,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
             f"--arch), found {args.arch!r}"
         )
     unsupported = [
-        f"--{k.replace('_', '-')}"
-        for k in ("min_fps", "min_tokens_per_s", "explorer_config")
-        if getattr(args, k) is not None
+        f"--{k.replace('_', '-')}" for k in ("min_tokens_per_s", "explorer_config") if getattr(args, k) is not None
     ]
     if unsupported:
         raise ExploreError(
@@ -505,6 +503,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         out=args.out,
         settings=settings,
         objectives=args.objectives,
+        min_fps=args.min_fps,
     )
     files = "result.json, run.json, evaluations.jsonl" + (", trace.jsonl and front.png" if args.objectives else "")
     return _print_result(args, result, result.summary(), files)

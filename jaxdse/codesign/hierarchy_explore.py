@@ -113,6 +113,7 @@ class HierarchyExploreResult:
     objectives: tuple[str, ...] = ()
     pareto: list[dict] = field(default_factory=list)
     trace: list[dict] = field(default_factory=list)
+    min_fps: float | None = None
 
     @property
     def feasible(self) -> bool:
@@ -126,7 +127,8 @@ class HierarchyExploreResult:
         lines = [
             f"hierarchy codesign on {self.arch} ({self.method}, objective {self.objective}) for "
             f"{', '.join(self.networks)}: {len(self.evaluations)} designs, {self.wall_s:.1f} s; {self.stopped}",
-            f"limits: area {self.limits['area_mm2']:.3f} mm^2, peak power {self.limits['power_w']:.3f} W",
+            f"limits: area {self.limits['area_mm2']:.3f} mm^2, peak power {self.limits['power_w']:.3f} W"
+            + ("" if self.min_fps is None else f", at least {self.min_fps:g} inferences/s per network"),
             "steps:",
         ]
         lines += [f"  [{s.evaluation}] {s.objective_text(self.objective)}  {s.reason}" for s in self.steps]
@@ -142,6 +144,12 @@ class HierarchyExploreResult:
             lines.append("no feasible design found")
             return "\n".join(lines)
         b = self.best
+        if not b.feasible:
+            over = {k: v for k, v in b.budgets.items() if v > 1.0 + 1e-9}
+            lines.append(
+                "NO DESIGN MET EVERY LIMIT; returned the closest (area and power held, least excess on the rest): "
+                + ", ".join(f"{k} budget {v:.3f}" for k, v in over.items())
+            )
         lines += [
             f"best: design {b.index}: latency {b.latency_s * 1e3:.4f} ms, energy {b.energy_j * 1e3:.4f} mJ, "
             f"area {b.area_mm2:.3f} mm^2, peak power {b.power_w:.3f} W "
@@ -163,6 +171,8 @@ class HierarchyExploreResult:
             "method": self.method,
             "objective": self.objective,
             "limits": self.limits,
+            "min_fps": self.min_fps,
+            "feasible": self.feasible,
             "stopped": self.stopped,
             "wall_s": self.wall_s,
             "space": {p.name: {"unit": p.unit, "values": list(p.values)} for p in self.space.params},
@@ -194,6 +204,35 @@ def _score(e: HierEval) -> float:
         return 1e3
     worst = max(e.budgets.values(), default=1.0)
     return math.log(max(e.objective, 1e-300)) + 2.0 * math.log(max(1.0, worst))
+
+
+def _hardware_ok(e: HierEval) -> bool:
+    """Within area and power, mapped, every mapping legal: all but throughput holds."""
+    return (
+        not e.unmappable
+        and all(e.budgets[k] <= 1.0 + 1e-9 for k in ("area_mm2", "power_w"))
+        and all(p.total()["legal"] for p in e.plans.values())
+    )
+
+
+def _rank(e: HierEval) -> tuple:
+    """Order of designs for acceptance and for the design returned: feasible ones by objective;
+    then those within area and power (limits every design can be checked against without a
+    mapping) by their worst throughput excess; then the rest by their worst budget. So when no
+    design meets ``min_fps`` the closest one is returned: area and power held, the least excess
+    on throughput (issue 15, section 1's rule)."""
+    if e.feasible:
+        return (0, e.objective)
+    worst = max(e.budgets.values(), default=math.inf)
+    return (1 if _hardware_ok(e) else 2, worst, e.objective)
+
+
+def _improves(e: HierEval, cur: HierEval) -> bool:
+    """``e`` is worth accepting over ``cur``: a lower objective when both are feasible, else a
+    better ``_rank`` (an infeasible start climbs towards its throughput limit)."""
+    if e.feasible and cur.feasible:
+        return e.objective < cur.objective * (1 - 1e-6)
+    return _rank(e) < _rank(cur)
 
 
 class _HierWalk(IndexWalk):
@@ -306,9 +345,9 @@ def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate):
             if ev.count >= budget:
                 break
             tried.append((evaluate(prop.design), prop))
-        good = [(e, q) for e, q in tried if e.feasible and e.objective < cur.objective * (1 - 1e-6)]
+        good = [(e, q) for e, q in tried if _improves(e, cur)]
         if good:
-            return min(good, key=lambda x: x[0].objective)
+            return min(good, key=lambda x: _rank(x[0]))
         if ev.count >= budget:
             break
     return None
@@ -361,6 +400,7 @@ def explore_hierarchy(
     replay: list[dict] | None = None,
     objectives: tuple[str, ...] | list[str] | None = None,
     pareto_config=None,
+    min_fps: float | None = None,
 ) -> HierarchyExploreResult:
     """Search hardware and mappings together on a general hierarchy.
 
@@ -389,6 +429,10 @@ def explore_hierarchy(
             "energy")``): search a Pareto front instead (``hierarchy_pareto``;
             method ``pareto``); the result's ``pareto`` lists the front.
         pareto_config: ``ParetoConfig`` of the front search (default knobs).
+        min_fps: Least inferences/s of every network (a throughput limit,
+            budget ``throughput.{network}``); None: none. When no design
+            meets it, the closest is returned (area and power held, the least
+            throughput excess) and the result is not feasible.
 
     Raises:
         SpaceError (a ValueError) naming the field for a bad argument or a
@@ -421,7 +465,13 @@ def explore_hierarchy(
         if not ok:
             raise SpaceError(f"hierarchy explore: field 'max_{k}' expected a positive finite limit, found {given!r}")
         limits[k] = base_v if given is None else float(given)
-    ev = HierarchyEvaluator(list(networks), space, limits, objective, seed, mapper_budget)
+    fps_ok = min_fps is None or (
+        isinstance(min_fps, (int, float)) and not isinstance(min_fps, bool) and 0 < min_fps < 1e308
+    )
+    if not fps_ok:
+        raise SpaceError(f"hierarchy explore: field 'min_fps' expected a positive finite rate, found {min_fps!r}")
+    min_fps = None if min_fps is None else float(min_fps)
+    ev = HierarchyEvaluator(list(networks), space, limits, objective, seed, mapper_budget, min_fps=min_fps)
     if replay:
         ev.replay = {space.key(space.validate(r["design"])): r for r in replay}
     if out is not None:
@@ -440,6 +490,7 @@ def explore_hierarchy(
             "values": values,
             "mapper_budget": mapper_budget,
             "objectives": list(objectives) if objectives else None,
+            "min_fps": min_fps,
             **(settings or {}),
         }
         atomic_write(folder / RUN_FILE, json.dumps(run, indent=2))
@@ -454,7 +505,7 @@ def explore_hierarchy(
     if objectives:
         return _explore_front(
             networks, space, arch_name, limits, objectives, budget, seed, mapper_budget, ev.log_path, replay,
-            pareto_config, say, out, t0,
+            pareto_config, say, out, t0, min_fps,
         )  # fmt: skip
 
     def evaluate(d: dict[str, float]) -> HierEval:
@@ -507,9 +558,9 @@ def explore_hierarchy(
                     if space.key(prop.design) in ev.cache:
                         continue
                     tried.append((evaluate(prop.design), prop))
-                good = [(e, p) for e, p in tried if e.feasible and e.objective < cur.objective * (1 - 1e-6)]
+                good = [(e, p) for e, p in tried if _improves(e, cur)]
                 if good:
-                    accepted = min(good, key=lambda x: x[0].objective)
+                    accepted = min(good, key=lambda x: _rank(x[0]))
                     break
             if accepted is None and blocked and free_run < FREE_STEPS and ev.count < budget:
                 freed = _free_budget(space, ev, cur, limits, budget, evaluate, blocked[0])
@@ -526,17 +577,21 @@ def explore_hierarchy(
                 )
                 break
             e, prop = accepted
-            gain = 1 - e.objective / cur.objective
-            steps.append(Step(e.index, e.objective, f"{prop.reason}; measured -{gain:.1%} {objective}"))
+            measured = f"measured {e.objective / cur.objective - 1:+.1%} {objective}"
+            if not cur.feasible:  # climbing towards the limits: say how far it still is
+                measured += f", worst budget {max(cur.budgets.values()):.3f} -> {max(e.budgets.values()):.3f}"
+            steps.append(Step(e.index, e.objective, f"{prop.reason}; {measured}"))
             cur, free_run = e, 0
-    feasible = [e for e in ev.cache.values() if e.feasible]
-    best = min(feasible, key=lambda e: e.objective) if feasible else None
+    ranked = [e for e in ev.cache.values() if e.feasible or _hardware_ok(e)]
+    best = min(ranked, key=_rank) if ranked else None  # feasible first; else the closest (``_rank``)
     on_path = [i for i, st in enumerate(steps) if best is not None and st.evaluation == best.index]
     if on_path and on_path[-1] < len(steps) - 1:  # the explanation ends at the design returned
         cut = len(steps) - 1 - on_path[-1]
         steps = steps[: on_path[-1] + 1]
         stopped += f"; the last {cut} step(s) (free-budget shrinks) did not improve on design {best.index}, returned"
-    if method != "explainable" and best is not None and best.index != steps[-1].evaluation:
+    if method == "explainable" and best is not None and best.index != steps[-1].evaluation:
+        steps.append(Step(best.index, best.objective, "the best design evaluated: a candidate not accepted when tried"))
+    elif best is not None and best.index != steps[-1].evaluation:
         what = {
             "random": "uniform random designs",
             "grid": "grid points (shuffled coarse grid)",
@@ -556,6 +611,7 @@ def explore_hierarchy(
         stopped=stopped,
         # a resumed run counts the stored designs' mapping time too (not only this segment's)
         wall_s=time.perf_counter() - t0 + sum(float(r.get("wall_s", 0.0)) for r in (replay or [])),
+        min_fps=min_fps,
     )
     if out is not None:
         result.save(out)
@@ -563,15 +619,16 @@ def explore_hierarchy(
 
 
 def _explore_front(
-    networks, space, arch_name, limits, objectives, budget, seed, mapper_budget, log_path, replay, cfg, say, out, t0
-) -> HierarchyExploreResult:
+    networks, space, arch_name, limits, objectives, budget, seed, mapper_budget, log_path, replay, cfg, say, out, t0,
+    min_fps=None,
+) -> HierarchyExploreResult:  # fmt: skip
     """The front search of ``hierarchy_pareto`` (``explore_hierarchy(objectives=...)``)."""
     from jaxdse.codesign.pareto import FrontSearch, ParetoConfig, mapper_objectives
     from jaxdse.codesign.result import Trace
 
     cfg = cfg or ParetoConfig()
     evs = {
-        m: HierarchyEvaluator(list(networks), space, limits, m, seed, mapper_budget, log_path=log_path)
+        m: HierarchyEvaluator(list(networks), space, limits, m, seed, mapper_budget, log_path=log_path, min_fps=min_fps)
         for m in mapper_objectives(objectives)
     }
     for r in replay or []:
@@ -605,6 +662,7 @@ def _explore_front(
         stopped=stopped,
         wall_s=time.perf_counter() - t0 + sum(float(r.get("wall_s", 0.0)) for r in (replay or [])),
         objectives=tuple(objectives),
+        min_fps=min_fps,
         pareto=front,
         trace=[e.to_dict() for e in trace.entries],
     )
@@ -624,7 +682,8 @@ def resume_hierarchy(folder: str | Path, networks: list[Network], arch: Hierarch
             "mapper_budget")  # fmt: skip
     kw = {k: run[k] for k in keys}
     kw["objectives"] = run.get("objectives")
-    extra = {k: v for k, v in run.items() if k not in keys and k not in ("kind", "objectives")}
+    kw["min_fps"] = run.get("min_fps")  # absent in runs written before it was recorded: no limit, as they ran
+    extra = {k: v for k, v in run.items() if k not in keys and k not in ("kind", "objectives", "min_fps")}
     return explore_hierarchy(
         networks, arch, progress=progress, out=folder, settings=extra, replay=read_records(folder / EVALS_FILE), **kw
     )

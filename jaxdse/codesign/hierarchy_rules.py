@@ -18,6 +18,7 @@ from pathlib import Path
 
 from costmodels import hierarchy_model as hm
 from jaxdse.codesign.checkpoint import ResumeError, append_record
+from jaxdse.codesign.constraints import THROUGHPUT
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.hierarchy_plan import HierarchyPlan, map_on_hierarchy
 from jaxdse.mapper.nest_search import NestSearchConfig
@@ -97,6 +98,15 @@ class HierarchyEvaluator:
     cache: dict[tuple, HierEval] = field(default_factory=dict)
     log_path: Path | None = None
     replay: dict[tuple, dict] = field(default_factory=dict)
+    min_fps: float | None = None
+    """Least inferences/s of every network (``None``: no throughput limit): budget
+    ``throughput.{network}`` = that network's latency x ``min_fps`` (the Table-1 constraints' key
+    and form, ``constraints.Limit``), > 1 when too slow."""
+
+    def _throughput(self, latencies: dict[str, float]) -> dict[str, float]:
+        if self.min_fps is None:
+            return {}
+        return {f"{THROUGHPUT}.{n}": lat * self.min_fps for n, lat in latencies.items()}
 
     def evaluate(self, design: dict[str, float]) -> HierEval:
         k = self.space.key(design)
@@ -154,7 +164,11 @@ class HierarchyEvaluator:
                 energy_j=math.inf,
                 area_mm2=area,
                 power_w=power,
-                budgets={"area_mm2": area / self.limits["area_mm2"], "power_w": power / self.limits["power_w"]},
+                budgets={
+                    "area_mm2": area / self.limits["area_mm2"],
+                    "power_w": power / self.limits["power_w"],
+                    **self._throughput({n.name: math.inf for n in self.networks}),
+                },
                 objective=math.inf,
                 wall_s=time.perf_counter() - t,
                 unmappable=str(e),
@@ -173,7 +187,11 @@ class HierarchyEvaluator:
             energy_j=en,
             area_mm2=area,
             power_w=power,
-            budgets={"area_mm2": area / self.limits["area_mm2"], "power_w": power / self.limits["power_w"]},
+            budgets={
+                "area_mm2": area / self.limits["area_mm2"],
+                "power_w": power / self.limits["power_w"],
+                **self._throughput({n: p.total()["latency_s"] for n, p in plans.items()}),
+            },
             objective=float(objective_of(self.objective, lat, en)),
             wall_s=time.perf_counter() - t,
         )

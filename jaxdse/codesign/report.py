@@ -475,7 +475,8 @@ def hierarchy_document(data: dict, folder: Path | None = None) -> list:
             Para(
                 f"Method {data['method']}, objective {data['objective']}, {len(data['evaluations'])} designs "
                 f"evaluated in {data['wall_s']:.1f} s; {data['stopped']}. Limits: area {lim['area_mm2']:.3f} mm^2, "
-                f"peak power {lim['power_w']:.3f} W."
+                f"peak power {lim['power_w']:.3f} W"
+                + ("." if data.get("min_fps") is None else f", at least {data['min_fps']:g} inferences/s per network.")
             ),
             Heading(2, "Steps (each accepted design and why)"),
             Table(
@@ -495,8 +496,16 @@ def hierarchy_document(data: dict, folder: Path | None = None) -> list:
             doc.append(Para("No feasible design was found."))
             return doc
         base = data["evaluations"][0]["design"]
+        over = {k: v for k, v in best.get("budgets", {}).items() if v > 1.0 + 1e-9}
+        if data.get("feasible") is False and over:
+            doc.append(
+                Para(
+                    "No design met every limit. The design below is the closest: area and power held, the least "
+                    "excess on the rest (" + ", ".join(f"{k} budget {v:.3f}" for k, v in over.items()) + ")."
+                )
+            )
         doc += [
-            Heading(2, f"Best design (design {best['index']})"),
+            Heading(2, f"{'Best' if data.get('feasible', True) else 'Closest'} design (design {best['index']})"),
             Para(
                 f"latency {best['latency_s'] * 1e3:.4f} ms, energy {best['energy_j'] * 1e3:.4f} mJ, area "
                 f"{best['area_mm2']:.3f} mm^2, peak power {best['power_w']:.3f} W."

@@ -10,9 +10,10 @@ import workloads as w
 from costmodels import hierarchy_model as hm
 from costmodels.hierarchy import hierarchy_preset
 from jaxdse.cli import main
-from jaxdse.codesign.hierarchy_explore import explore_hierarchy
+from jaxdse.codesign.hierarchy_explore import explore_hierarchy, resume_hierarchy
 from jaxdse.codesign.hierarchy_rules import fit_limits, hardware_budgets
 from jaxdse.codesign.hierarchy_space import HierarchySpace
+from jaxdse.codesign.report import write_report
 from jaxdse.codesign.space import SpaceError
 
 TINY = "workloads/examples/tiny_cnn.yaml"
@@ -141,8 +142,8 @@ def test_cli_explore_on_a_hierarchy_writes_result(tmp_path, capsys):
 def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):
     assert main(["explore", "--arch", "explainable_default", "--model", "resnet18"]) == 2
     assert "general hierarchy" in capsys.readouterr().err
-    assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--min-fps", "3"]) == 2
-    assert "--min-fps" in capsys.readouterr().err
+    assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--explorer-config", "top_k=3"]) == 2
+    assert "--explorer-config" in capsys.readouterr().err
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--method", "gradient"]) == 2
     front = ["explore", "--arch", "gemmini_like", "--workload", TINY, "--objectives"]
     assert main([*front, "latency,energy", "--method", "random"]) == 2  # a front is searched by 'pareto' only
@@ -230,3 +231,35 @@ def test_plan_records_energy_by_part_summing_to_the_layer_energy():
         parts = r["energy_parts_j"]
         assert set(hier.names) | {"MACs", "NoC", "leakage"} == set(parts)
         assert sum(parts.values()) == pytest.approx(r["energy_j"], rel=1e-5)
+
+
+def test_min_fps_climbs_from_a_slow_base_and_returns_the_closest_when_unreachable(tmp_path):
+    """A throughput limit on a hierarchy: budget ``throughput.{network}`` = latency x min_fps. From a
+    base too slow for it the explorer climbs (each step says how far it still is) to a feasible
+    design; when no design can meet it, the closest is returned (area and power held, the least
+    throughput excess), the result says it is not feasible, and run.json records the limit."""
+    net = w.load(TINY)
+    kw = dict(budget=6, mapper_budget=100, max_power_w=20.0, progress=None)
+    free = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", **kw)
+    base_s, best_s = free.evaluations[0].latency_s, free.best.latency_s
+    assert best_s < 0.8 * base_s
+    fps = 1.0 / (0.5 * (base_s + best_s))  # the base is too slow; the free run's best is fast enough
+    r = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", min_fps=fps, out=tmp_path, **kw)
+    assert not r.evaluations[0].feasible and r.evaluations[0].budgets["throughput.tiny_cnn"] > 1.0
+    assert r.feasible and r.best.budgets["throughput.tiny_cnn"] <= 1.0
+    assert r.steps[-1].evaluation == r.best.index and "worst budget" in r.steps[1].reason
+    assert json.loads((tmp_path / "run.json").read_text())["min_fps"] == fps
+    again = resume_hierarchy(tmp_path, [net], hierarchy_preset("gemmini_like"), progress=None)
+    assert again.min_fps == fps and again.best.design == r.best.design and again.steps == r.steps
+
+    far = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", min_fps=1e9, out=tmp_path / "far",
+                            **{**kw, "budget": 4})  # fmt: skip
+    assert "No design met every limit" in write_report(tmp_path / "far").read_text()
+    assert not far.feasible and far.best is not None
+    held = [e for e in far.evaluations if e.budgets["area_mm2"] <= 1 and e.budgets["power_w"] <= 1]
+    assert far.best.budgets["area_mm2"] <= 1 and far.best.budgets["power_w"] <= 1
+    assert far.best.budgets["throughput.tiny_cnn"] == min(e.budgets["throughput.tiny_cnn"] for e in held)
+    assert "NO DESIGN MET EVERY LIMIT" in far.summary() and far.to_dict()["feasible"] is False
+    for bad in (0, -1.0, float("nan"), True, "10", 10**400):
+        with pytest.raises(SpaceError, match="min_fps"):
+            explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", min_fps=bad, **kw)

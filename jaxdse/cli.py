@@ -388,15 +388,17 @@ def cmd_explore(args: argparse.Namespace) -> int:
     )
 
 
-def _explorer_config(text: str | None):
-    """``--explorer-config top_k=3,min_gain=0.01`` -> ``ExplorerConfig`` (None when not given)."""
+def _explorer_config(text: str | None, cls=None):
+    """``--explorer-config top_k=3,min_gain=0.01`` -> ``cls`` (``ExplorerConfig`` by default; the
+    hierarchy explorer's ``HierarchyExplorerConfig`` with --arch); None when not given."""
     if text is None:
         return None
     from dataclasses import fields
 
     from jaxdse.codesign.explorer_config import ExplorerConfig
 
-    types = {f.name: f.type for f in fields(ExplorerConfig)}
+    cls = cls or ExplorerConfig
+    types = {f.name: f.type for f in fields(cls)}
     values: dict = {}
     for item in text.split(","):
         key, eq, raw = item.partition("=")
@@ -412,7 +414,7 @@ def _explorer_config(text: str | None):
             raise ConfigError(
                 f"command line: field '--explorer-config' item {key!r} expected a {types[key]}, found {raw!r}"
             ) from None
-    return ExplorerConfig.from_dict(values, where="command line: field '--explorer-config'")
+    return cls.from_dict(values, where="command line: field '--explorer-config'")
 
 
 def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
@@ -443,15 +445,14 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
             f"tpu_v1_like or a hierarchy YAML; the template designs are explored in the Table-1 space without "
             f"--arch), found {args.arch!r}"
         )
-    unsupported = [
-        f"--{k.replace('_', '-')}" for k in ("min_tokens_per_s", "explorer_config") if getattr(args, k) is not None
-    ]
+    unsupported = ["--min-tokens-per-s"] if args.min_tokens_per_s is not None else []
     if unsupported:
         raise ExploreError(
             f"command line: explore --arch (a general hierarchy) expected none of {unsupported}, found them "
             "(not supported on general hierarchies yet)"
         )
     from jaxdse.codesign.hierarchy_explore import METHODS as HIER_METHODS
+    from jaxdse.codesign.hierarchy_explore import HierarchyExplorerConfig
 
     if args.objectives is not None and args.objective is not None:
         raise ExploreError(
@@ -504,6 +505,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         settings=settings,
         objectives=args.objectives,
         min_fps=args.min_fps,
+        explorer_config=_explorer_config(args.explorer_config, HierarchyExplorerConfig),
     )
     files = "result.json, run.json, evaluations.jsonl" + (", trace.jsonl and front.png" if args.objectives else "")
     return _print_result(args, result, result.summary(), files)
@@ -648,7 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--explorer-config",
         metavar="KEY=VALUE,...",
         help="the explainable explorer's tunables (jaxdse.codesign.ExplorerConfig), e.g. top_k=3,min_gain=0.01; "
-        "recorded in run.json",
+        "with --arch the hierarchy explorer's (HierarchyExplorerConfig), e.g. layers_tried=5; recorded in run.json",
     )
     p.add_argument("--json", action="store_true", help="print result.json to stdout instead of text")
     p.add_argument(

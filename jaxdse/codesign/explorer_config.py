@@ -18,8 +18,42 @@ class ConfigError(ValueError):
     """A malformed ``ExplorerConfig``; the message names the field."""
 
 
+def check_fields(cfg, what: str, ints: dict[str, int], ranges: dict[str, tuple[float, float, bool]]) -> None:
+    """A config's fields checked, the first bad one named: ``ints`` name -> least value (an int,
+    not a bool); ``ranges`` name -> (low, high, low included) for finite numbers, high excluded."""
+    for name, low in ints.items():
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ConfigError(f"{what}: field '{name}' expected an int >= {low}, found {show(v)}")
+    for name, (lo, hi, closed) in ranges.items():
+        v = getattr(cfg, name)
+        # compared as given (math.isfinite of a huge int overflows); NaN fails every comparison
+        ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and -1e308 < v < 1e308
+              and (lo <= v if closed else lo < v) and v < hi)  # fmt: skip
+        if not ok:
+            rng = f"{'>=' if closed else '>'} {lo:g}" + (f" and < {hi:g}" if math.isfinite(hi) else "")
+            raise ConfigError(f"{what}: field '{name}' expected a finite number {rng}, found {show(v)}")
+
+
+class ConfigDict:
+    """``to_dict`` / ``from_dict`` of a frozen config dataclass (recorded in ``run.json``)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d, where: str = "explorer config"):
+        """A config from ``to_dict``'s form; keys left out keep their defaults."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where} expected a dict of {[f.name for f in fields(cls)]}, found {show(d)}")
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"{where} expected keys among {[f.name for f in fields(cls)]}, found {unknown}")
+        return cls(**d)
+
+
 @dataclass(frozen=True)
-class ExplorerConfig:
+class ExplorerConfig(ConfigDict):
     """Knobs of the explainable explorer (``jaxdse.codesign.explainable``).
 
     Attributes:
@@ -67,41 +101,20 @@ class ExplorerConfig:
     warm_start_burn_in: int = 250
 
     def __post_init__(self) -> None:
-        ints = {"per_step": 1, "top_k": 1, "free_grows": 1, "shrinks_per_step": 1, "warm_start_burn_in": 0}
-        for name, low in ints.items():
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ConfigError(f"explorer config: field '{name}' expected an int >= {low}, found {show(v)}")
-        ranges = {
-            "max_scale": (1.0, math.inf, False),
-            "tied_scale": (1.0, math.inf, False),
-            "strong_elasticity": (0.0, math.inf, True),
-            "min_gain": (0.0, 1.0, True),
-            "free_harm": (0.0, math.inf, True),
-            "free_gain": (0.0, 1.0, True),
-            "warm_start_share": (0.0, 1.0, True),
-        }
-        for name, (lo, hi, closed) in ranges.items():
-            v = getattr(self, name)
-            # compared as given (math.isfinite of a huge int overflows); NaN fails every comparison
-            ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and -1e308 < v < 1e308
-                  and (lo <= v if closed else lo < v) and v < hi)  # fmt: skip
-            if not ok:
-                rng = f"{'>=' if closed else '>'} {lo:g}" + (f" and < {hi:g}" if math.isfinite(hi) else "")
-                raise ConfigError(f"explorer config: field '{name}' expected a finite number {rng}, found {show(v)}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d, where: str = "explorer config") -> ExplorerConfig:
-        """A config from ``to_dict``'s form; keys left out keep their defaults."""
-        if not isinstance(d, dict):
-            raise ConfigError(f"{where} expected a dict of {[f.name for f in fields(cls)]}, found {show(d)}")
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"{where} expected keys among {[f.name for f in fields(cls)]}, found {unknown}")
-        return cls(**d)
+        check_fields(
+            self,
+            "explorer config",
+            ints={"per_step": 1, "top_k": 1, "free_grows": 1, "shrinks_per_step": 1, "warm_start_burn_in": 0},
+            ranges={
+                "max_scale": (1.0, math.inf, False),
+                "tied_scale": (1.0, math.inf, False),
+                "strong_elasticity": (0.0, math.inf, True),
+                "min_gain": (0.0, 1.0, True),
+                "free_harm": (0.0, math.inf, True),
+                "free_gain": (0.0, 1.0, True),
+                "warm_start_share": (0.0, 1.0, True),
+            },
+        )
 
 
-__all__ = ["ConfigError", "ExplorerConfig"]
+__all__ = ["ConfigDict", "ConfigError", "ExplorerConfig", "check_fields"]

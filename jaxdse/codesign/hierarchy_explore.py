@@ -48,10 +48,12 @@ from jaxdse.codesign.checkpoint import (
     atomic_write,
     read_records,
 )
+from jaxdse.codesign.explorer_config import ConfigDict, ConfigError, check_fields
 from jaxdse.codesign.hierarchy_pareto import HierarchyMoves, HierarchyStore, front_records
 from jaxdse.codesign.hierarchy_rules import (
     DEFAULT_MAPPER_BUDGET,
     LAYERS_TRIED,
+    LOW_UTILISATION,
     HierarchyEvaluator,
     HierEval,
     Proposal,
@@ -72,6 +74,39 @@ NEIGHBOURS_TRIED = 6
 """Neighbours evaluated per batch when no bottleneck rule improves (``_neighbourhood``)."""
 FREE_STEPS = 3
 """Free-budget shrinks in a row at most (each must lower the binding budget)."""
+
+
+@dataclass(frozen=True)
+class HierarchyExplorerConfig(ConfigDict):
+    """Knobs of the hierarchy explorer (``explore_hierarchy(explorer_config=...)``, CLI
+    ``--explorer-config`` with ``--arch``; recorded in ``run.json``). The defaults are the
+    module's constants, the values every measured run used.
+
+    Attributes:
+        layers_tried: Dominant layers whose bottleneck moves a step tries (``LAYERS_TRIED``).
+        low_utilisation: MAC utilisation below which a compute-bound layer is tiling-limited
+            and gets larger buffers instead of more instances (``LOW_UTILISATION``).
+        neighbours_tried: Neighbours evaluated per batch of the neighbourhood stage
+            (``NEIGHBOURS_TRIED``).
+        free_harm: Largest measured objective cost of one free-budget shrink (``FREE_HARM``).
+        free_steps: Free-budget shrinks in a row at most (``FREE_STEPS``).
+    """
+
+    layers_tried: int = LAYERS_TRIED
+    low_utilisation: float = LOW_UTILISATION
+    neighbours_tried: int = NEIGHBOURS_TRIED
+    free_harm: float = FREE_HARM
+    free_steps: int = FREE_STEPS
+
+    def __post_init__(self) -> None:
+        check_fields(
+            self,
+            "hierarchy explorer config",
+            ints={"layers_tried": 1, "neighbours_tried": 1, "free_steps": 0},
+            ranges={"low_utilisation": (0.0, 1.0, True), "free_harm": (0.0, math.inf, True)},
+        )
+
+
 BLACK_BOX = ("genetic", "bayesian_tpe", "cmaes")
 """Black-box baselines on a hierarchy space, through optuna (the ``baselines`` extra): a genetic
 algorithm (NSGA-II's selection and crossover with one objective), multivariate TPE, and CMA-ES with
@@ -303,14 +338,14 @@ def _black_box(method: str, space: HierarchySpace, ev: HierarchyEvaluator, evalu
         study.tell(trial, _score(evaluate(design)))
 
 
-def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate):
+def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate, per_batch: int = NEIGHBOURS_TRIED):
     """No bottleneck rule improves: try the one- and two-step neighbours of every parameter (a move
     that breaks a limit paid for by shrinking buffers), those the exact model predicts better with
     the current mappings held first, then those it cannot predict (a held mapping no longer fits),
     growing moves before shrinking ones, then those predicted worse, least worse first: the held
     mappings' cost is only an upper bound, since each neighbour is mapped afresh (on
     gemmini_like's resnet18 the search otherwise ended after 12 of 50 designs where TPE found a
-    2-4% better design). Evaluated ``NEIGHBOURS_TRIED`` at a time until a batch holds an
+    2-4% better design). Evaluated ``per_batch`` at a time until a batch holds an
     improvement (or the neighbours or the budget run out). Returns (evaluation, Proposal) of the
     best feasible improvement of that batch, or None."""
     predicted, unknown, worse = [], [], []
@@ -339,9 +374,9 @@ def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate):
                 worse.append((obj, Proposal(d, f"{why}, {pred} (a new mapping may do better)")))
     order = [q for _, q in sorted(predicted, key=lambda x: x[0])] + [q for _, q in sorted(unknown, key=lambda x: x[0])]
     order += [q for _, q in sorted(worse, key=lambda x: x[0])]
-    for start in range(0, len(order), NEIGHBOURS_TRIED):  # a batch at a time, until one improves
+    for start in range(0, len(order), per_batch):  # a batch at a time, until one improves
         tried = []
-        for prop in order[start : start + NEIGHBOURS_TRIED]:
+        for prop in order[start : start + per_batch]:
             if ev.count >= budget:
                 break
             tried.append((evaluate(prop.design), prop))
@@ -353,9 +388,9 @@ def _neighbourhood(space, ev, cur, limits, networks, budget, evaluate):
     return None
 
 
-def _free_budget(space, ev, cur, limits, budget, evaluate, blocked: str):
+def _free_budget(space, ev, cur, limits, budget, evaluate, blocked: str, harm: float = FREE_HARM):
     """Every move is blocked by a limit: shrink the buffer whose step down lowers the binding
-    budget most while costing at most ``FREE_HARM`` of the objective (measured), so a later
+    budget most while costing at most ``harm`` (a share) of the objective (measured), so a later
     move fits. Returns (evaluation, reason) or None."""
     now = hardware_budgets(space, cur.design, limits)
     binding = max(now, key=now.get)
@@ -371,7 +406,7 @@ def _free_budget(space, ev, cur, limits, budget, evaluate, blocked: str):
         if ev.count >= budget or b >= now[binding]:
             break
         e = evaluate(d)
-        if e.feasible and e.objective <= cur.objective * (1 + FREE_HARM):
+        if e.feasible and e.objective <= cur.objective * (1 + harm):
             change = 1 - e.objective / cur.objective
             return e, (
                 f"every move is blocked ({blocked}); free budget: {p.name} {p.show(cur.design[p.name])} -> "
@@ -401,6 +436,7 @@ def explore_hierarchy(
     objectives: tuple[str, ...] | list[str] | None = None,
     pareto_config=None,
     min_fps: float | None = None,
+    explorer_config: HierarchyExplorerConfig | None = None,
 ) -> HierarchyExploreResult:
     """Search hardware and mappings together on a general hierarchy.
 
@@ -433,6 +469,9 @@ def explore_hierarchy(
             budget ``throughput.{network}``); None: none. When no design
             meets it, the closest is returned (area and power held, the least
             throughput excess) and the result is not feasible.
+        explorer_config: ``HierarchyExplorerConfig`` of the explainable
+            method (default: the module's constants); not with ``objectives``
+            (the front search takes ``pareto_config``).
 
     Raises:
         SpaceError (a ValueError) naming the field for a bad argument or a
@@ -451,6 +490,13 @@ def explore_hierarchy(
             raise SpaceError(f"hierarchy explore: field '{name}' expected an int >= {lo}, found {v!r}")
     if not networks:
         raise SpaceError("hierarchy explore: field 'networks' expected at least one network, found none")
+    if explorer_config is not None and (objectives or not isinstance(explorer_config, HierarchyExplorerConfig)):
+        raise SpaceError(
+            "hierarchy explore: field 'explorer_config' expected a HierarchyExplorerConfig of a single-objective "
+            f"search (a front takes pareto_config), found {type(explorer_config).__name__}"
+            + (f" with objectives {list(objectives)}" if objectives else "")
+        )
+    cfg = explorer_config or HierarchyExplorerConfig()
     space = HierarchySpace(arch, span, values)
     t0 = time.perf_counter()
     base = space.base_design()
@@ -491,6 +537,7 @@ def explore_hierarchy(
             "mapper_budget": mapper_budget,
             "objectives": list(objectives) if objectives else None,
             "min_fps": min_fps,
+            "explorer_config": cfg.to_dict(),
             **(settings or {}),
         }
         atomic_write(folder / RUN_FILE, json.dumps(run, indent=2))
@@ -540,9 +587,9 @@ def explore_hierarchy(
         while ev.count < budget:
             accepted = None
             blocked: list[str] = []
-            for network, row, share in _dominant_layers(cur)[:LAYERS_TRIED]:
+            for network, row, share in _dominant_layers(cur)[: cfg.layers_tried]:
                 tried: list[tuple[HierEval, Proposal]] = []
-                for prop in propose(space, cur, network, row, share):
+                for prop in propose(space, cur, network, row, share, cfg.low_utilisation):
                     if ev.count >= budget:
                         break
                     hw = hardware_budgets(space, prop.design, limits)
@@ -562,15 +609,17 @@ def explore_hierarchy(
                 if good:
                     accepted = min(good, key=lambda x: _rank(x[0]))
                     break
-            if accepted is None and blocked and free_run < FREE_STEPS and ev.count < budget:
-                freed = _free_budget(space, ev, cur, limits, budget, evaluate, blocked[0])
+            if accepted is None and blocked and free_run < cfg.free_steps and ev.count < budget:
+                freed = _free_budget(space, ev, cur, limits, budget, evaluate, blocked[0], cfg.free_harm)
                 if freed is not None:
                     e, why = freed
                     steps.append(Step(e.index, e.objective, why))
                     cur, free_run = e, free_run + 1
                     continue
             if accepted is None and ev.count < budget:
-                accepted = _neighbourhood(space, ev, cur, limits, list(networks), budget, evaluate)
+                accepted = _neighbourhood(
+                    space, ev, cur, limits, list(networks), budget, evaluate, cfg.neighbours_tried
+                )
             if accepted is None:
                 stopped = "converged: no proposed move improves on the current design" + (
                     f"; blocked: {blocked[0]}" if blocked else ""
@@ -683,7 +732,16 @@ def resume_hierarchy(folder: str | Path, networks: list[Network], arch: Hierarch
     kw = {k: run[k] for k in keys}
     kw["objectives"] = run.get("objectives")
     kw["min_fps"] = run.get("min_fps")  # absent in runs written before it was recorded: no limit, as they ran
-    extra = {k: v for k, v in run.items() if k not in keys and k not in ("kind", "objectives", "min_fps")}
+    if run.get("explorer_config") is not None and not kw["objectives"]:  # absent before it was recorded: defaults
+        try:
+            kw["explorer_config"] = HierarchyExplorerConfig.from_dict(
+                run["explorer_config"], where=f"resume: {Path(folder) / RUN_FILE} explorer_config"
+            )
+        except ConfigError as e:
+            raise ResumeError(str(e)) from None
+    extra = {
+        k: v for k, v in run.items() if k not in keys and k not in ("kind", "objectives", "min_fps", "explorer_config")
+    }
     return explore_hierarchy(
         networks, arch, progress=progress, out=folder, settings=extra, replay=read_records(folder / EVALS_FILE), **kw
     )
@@ -716,6 +774,7 @@ __all__ = [
     "HierEval",
     "HierarchyEvaluator",
     "HierarchyExploreResult",
+    "HierarchyExplorerConfig",
     "explore_hierarchy",
     "is_hierarchy_run",
     "propose",

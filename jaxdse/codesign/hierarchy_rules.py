@@ -220,7 +220,9 @@ def _level_below(space: HierarchySpace, level: int) -> list[str]:
     return [p.name for p in sorted(space.params, key=lambda p: p.level) if p.kind == "capacity" and p.level > level]
 
 
-def propose(space: HierarchySpace, ev: HierEval, network: str, row: dict, share: float) -> list[Proposal]:
+def propose(
+    space: HierarchySpace, ev: HierEval, network: str, row: dict, share: float, low_utilisation: float = LOW_UTILISATION
+) -> list[Proposal]:
     """The moves the bottleneck of one layer calls for (per level and fan-out)."""
     names = list(space.base.names)
     bound = row["bound"]
@@ -228,7 +230,7 @@ def propose(space: HierarchySpace, ev: HierEval, network: str, row: dict, share:
     head = f"{network}:{row['name']} is {share:.0%} of latency and bound by {bound}"
     moves: list[tuple[str, int, str]] = []
     if bound == "compute":
-        if util >= LOW_UTILISATION:
+        if util >= low_utilisation:
             for p in space.params:
                 if p.kind in ("fanout_x", "fanout_y"):
                     moves.append((p.name, 1, f"(MAC utilisation {util:.0%}): more instances at {p.name}"))

@@ -10,7 +10,8 @@ import workloads as w
 from costmodels import hierarchy_model as hm
 from costmodels.hierarchy import hierarchy_preset
 from jaxdse.cli import main
-from jaxdse.codesign.hierarchy_explore import explore_hierarchy, resume_hierarchy
+from jaxdse.codesign.explorer_config import ConfigError
+from jaxdse.codesign.hierarchy_explore import HierarchyExplorerConfig, explore_hierarchy, resume_hierarchy
 from jaxdse.codesign.hierarchy_rules import fit_limits, hardware_budgets
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.codesign.report import write_report
@@ -142,8 +143,15 @@ def test_cli_explore_on_a_hierarchy_writes_result(tmp_path, capsys):
 def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):
     assert main(["explore", "--arch", "explainable_default", "--model", "resnet18"]) == 2
     assert "general hierarchy" in capsys.readouterr().err
+    assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--min-tokens-per-s", "3"]) == 2
+    assert "--min-tokens-per-s" in capsys.readouterr().err
+    # the Table-1 explorer's knobs are not the hierarchy explorer's: the message lists the right keys
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--explorer-config", "top_k=3"]) == 2
-    assert "--explorer-config" in capsys.readouterr().err
+    assert "layers_tried" in capsys.readouterr().err
+    assert (
+        main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--explorer-config", "layers_tried=0"]) == 2
+    )
+    assert "'layers_tried' expected an int >= 1" in capsys.readouterr().err
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--method", "gradient"]) == 2
     front = ["explore", "--arch", "gemmini_like", "--workload", TINY, "--objectives"]
     assert main([*front, "latency,energy", "--method", "random"]) == 2  # a front is searched by 'pareto' only
@@ -263,3 +271,22 @@ def test_min_fps_climbs_from_a_slow_base_and_returns_the_closest_when_unreachabl
     for bad in (0, -1.0, float("nan"), True, "10", 10**400):
         with pytest.raises(SpaceError, match="min_fps"):
             explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", min_fps=bad, **kw)
+
+
+def test_hierarchy_explorer_config_is_used_recorded_and_resumed(tmp_path):
+    """``HierarchyExplorerConfig``: its knobs change the search (one dominant layer and neighbour
+    batches of one), run.json records them, resume reads them back; bad values name the field."""
+    net = w.load(TINY)
+    cfg = HierarchyExplorerConfig(layers_tried=1, neighbours_tried=1, free_steps=0)
+    kw = dict(budget=5, mapper_budget=100, max_power_w=20.0, progress=None)
+    r = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", explorer_config=cfg, out=tmp_path,
+                          **kw)  # fmt: skip
+    assert json.loads((tmp_path / "run.json").read_text())["explorer_config"] == cfg.to_dict()
+    again = resume_hierarchy(tmp_path, [net], hierarchy_preset("gemmini_like"), progress=None)
+    assert again.steps == r.steps and again.best.design == r.best.design
+    for bad in ({"layers_tried": 0}, {"low_utilisation": 1.5}, {"free_harm": float("nan")}, {"free_steps": True}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            HierarchyExplorerConfig(**bad)
+    with pytest.raises(SpaceError, match="explorer_config"):  # a front search takes pareto_config
+        explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", explorer_config=cfg,
+                          objectives=("latency", "energy"), **kw)  # fmt: skip

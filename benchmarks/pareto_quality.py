@@ -39,8 +39,9 @@ point: index, mapper objective, latency_s, energy_j, area_mm2, power_w,
 feasible, design), written as the run goes (a partial run is kept and marked);
 ``OUT/summary.csv`` (hypervolume per network, method, seed, budget) and
 ``OUT/dominated.csv`` are rebuilt from them by ``--summarise``, which also
-runs after the searches, with ``OUT/fronts_{network}.png`` (seed 0: every
-method's front at its largest budget over the greyed evaluated points).
+runs after the searches, with ``OUT/fronts_{network}.png`` (seed 0; other
+seeds ``fronts_{network}_s{seed}.png``: every method's front at its largest
+budget over the greyed evaluated points).
 """
 
 from __future__ import annotations
@@ -324,8 +325,9 @@ def summarise(out: Path, budgets: tuple[int, ...] = BUDGETS) -> list[dict]:
                 )
     write_csv(out / "summary.csv", rows)
     write_csv(out / "dominated.csv", dom)
-    for net in sorted({r["network"] for r in runs}):
-        plot_fronts(out / f"fronts_{net}.png", net, [r for r in runs if r["network"] == net])
+    for net, seed in sorted({(r["network"], r["seed"]) for r in runs}):
+        name = f"fronts_{net}.png" if seed == 0 else f"fronts_{net}_s{seed}.png"
+        plot_fronts(out / name, net, [r for r in runs if r["network"] == net], seed)
     return rows
 
 

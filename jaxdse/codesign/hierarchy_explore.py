@@ -10,7 +10,10 @@ bounds the dominant layer's latency (``HierarchyPlan`` records it per layer,
 - compute-bound: more instances at a fan-out (each fan-out's X and Y one
   step up); when the layer leaves most of the array idle (utilisation under
   ``LOW_UTILISATION``) more instances cannot help, so the move is a larger
-  buffer at each level instead (capacity-limited tiling);
+  buffer at each level instead (capacity-limited tiling); when it leaves
+  some idle (under ``RESHAPE_UTILISATION``) also the array reshaped (X up
+  and Y down a step, or the reverse: another aspect ratio, about as many
+  instances, for loop sizes that do not divide the current one);
 - a level's bandwidth-bound: that level's bandwidth one step up, or more
   reuse below it (the next level down that holds data one step larger);
 - a move that breaks a limit (area, power) is also tried with one buffer
@@ -19,8 +22,10 @@ bounds the dominant layer's latency (``HierarchyPlan`` records it per layer,
 
 A step evaluates the proposals of the dominant layer (then of the next
 layers, ``LAYERS_TRIED``) and accepts the feasible one with the lowest
-objective when it improves on the current design; with no improving move
-the search ends early ("converged") and says so. Each accepted step is
+objective when it improves on the current design; with no improving move a
+free-budget shrink or the neighbourhood stage (``_neighbourhood``) follows,
+and when nothing improves the search ends early ("converged") and says so.
+The knobs are ``HierarchyExplorerConfig``'s. Each accepted step is
 explained in words: which layer dominated, what bounded it, what changed.
 
 Limits default to the base design's own area and peak power (iso-area,
@@ -54,6 +59,7 @@ from jaxdse.codesign.hierarchy_rules import (
     DEFAULT_MAPPER_BUDGET,
     LAYERS_TRIED,
     LOW_UTILISATION,
+    RESHAPE_UTILISATION,
     HierarchyEvaluator,
     HierEval,
     Proposal,
@@ -86,6 +92,8 @@ class HierarchyExplorerConfig(ConfigDict):
         layers_tried: Dominant layers whose bottleneck moves a step tries (``LAYERS_TRIED``).
         low_utilisation: MAC utilisation below which a compute-bound layer is tiling-limited
             and gets larger buffers instead of more instances (``LOW_UTILISATION``).
+        reshape_utilisation: MAC utilisation below which a compute-bound layer also gets the
+            array reshaped (``RESHAPE_UTILISATION``).
         neighbours_tried: Neighbours evaluated per batch of the neighbourhood stage
             (``NEIGHBOURS_TRIED``).
         free_harm: Largest measured objective cost of one free-budget shrink (``FREE_HARM``).
@@ -94,6 +102,7 @@ class HierarchyExplorerConfig(ConfigDict):
 
     layers_tried: int = LAYERS_TRIED
     low_utilisation: float = LOW_UTILISATION
+    reshape_utilisation: float = RESHAPE_UTILISATION
     neighbours_tried: int = NEIGHBOURS_TRIED
     free_harm: float = FREE_HARM
     free_steps: int = FREE_STEPS
@@ -103,7 +112,11 @@ class HierarchyExplorerConfig(ConfigDict):
             self,
             "hierarchy explorer config",
             ints={"layers_tried": 1, "neighbours_tried": 1, "free_steps": 0},
-            ranges={"low_utilisation": (0.0, 1.0, True), "free_harm": (0.0, math.inf, True)},
+            ranges={
+                "low_utilisation": (0.0, 1.0, True),
+                "reshape_utilisation": (0.0, 1.01, True),
+                "free_harm": (0.0, math.inf, True),
+            },
         )
 
 
@@ -589,7 +602,7 @@ def explore_hierarchy(
             blocked: list[str] = []
             for network, row, share in _dominant_layers(cur)[: cfg.layers_tried]:
                 tried: list[tuple[HierEval, Proposal]] = []
-                for prop in propose(space, cur, network, row, share, cfg.low_utilisation):
+                for prop in propose(space, cur, network, row, share, cfg.low_utilisation, cfg.reshape_utilisation):
                     if ev.count >= budget:
                         break
                     hw = hardware_budgets(space, prop.design, limits)

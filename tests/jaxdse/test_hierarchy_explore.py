@@ -12,7 +12,7 @@ from costmodels.hierarchy import hierarchy_preset
 from jaxdse.cli import main
 from jaxdse.codesign.explorer_config import ConfigError
 from jaxdse.codesign.hierarchy_explore import HierarchyExplorerConfig, explore_hierarchy, resume_hierarchy
-from jaxdse.codesign.hierarchy_rules import fit_limits, hardware_budgets
+from jaxdse.codesign.hierarchy_rules import HierEval, fit_limits, hardware_budgets, propose
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.codesign.report import write_report
 from jaxdse.codesign.space import SpaceError
@@ -290,3 +290,24 @@ def test_hierarchy_explorer_config_is_used_recorded_and_resumed(tmp_path):
     with pytest.raises(SpaceError, match="explorer_config"):  # a front search takes pareto_config
         explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", explorer_config=cfg,
                           objectives=("latency", "energy"), **kw)  # fmt: skip
+
+
+def test_compute_bound_rules_grow_or_reshape_the_array():
+    """``propose`` on a compute-bound layer: well used MACs -> more instances at each fan-out;
+    idle MACs (utilisation under ``RESHAPE_UTILISATION``) -> also the array reshaped, X one step
+    up and Y one down or the reverse, so the instance count stays about the same."""
+    space = HierarchySpace(hierarchy_preset("eyeriss_like"))
+    d = space.base_design()
+    ev = HierEval(index=1, design=d, plans={}, latency_s=1.0, energy_j=1.0, area_mm2=1.0, power_w=1.0,
+                  budgets={}, objective=1.0, wall_s=0.0)  # fmt: skip
+    busy = propose(space, ev, "net", {"name": "conv", "bound": "compute", "utilisation": 0.95}, 0.5)
+    idle = propose(space, ev, "net", {"name": "conv", "bound": "compute", "utilisation": 0.7}, 0.5)
+    x, y = "shared_glb.fanout_x", "shared_glb.fanout_y"
+    assert all("reshaped" not in q.reason for q in busy)
+    assert {space.key(q.design) for q in busy} < {space.key(q.design) for q in idle}
+    reshaped = [q.design for q in idle if "reshaped" in q.reason]
+    assert len(reshaped) == 2
+    for r in reshaped:
+        changed = {k for k in d if r[k] != d[k]}
+        assert changed == {x, y} and 0.5 <= (r[x] * r[y]) / (d[x] * d[y]) <= 2.0
+        assert (r[x] > d[x]) != (r[y] > d[y])

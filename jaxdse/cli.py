@@ -425,7 +425,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
     if args.resume is not None:
         run = read_hierarchy_run(args.resume)
         flags = ("arch", "model", "workload", "batch", "space", "budget", "objective", "method", "seed", "area_mm2",
-                 "power_w", "min_fps", "out")  # fmt: skip
+                 "power_w", "min_fps", "min_tokens_per_s", "out")  # fmt: skip
         given = [f"--{k.replace('_', '-')}" for k in flags if getattr(args, k) is not None]
         if given or args.force:
             raise ExploreError(
@@ -444,12 +444,6 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
             f"command line: field '--arch' expected a general hierarchy (eyeriss_like, simba_like, gemmini_like, "
             f"tpu_v1_like or a hierarchy YAML; the template designs are explored in the Table-1 space without "
             f"--arch), found {args.arch!r}"
-        )
-    unsupported = ["--min-tokens-per-s"] if args.min_tokens_per_s is not None else []
-    if unsupported:
-        raise ExploreError(
-            f"command line: explore --arch (a general hierarchy) expected none of {unsupported}, found them "
-            "(not supported on general hierarchies yet)"
         )
     from jaxdse.codesign.hierarchy_explore import METHODS as HIER_METHODS
     from jaxdse.codesign.hierarchy_explore import HierarchyExplorerConfig
@@ -505,6 +499,7 @@ def _explore_hierarchy(args: argparse.Namespace, progress) -> int:
         settings=settings,
         objectives=args.objectives,
         min_fps=args.min_fps,
+        min_tokens_per_s=args.min_tokens_per_s,
         explorer_config=_explorer_config(args.explorer_config, HierarchyExplorerConfig),
     )
     files = "result.json, run.json, evaluations.jsonl" + (", trace.jsonl and front.png" if args.objectives else "")

@@ -68,6 +68,7 @@ from jaxdse.codesign.hierarchy_rules import (
     hardware_budgets,
     held_costs,
     propose,
+    throughput_limits,
 )
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.codesign.space import SpaceError
@@ -161,7 +162,7 @@ class HierarchyExploreResult:
     objectives: tuple[str, ...] = ()
     pareto: list[dict] = field(default_factory=list)
     trace: list[dict] = field(default_factory=list)
-    min_fps: float | None = None
+    min_per_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def feasible(self) -> bool:
@@ -176,7 +177,7 @@ class HierarchyExploreResult:
             f"hierarchy codesign on {self.arch} ({self.method}, objective {self.objective}) for "
             f"{', '.join(self.networks)}: {len(self.evaluations)} designs, {self.wall_s:.1f} s; {self.stopped}",
             f"limits: area {self.limits['area_mm2']:.3f} mm^2, peak power {self.limits['power_w']:.3f} W"
-            + ("" if self.min_fps is None else f", at least {self.min_fps:g} inferences/s per network"),
+            + "".join(f", {n} at least {v:g} inferences/s" for n, v in self.min_per_s.items()),
             "steps:",
         ]
         lines += [f"  [{s.evaluation}] {s.objective_text(self.objective)}  {s.reason}" for s in self.steps]
@@ -219,7 +220,7 @@ class HierarchyExploreResult:
             "method": self.method,
             "objective": self.objective,
             "limits": self.limits,
-            "min_fps": self.min_fps,
+            "min_per_s": self.min_per_s,
             "feasible": self.feasible,
             "stopped": self.stopped,
             "wall_s": self.wall_s,
@@ -267,7 +268,7 @@ def _rank(e: HierEval) -> tuple:
     """Order of designs for acceptance and for the design returned: feasible ones by objective;
     then those within area and power (limits every design can be checked against without a
     mapping) by their worst throughput excess; then the rest by their worst budget. So when no
-    design meets ``min_fps`` the closest one is returned: area and power held, the least excess
+    design meets its throughput limit the closest one is returned: area and power held, the least excess
     on throughput (issue 15, section 1's rule)."""
     if e.feasible:
         return (0, e.objective)
@@ -449,6 +450,7 @@ def explore_hierarchy(
     objectives: tuple[str, ...] | list[str] | None = None,
     pareto_config=None,
     min_fps: float | None = None,
+    min_tokens_per_s: float | None = None,
     explorer_config: HierarchyExplorerConfig | None = None,
 ) -> HierarchyExploreResult:
     """Search hardware and mappings together on a general hierarchy.
@@ -482,6 +484,8 @@ def explore_hierarchy(
             budget ``throughput.{network}``); None: none. When no design
             meets it, the closest is returned (area and power held, the least
             throughput excess) and the result is not feasible.
+        min_tokens_per_s: Least tokens/s of every LLM prefill/decode pass
+            among ``networks`` (turned into passes/s, ``throughput_limits``).
         explorer_config: ``HierarchyExplorerConfig`` of the explainable
             method (default: the module's constants); not with ``objectives``
             (the front search takes ``pareto_config``).
@@ -524,13 +528,8 @@ def explore_hierarchy(
         if not ok:
             raise SpaceError(f"hierarchy explore: field 'max_{k}' expected a positive finite limit, found {given!r}")
         limits[k] = base_v if given is None else float(given)
-    fps_ok = min_fps is None or (
-        isinstance(min_fps, (int, float)) and not isinstance(min_fps, bool) and 0 < min_fps < 1e308
-    )
-    if not fps_ok:
-        raise SpaceError(f"hierarchy explore: field 'min_fps' expected a positive finite rate, found {min_fps!r}")
-    min_fps = None if min_fps is None else float(min_fps)
-    ev = HierarchyEvaluator(list(networks), space, limits, objective, seed, mapper_budget, min_fps=min_fps)
+    per_s = throughput_limits(list(networks), min_fps, min_tokens_per_s)
+    ev = HierarchyEvaluator(list(networks), space, limits, objective, seed, mapper_budget, min_per_s=per_s)
     if replay:
         ev.replay = {space.key(space.validate(r["design"])): r for r in replay}
     if out is not None:
@@ -550,6 +549,7 @@ def explore_hierarchy(
             "mapper_budget": mapper_budget,
             "objectives": list(objectives) if objectives else None,
             "min_fps": min_fps,
+            "min_tokens_per_s": min_tokens_per_s,
             "explorer_config": cfg.to_dict(),
             **(settings or {}),
         }
@@ -565,7 +565,7 @@ def explore_hierarchy(
     if objectives:
         return _explore_front(
             networks, space, arch_name, limits, objectives, budget, seed, mapper_budget, ev.log_path, replay,
-            pareto_config, say, out, t0, min_fps,
+            pareto_config, say, out, t0, per_s,
         )  # fmt: skip
 
     def evaluate(d: dict[str, float]) -> HierEval:
@@ -673,7 +673,7 @@ def explore_hierarchy(
         stopped=stopped,
         # a resumed run counts the stored designs' mapping time too (not only this segment's)
         wall_s=time.perf_counter() - t0 + sum(float(r.get("wall_s", 0.0)) for r in (replay or [])),
-        min_fps=min_fps,
+        min_per_s=per_s,
     )
     if out is not None:
         result.save(out)
@@ -682,7 +682,7 @@ def explore_hierarchy(
 
 def _explore_front(
     networks, space, arch_name, limits, objectives, budget, seed, mapper_budget, log_path, replay, cfg, say, out, t0,
-    min_fps=None,
+    min_per_s=None,
 ) -> HierarchyExploreResult:  # fmt: skip
     """The front search of ``hierarchy_pareto`` (``explore_hierarchy(objectives=...)``)."""
     from jaxdse.codesign.pareto import FrontSearch, ParetoConfig, mapper_objectives
@@ -690,7 +690,9 @@ def _explore_front(
 
     cfg = cfg or ParetoConfig()
     evs = {
-        m: HierarchyEvaluator(list(networks), space, limits, m, seed, mapper_budget, log_path=log_path, min_fps=min_fps)
+        m: HierarchyEvaluator(
+            list(networks), space, limits, m, seed, mapper_budget, log_path=log_path, min_per_s=min_per_s or {}
+        )
         for m in mapper_objectives(objectives)
     }
     for r in replay or []:
@@ -724,7 +726,7 @@ def _explore_front(
         stopped=stopped,
         wall_s=time.perf_counter() - t0 + sum(float(r.get("wall_s", 0.0)) for r in (replay or [])),
         objectives=tuple(objectives),
-        min_fps=min_fps,
+        min_per_s=min_per_s or {},
         pareto=front,
         trace=[e.to_dict() for e in trace.entries],
     )
@@ -744,7 +746,8 @@ def resume_hierarchy(folder: str | Path, networks: list[Network], arch: Hierarch
             "mapper_budget")  # fmt: skip
     kw = {k: run[k] for k in keys}
     kw["objectives"] = run.get("objectives")
-    kw["min_fps"] = run.get("min_fps")  # absent in runs written before it was recorded: no limit, as they ran
+    for k in ("min_fps", "min_tokens_per_s"):  # absent in runs written before they were recorded: no limit, as they ran
+        kw[k] = run.get(k)
     if run.get("explorer_config") is not None and not kw["objectives"]:  # absent before it was recorded: defaults
         try:
             kw["explorer_config"] = HierarchyExplorerConfig.from_dict(
@@ -753,7 +756,9 @@ def resume_hierarchy(folder: str | Path, networks: list[Network], arch: Hierarch
         except ConfigError as e:
             raise ResumeError(str(e)) from None
     extra = {
-        k: v for k, v in run.items() if k not in keys and k not in ("kind", "objectives", "min_fps", "explorer_config")
+        k: v
+        for k, v in run.items()
+        if k not in keys and k not in ("kind", "objectives", "min_fps", "min_tokens_per_s", "explorer_config")
     }
     return explore_hierarchy(
         networks, arch, progress=progress, out=folder, settings=extra, replay=read_records(folder / EVALS_FILE), **kw

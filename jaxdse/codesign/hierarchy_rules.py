@@ -18,8 +18,9 @@ from pathlib import Path
 
 from costmodels import hierarchy_model as hm
 from jaxdse.codesign.checkpoint import ResumeError, append_record
-from jaxdse.codesign.constraints import THROUGHPUT
+from jaxdse.codesign.constraints import THROUGHPUT, Constraints
 from jaxdse.codesign.hierarchy_space import HierarchySpace
+from jaxdse.codesign.space import SpaceError
 from jaxdse.hierarchy_plan import HierarchyPlan, map_on_hierarchy
 from jaxdse.mapper.nest_search import NestSearchConfig
 from jaxdse.mapper.space import MapperError, objective_of
@@ -103,15 +104,13 @@ class HierarchyEvaluator:
     cache: dict[tuple, HierEval] = field(default_factory=dict)
     log_path: Path | None = None
     replay: dict[tuple, dict] = field(default_factory=dict)
-    min_fps: float | None = None
-    """Least inferences/s of every network (``None``: no throughput limit): budget
-    ``throughput.{network}`` = that network's latency x ``min_fps`` (the Table-1 constraints' key
-    and form, ``constraints.Limit``), > 1 when too slow."""
+    min_per_s: dict[str, float] = field(default_factory=dict)
+    """Least inferences/s per network name (``throughput_limits``): budget ``throughput.{network}``
+    = that network's latency x its limit (the Table-1 constraints' key and form,
+    ``constraints.Limit``), > 1 when too slow."""
 
     def _throughput(self, latencies: dict[str, float]) -> dict[str, float]:
-        if self.min_fps is None:
-            return {}
-        return {f"{THROUGHPUT}.{n}": lat * self.min_fps for n, lat in latencies.items()}
+        return {f"{THROUGHPUT}.{n}": lat * self.min_per_s[n] for n, lat in latencies.items() if n in self.min_per_s}
 
     def evaluate(self, design: dict[str, float]) -> HierEval:
         k = self.space.key(design)
@@ -284,6 +283,28 @@ def propose(
                 )
             )
     return out
+
+
+def throughput_limits(
+    networks: list[Network], min_fps: float | None, min_tokens_per_s: float | None
+) -> dict[str, float]:
+    """``{network: least inferences/s}`` from a rate every network must reach (``min_fps``) and a
+    tokens/s every LLM prefill/decode pass must reach (``min_tokens_per_s``, turned into passes/s
+    by ``Constraints.resolve``: tokens/s / tokens per pass, the stricter limit kept). Raises
+    SpaceError naming the field for a bad value or a tokens/s limit with no LLM pass."""
+    for name, v in (("min_fps", min_fps), ("min_tokens_per_s", min_tokens_per_s)):
+        if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e308):
+            raise SpaceError(f"hierarchy explore: field '{name}' expected a positive finite rate, found {v!r}")
+    llm = [n.name for n in networks if n.phase]
+    if min_tokens_per_s is not None and not llm:
+        raise SpaceError(
+            "hierarchy explore: field 'min_tokens_per_s' expected at least one LLM prefill/decode network, found "
+            f"none among {[n.name for n in networks]}"
+        )
+    per_s = {} if min_fps is None else {n.name: float(min_fps) for n in networks}
+    tokens = {} if min_tokens_per_s is None else {name: float(min_tokens_per_s) for name in llm}
+    cons = Constraints(None, None, min_per_s=per_s, default_throughput=False, min_tokens_per_s=tokens)
+    return dict(cons.resolve(networks).min_per_s)
 
 
 def hardware_budgets(space: HierarchySpace, design: dict[str, float], limits: dict[str, float]) -> dict[str, float]:

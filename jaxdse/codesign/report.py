@@ -476,7 +476,8 @@ def hierarchy_document(data: dict, folder: Path | None = None) -> list:
                 f"Method {data['method']}, objective {data['objective']}, {len(data['evaluations'])} designs "
                 f"evaluated in {data['wall_s']:.1f} s; {data['stopped']}. Limits: area {lim['area_mm2']:.3f} mm^2, "
                 f"peak power {lim['power_w']:.3f} W"
-                + ("." if data.get("min_fps") is None else f", at least {data['min_fps']:g} inferences/s per network.")
+                + "".join(f", {n} at least {v:g} inferences/s" for n, v in (data.get("min_per_s") or {}).items())
+                + "."
             ),
             Heading(2, "Steps (each accepted design and why)"),
             Table(

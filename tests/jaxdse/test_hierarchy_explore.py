@@ -12,7 +12,7 @@ from costmodels.hierarchy import hierarchy_preset
 from jaxdse.cli import main
 from jaxdse.codesign.explorer_config import ConfigError
 from jaxdse.codesign.hierarchy_explore import HierarchyExplorerConfig, explore_hierarchy, resume_hierarchy
-from jaxdse.codesign.hierarchy_rules import HierEval, fit_limits, hardware_budgets, propose
+from jaxdse.codesign.hierarchy_rules import HierEval, fit_limits, hardware_budgets, propose, throughput_limits
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.codesign.report import write_report
 from jaxdse.codesign.space import SpaceError
@@ -144,7 +144,7 @@ def test_cli_explore_refuses_template_arch_and_unsupported_flags(capsys):
     assert main(["explore", "--arch", "explainable_default", "--model", "resnet18"]) == 2
     assert "general hierarchy" in capsys.readouterr().err
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--min-tokens-per-s", "3"]) == 2
-    assert "--min-tokens-per-s" in capsys.readouterr().err
+    assert "'min_tokens_per_s' expected at least one LLM prefill/decode network" in capsys.readouterr().err
     # the Table-1 explorer's knobs are not the hierarchy explorer's: the message lists the right keys
     assert main(["explore", "--arch", "gemmini_like", "--model", "resnet18", "--explorer-config", "top_k=3"]) == 2
     assert "layers_tried" in capsys.readouterr().err
@@ -258,7 +258,7 @@ def test_min_fps_climbs_from_a_slow_base_and_returns_the_closest_when_unreachabl
     assert r.steps[-1].evaluation == r.best.index and "worst budget" in r.steps[1].reason
     assert json.loads((tmp_path / "run.json").read_text())["min_fps"] == fps
     again = resume_hierarchy(tmp_path, [net], hierarchy_preset("gemmini_like"), progress=None)
-    assert again.min_fps == fps and again.best.design == r.best.design and again.steps == r.steps
+    assert again.min_per_s == {"tiny_cnn": fps} and again.best.design == r.best.design and again.steps == r.steps
 
     far = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", min_fps=1e9, out=tmp_path / "far",
                             **{**kw, "budget": 4})  # fmt: skip
@@ -311,3 +311,22 @@ def test_compute_bound_rules_grow_or_reshape_the_array():
         changed = {k for k in d if r[k] != d[k]}
         assert changed == {x, y} and 0.5 <= (r[x] * r[y]) / (d[x] * d[y]) <= 2.0
         assert (r[x] > d[x]) != (r[y] > d[y])
+
+
+def test_throughput_limits_from_fps_and_tokens_per_s():
+    """min_fps applies to every network, min_tokens_per_s to every LLM pass as tokens/s / tokens per
+    pass (the stricter of the two kept); bad values and a tokens/s limit without an LLM pass name
+    the field."""
+    cnn, decode = w.load(TINY), w.get("llama2_7b_decode")
+    assert throughput_limits([cnn], 30.0, None) == {"tiny_cnn": 30.0}
+    per_pass = decode.tokens_per_pass
+    got = throughput_limits([cnn, decode], None, 200.0)
+    assert got == {decode.name: 200.0 / per_pass}
+    both = throughput_limits([cnn, decode], 1e-9, 200.0)
+    assert both == {"tiny_cnn": 1e-9, decode.name: 200.0 / per_pass}
+    assert throughput_limits([cnn], None, None) == {}
+    with pytest.raises(SpaceError, match="'min_tokens_per_s' expected at least one LLM"):
+        throughput_limits([cnn], None, 10.0)
+    for bad in (0, -1.0, float("nan"), True, 10**400):
+        with pytest.raises(SpaceError, match="min_fps"):
+            throughput_limits([cnn], bad, None)

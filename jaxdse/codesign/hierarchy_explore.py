@@ -44,7 +44,7 @@ import numpy as np
 
 from costmodels import hierarchy_model as hm
 from costmodels.hierarchy import Hierarchy
-from jaxdse.codesign.baselines import T_END, T_START, IndexWalk, anneal_walk, grid_walk
+from jaxdse.codesign.baselines import T_END, T_START, IndexWalk, anneal_walk, grid_walk, penalised
 from jaxdse.codesign.checkpoint import (
     EVALS_FILE,
     RUN_FILE,
@@ -249,10 +249,7 @@ class HierarchyExploreResult:
 
 def _score(e: HierEval) -> float:
     """``baselines.penalised``'s score; an unmappable design (objective inf) scores worst."""
-    if not math.isfinite(e.objective):
-        return 1e3
-    worst = max(e.budgets.values(), default=1.0)
-    return math.log(max(e.objective, 1e-300)) + 2.0 * math.log(max(1.0, worst))
+    return penalised(e) if math.isfinite(e.objective) else 1e3
 
 
 def _hardware_ok(e: HierEval) -> bool:

@@ -71,6 +71,13 @@ def test_fit_limits_pays_for_a_move_with_buffers():
     fitted, shrunk = fit_limits(space, grown, limits, keep="Accumulator.fanout_x")
     assert fitted["Accumulator.fanout_x"] == grown["Accumulator.fanout_x"] and shrunk
     assert max(hardware_budgets(space, fitted, limits).values()) <= 1.0
+    assert fitted["DRAM.read_bw"] == grown["DRAM.read_bw"]  # buffers first: they can pay here
+    # a power limit no buffer shrinking can meet (every buffer at its smallest: 14.3 W) but a lower
+    # DRAM bandwidth can (10.4 W with it at its lowest too): the bandwidth pays
+    fitted, shrunk = fit_limits(space, grown, {"area_mm2": 1e9, "power_w": 12.0}, keep="Accumulator.fanout_x")
+    assert fitted["DRAM.read_bw"] < grown["DRAM.read_bw"] and any("DRAM.read_bw" in x for x in shrunk)
+    assert hardware_budgets(space, fitted, {"area_mm2": 1e9, "power_w": 12.0})["power_w"] <= 1.0
+    assert fit_limits(space, grown, {"area_mm2": 1e9, "power_w": 10.0}, keep="Accumulator.fanout_x") is None
 
 
 @pytest.mark.slow  # maps ~10 designs of tiny_cnn on gemmini_like: about a minute on 2 loaded cores

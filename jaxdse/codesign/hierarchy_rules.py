@@ -179,10 +179,11 @@ class HierarchyEvaluator:
             )
             self.cache[k] = ev
             return ev
-        totals = [p.total() for p in plans.values()]
-        lat = sum(t_["latency_s"] for t_ in totals)
-        en = sum(t_["energy_j"] for t_ in totals)
-        area, power = totals[0]["area_mm2"], totals[0]["power_w"]
+        totals = {n: p.total() for n, p in plans.items()}
+        lat = sum(t_["latency_s"] for t_ in totals.values())
+        en = sum(t_["energy_j"] for t_ in totals.values())
+        first = next(iter(totals.values()))  # area and power are the hardware's: the same in every plan
+        area, power = first["area_mm2"], first["power_w"]
         ev = HierEval(
             index=len(self.cache) + 1,
             design=dict(design),
@@ -194,7 +195,7 @@ class HierarchyEvaluator:
             budgets={
                 "area_mm2": area / self.limits["area_mm2"],
                 "power_w": power / self.limits["power_w"],
-                **self._throughput({n: p.total()["latency_s"] for n, p in plans.items()}),
+                **self._throughput({n: t_["latency_s"] for n, t_ in totals.items()}),
             },
             objective=float(objective_of(self.objective, lat, en)),
             wall_s=time.perf_counter() - t,

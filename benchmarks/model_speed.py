@@ -34,6 +34,7 @@ import numpy as np
 
 import costmodels as cm
 import workloads as w
+from costmodels.compile import jit
 from jaxdse.hierarchy_plan import random_nest_mappings
 from jaxdse.mapspace import random_mappings
 
@@ -67,7 +68,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
 
-    @jax.jit
+    @jit
     def exact(m):
         c = cm.evaluate_batch(arch, la, m)
         return c.latency_cycles, c.energy_total_pj, c.legal
@@ -76,13 +77,13 @@ def main() -> None:
         c = cm.evaluate(arch, la, cm.Mapping(temporal, spatial, order), cm.Relaxed(0.05))
         return jnp.log(c.latency_cycles) + jnp.log(c.energy_total_pj) + c.penalty
 
-    @jax.jit
+    @jit
     def relaxed(m):
         vg = jax.value_and_grad(relaxed_obj, argnums=(0, 1))
         return jax.lax.map(lambda x: vg(*x), (m.temporal, m.spatial, m.order), batch_size=cm.model.BATCH_CHUNK)
 
     # Baseline: one mapping per Python call of the jitted single evaluation.
-    one = jax.jit(lambda m: (lambda c: (c.latency_cycles, c.energy_total_pj, c.legal))(cm.evaluate(arch, la, m)))
+    one = jit(lambda m: (lambda c: (c.latency_cycles, c.energy_total_pj, c.legal))(cm.evaluate(arch, la, m)))
     m1 = random_mappings(layer, 200, rng, max_spatial=256)
     singles = [jax.tree_util.tree_map(lambda x, i=i: jnp.asarray(x[i]), m1) for i in range(200)]
     jax.block_until_ready(one(singles[0]))
@@ -94,7 +95,7 @@ def main() -> None:
     # The five-level eyeriss_like hierarchy on the general model (padded to MAX_LEVELS levels).
     hier = cm.hierarchy_preset("eyeriss_like")
 
-    @jax.jit
+    @jit
     def exact_hier(m):
         c = jax.lax.map(lambda x: cm.evaluate_hierarchy(hier, la, x), m, batch_size=cm.model.BATCH_CHUNK)
         return c.latency_cycles, c.energy_total_pj, c.legal

@@ -154,6 +154,7 @@ import jaxdse
 import workloads as w
 from costmodels import model as cm_model
 from costmodels import technology as tech
+from costmodels.compile import jit
 from costmodels.model import L1_BUFFERS, L2_BUFFERS
 from jaxdse.mapspace import random_mappings
 
@@ -472,9 +473,7 @@ def measure_layer(layer: w.Layer, arch: cm.Arch, zz: ZigZag | None, reps: int, b
     fns = [lambda: cm.evaluate_jit(arch, la, m)] + ([zz.fixed(layer, m)] if zz is not None else [])
     times = median_call_s(fns, reps)
     row["jaxdse_eval_s"] = times[0]
-    exact = jax.jit(
-        lambda ms: (lambda c: (c.latency_cycles, c.energy_total_pj, c.legal))(cm.evaluate_batch(arch, la, ms))
-    )
+    exact = jit(lambda ms: (lambda c: (c.latency_cycles, c.energy_total_pj, c.legal))(cm.evaluate_batch(arch, la, ms)))
     ms = jax.device_put(random_mappings(layer, batch, np.random.default_rng(0), max_spatial=int(arch.num_pes)))
     row["jaxdse_batch_eval_s"] = median_call_s([lambda: exact(ms)], 3)[0] / batch
 

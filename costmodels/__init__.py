@@ -14,6 +14,7 @@ from costmodels.arch import (
     preset_names,
 )
 from costmodels.bottleneck import Bottleneck, Node, analyse, bottleneck_tree, describe_bottleneck
+from costmodels.compile import compiler_options, jit
 from costmodels.hierarchy import (
     Hierarchy,
     HierarchyError,
@@ -58,6 +59,8 @@ from costmodels.numerics import EXACT, Exact, Relaxed
 from costmodels.sharding import evaluate_sharded
 
 __all__ = [
+    "compiler_options",
+    "jit",
     "hierarchy_preset",
     "hierarchy_preset_names",
     "nest_mapping",

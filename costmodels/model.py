@@ -35,6 +35,7 @@ from flax import struct
 
 from costmodels import technology as tech
 from costmodels.arch import Arch
+from costmodels.compile import jit
 from costmodels.hierarchy_model import Streams, dma_cycles, dma_streams, noc_cycles, noc_streams
 from costmodels.mapping import Mapping
 from costmodels.nest import nest_counts
@@ -413,7 +414,7 @@ def evaluate(arch: Arch, layer: LayerArrays, mapping: Mapping, nums=EXACT) -> Co
     )
 
 
-evaluate_jit = jax.jit(evaluate, static_argnames=())
+evaluate_jit = jit(evaluate, static_argnames=())
 """``evaluate`` compiled (numerics are a pytree argument)."""
 
 

@@ -85,40 +85,27 @@ _COORD = np.array(
 )
 REL = (_COORD >= 0).astype(np.float32)
 """f32[3, 8]: 1 where a dim indexes an operand's data."""
-# ONEHOT[o, d, r]: dim d moves coordinate r of operand o.
-_ONEHOT = np.zeros((NUM_OPERANDS, NUM_DIMS, NUM_COORDS), np.float32)
-for _o in range(NUM_OPERANDS):
-    for _d in range(NUM_DIMS):
-        if _COORD[_o, _d] >= 0:
-            _ONEHOT[_o, _d, _COORD[_o, _d]] = 1.0
-
-
-def _dim_coef(stride, dilation):
-    """f32[3, 8]: coordinate units moved per unit of each dim (stride/dilation for input rows/cols)."""
-    one = jnp.ones((), stride.dtype)
-    inputs = jnp.stack([one, one, one * 0, one, stride[0], stride[1], dilation[0], dilation[1]])
-    return jnp.concatenate([inputs[None], jnp.asarray(REL[1:])], axis=0)
 
 
 def box_extents(extent, stride, dilation):
     """Box extents of each operand's tile in its own coordinates.
 
     Args:
-        extent: f32[..., 8] loop extents in ``DIMS`` order.
+        extent: f32[8, ...] loop extents in ``DIMS`` order (any trailing axes).
         stride, dilation: f32[2] (rows, cols).
 
     Returns:
-        f32[..., 3, 5]; irrelevant coordinates are 1. Input rows are
+        f32[3, 5, ...]; irrelevant coordinates are 1. Input rows are
         ``(p - 1) * stride + (r - 1) * dilation + 1`` (Timeloop's projection
         of the corner points: the box spans any gap a stride leaves).
     """
-    e = [extent[..., i] for i in range(NUM_DIMS)]
+    e = [extent[i] for i in range(NUM_DIMS)]
     h = (e[_P] - 1.0) * stride[0] + (e[_R] - 1.0) * dilation[0] + 1.0
     w = (e[_Q] - 1.0) * stride[1] + (e[_S] - 1.0) * dilation[1] + 1.0
-    inputs = jnp.stack([e[_N], e[_G], e[_C], h, w], axis=-1)
-    weights = jnp.stack([e[_G], e[_K], e[_C], e[_R], e[_S]], axis=-1)
-    outputs = jnp.stack([e[_N], e[_G], e[_K], e[_P], e[_Q]], axis=-1)
-    return jnp.stack([inputs, weights, outputs], axis=-2)
+    inputs = jnp.stack([e[_N], e[_G], e[_C], h, w])
+    weights = jnp.stack([e[_G], e[_K], e[_C], e[_R], e[_S]])
+    outputs = jnp.stack([e[_N], e[_G], e[_K], e[_P], e[_Q]])
+    return jnp.stack([inputs, weights, outputs])
 
 
 @struct.dataclass(frozen=True)
@@ -179,33 +166,25 @@ def _exclusive_cumprod(x, axis=-1, reverse=False):
     return jnp.moveaxis(jnp.stack(out, axis=-1), -1, axis)
 
 
-def _suffix_sum(x, axis):
-    """sum of the entries after each index along ``axis`` (unrolled, as ``_exclusive_cumprod``)."""
-    x = jnp.moveaxis(x, axis, 0)
-    acc = jnp.zeros_like(x[0])
-    out = [None] * x.shape[0]
-    for j in range(x.shape[0] - 1, -1, -1):
-        out[j] = acc
-        acc = acc + x[j]
-    return jnp.moveaxis(jnp.stack(out, axis=0), 0, axis)
+def _gcd(a, b):
+    """Greatest common divisor of positive integer-valued floats (Euclid, until every pair is done).
 
-
-def _gcd(a, b, steps: int = 24):
-    """Greatest common divisor of positive integer-valued floats (Euclid, unrolled).
-
-    24 steps cover every pair below 46,368 (consecutive Fibonacci numbers are
-    the slowest case); window steps are far smaller. The remainder is
-    ``a - b * floor(a / b)``: for integers below 2**24 the rounded quotient
-    never crosses an integer, so this is exact, and it vectorises (a float
-    ``remainder`` is a scalar ``fmod`` call per element on CPU).
+    The remainder is ``a - b * floor(a / b)``: for integers below 2**24 the
+    rounded quotient never crosses an integer, so this is exact, and it
+    vectorises (a float ``remainder`` is a scalar ``fmod`` call per element
+    on CPU). A loop that stops when every remainder is zero (window steps
+    are small: a handful of steps), not an unrolled chain, which XLA fused
+    into quadratic work. The inputs carry no gradient (``_distinct_windows``
+    stops it). A NaN or infinite input ends as NaN, not as a hung loop.
     """
-    for _ in range(steps):
+
+    def step(ab):
+        a, b = ab
         nz = b > 0
         bs = jnp.where(nz, b, 1.0)
-        # one array per step: XLA keeps a divide out of its consumers' fusions and would recompute
-        # the whole chain up to each step (quadratic in the steps) without the barrier
-        a, b = _materialise(jnp.where(nz, b, a), jnp.where(nz, a - bs * jnp.floor(a / bs), 0.0))
-    return a
+        return jnp.where(nz, b, a), jnp.where(nz, a - bs * jnp.floor(a / bs), 0.0)
+
+    return jax.lax.while_loop(lambda ab: jnp.any(ab[1] > 0), step, (a, b))[0]
 
 
 def _distinct_windows(fa, fb, a, b):
@@ -227,25 +206,25 @@ def _distinct_tiles(sp, child_extent, stride, dilation):
     """Distinct tiles of each operand across sets of spatial loops.
 
     Args:
-        sp: f32[..., 8] spatial factors of each set.
-        child_extent: f32[..., 8] the step of each spatial loop along its dim
+        sp: f32[8, ...] spatial factors of each set (dims first, any trailing axes).
+        child_extent: f32[8, ...] the step of each spatial loop along its dim
             (the extent of the tile each loop iteration reaches).
         stride, dilation: f32[2].
 
     Returns:
-        f32[..., 3]: distinct tiles of (inputs, weights, outputs).
+        f32[3, ...]: distinct tiles of (inputs, weights, outputs).
     """
-    rel = jnp.asarray(REL, sp.dtype)
-    plain = jnp.prod(jnp.where(rel > 0, sp[..., None, :], 1.0), axis=-1)  # [..., 3]
     # Inputs: P and R (rows), Q and S (cols) move the same coordinate; both pairs in one gcd.
     windows = _distinct_windows(
-        jnp.stack([sp[..., _P], sp[..., _Q]], axis=-1),
-        jnp.stack([sp[..., _R], sp[..., _S]], axis=-1),
-        jnp.stack([child_extent[..., _P] * stride[0], child_extent[..., _Q] * stride[1]], axis=-1),
-        jnp.stack([child_extent[..., _R] * dilation[0], child_extent[..., _S] * dilation[1]], axis=-1),
+        jnp.stack([sp[_P], sp[_Q]]),
+        jnp.stack([sp[_R], sp[_S]]),
+        jnp.stack([child_extent[_P] * stride[0], child_extent[_Q] * stride[1]]),
+        jnp.stack([child_extent[_R] * dilation[0], child_extent[_S] * dilation[1]]),
     )
-    inputs = sp[..., _N] * sp[..., _G] * sp[..., _C] * windows[..., 0] * windows[..., 1]
-    return jnp.stack([inputs, plain[..., 1], plain[..., 2]], axis=-1)
+    inputs = sp[_N] * sp[_G] * sp[_C] * windows[0] * windows[1]
+    weights = sp[_G] * sp[_K] * sp[_C] * sp[_R] * sp[_S]
+    outputs = sp[_N] * sp[_G] * sp[_K] * sp[_P] * sp[_Q]
+    return jnp.stack([inputs, weights, outputs])
 
 
 def _fanout_distinct(spatial_xy, child_extent, stride, dilation, xy_stages):
@@ -259,62 +238,106 @@ def _fanout_distinct(spatial_xy, child_extent, stride, dilation, xy_stages):
     union. ``xy_stages=None``: every fan-out is one stage.
 
     Args:
-        spatial_xy: f32[L, 2, 8]; child_extent: f32[L, 8]; xy_stages: f32[L] or None.
+        spatial_xy: f32[L, 2, 8, ...]; child_extent: f32[L, 8, ...];
+        xy_stages: f32[L] or None.
 
     Returns:
-        f32[L, 3].
+        f32[L, 3, ...].
     """
-    spx, spy = spatial_xy[:, 0], spatial_xy[:, 1]
+    spx, spy = jnp.moveaxis(spatial_xy[:, 0], 1, 0), jnp.moveaxis(spatial_xy[:, 1], 1, 0)  # [8, L, ...]
+    ce = jnp.moveaxis(child_extent, 1, 0)
     if xy_stages is None:
-        return _distinct_tiles(spx * spy, child_extent, stride, dilation)
+        return jnp.moveaxis(_distinct_tiles(spx * spy, ce, stride, dilation), 0, 1)
     # joint, inner stage (Y), outer stage (X) as one batch of fan-outs
     d = _distinct_tiles(
-        jnp.stack([spx * spy, spy, spx]), jnp.stack([child_extent, child_extent, child_extent * spy]), stride, dilation
-    )
-    return jnp.where(xy_stages[:, None] > 0, d[1] * d[2], d[0])
+        jnp.stack([spx * spy, spy, spx], axis=1), jnp.stack([ce, ce, ce * spy], axis=1), stride, dilation
+    )  # [3, 3 (joint, Y, X), L, ...]
+    two = _trailing(xy_stages, d.ndim - 3) > 0
+    return jnp.moveaxis(jnp.where(two, d[:, 1] * d[:, 2], d[:, 0]), 0, 1)
 
 
-def _materialise(*xs):
-    """Compute ``xs`` once, as arrays of their own.
+def _trailing(x, n: int):
+    """``x`` with ``n`` unit axes appended (an unbatched array against trailing batch axes)."""
+    x = jnp.asarray(x)
+    return x.reshape(x.shape + (1,) * n)
 
-    XLA fuses an elementwise producer into every consumer and recomputes it
-    per element used; for values that feed many reductions (the loop steps,
-    the gcd chain) that multiplies the work many times over. The barrier
-    keeps the value whole (no effect on the numbers or the gradients).
+
+def _loop_steps(order, temporal, extent, stride, dilation, top: int):
+    """The loops of levels ``0 .. top-1`` in nest order, outermost first.
+
+    Loop ``j = 8 l + k`` is level ``l``'s ``k``-th loop (dim ``order[l, k]``).
+    The dim of each loop is picked by comparison (a one-hot over the 8
+    dims), not a gather (a batched gather is slow on CPU).
+
+    Returns:
+        factors f32[J, ...] and steps f32[3, J, 5, ...]: the translation of
+        each operand's tile per step of each loop (the extent below the loop
+        along its dim, times stride or dilation for input rows and columns).
     """
-    return jax.lax.optimization_barrier(xs)
+    dt = temporal.dtype
+    dims = jnp.arange(NUM_DIMS).reshape((1, 1, NUM_DIMS) + (1,) * (order.ndim - 2))
+    pick = (order[:top, :, None] == dims).astype(dt)  # [top, k, d, ...]
+    inner = extent[:top] / jnp.maximum(temporal[:top], 1e-30)  # extent below each level's loop of dim d
+    factors = jnp.sum(pick * temporal[:top, None], axis=2)  # [top, k, ...]
+    step_extent = jnp.sum(pick * inner[:, None], axis=2)
+    # per operand: the coordinate each loop moves (-1: none) and the units it moves per step
+    one = jnp.ones((), dt)
+    unit = jnp.stack(
+        [
+            jnp.stack([one, one, one * 0, one, stride[0], stride[1], dilation[0], dilation[1]]),
+            jnp.asarray(REL[1], dt),
+            jnp.asarray(REL[2], dt),
+        ]
+    ).reshape((NUM_OPERANDS, 1, 1, NUM_DIMS) + (1,) * (order.ndim - 2))
+    coord_table = jnp.asarray(_COORD, dt).reshape(unit.shape)
+    coord = jnp.sum(pick[None] * coord_table, axis=3)  # [3, top, k, ...]
+    moved = jnp.sum(pick[None] * unit, axis=3) * step_extent[None]
+    rest = temporal.shape[2:]
+    j = top * NUM_DIMS
+    coord = coord.reshape((NUM_OPERANDS, j, 1) + rest)
+    moved = moved.reshape((NUM_OPERANDS, j, 1) + rest)
+    r = jnp.arange(NUM_COORDS, dtype=dt).reshape((1, 1, NUM_COORDS) + (1,) * len(rest))
+    steps = jnp.where(coord == r, moved, 0.0)  # [3, J, 5, ...]
+    return factors.reshape((j,) + rest), steps
 
 
-def _level_fills(nums, f, g, steps, box):
+def _suffix_sum(x, axis):
+    """sum of the entries after each index along ``axis`` (unrolled, as ``_exclusive_cumprod``)."""
+    x = jnp.moveaxis(x, axis, 0)
+    acc = jnp.zeros_like(x[0])
+    out = [None] * x.shape[0]
+    for j in range(x.shape[0] - 1, -1, -1):
+        out[j] = acc
+        acc = acc + x[j]
+    return jnp.moveaxis(jnp.stack(out, axis=0), 0, axis)
+
+
+def _level_fills(weight, g, steps, box):
     """Fills of one child tile over the loops above it (Timeloop's extrapolated deltas).
 
     Args:
-        nums: numerics.
-        f: f32[J] factors of the loops above the level, outermost first.
-        g: f32[J] 1 where such a loop is non-trivial (factor > 1).
-        steps: f32[3, J, 5] translation of each operand's tile per step of
+        weight: f32[J, ...] ``W_k`` of each loop above the level, outermost
+            first (``nest_counts``).
+        g: f32[J, ...] 1 where such a loop is non-trivial (factor > 1).
+        steps: f32[3, J, 5, ...] translation of each operand's tile per step of
             each loop.
-        box: f32[3, 5] the tile's box extents per operand.
+        box: f32[3, 5, ...] the tile's box extents per operand.
 
     Returns:
-        (fills f32[3], transfers f32[3]) per instance of the level.
+        (fills f32[3, ...], transfers f32[3, ...]) per instance of the level.
     """
-    full = jnp.prod(box, axis=-1)  # [3]
-    gs = steps * g[None, :, None]
-    after = _suffix_sum(gs, axis=1)  # sum over the inner non-trivial loops
-    trans = steps - after  # T_k  [3, J, 5]
-    innermost = g * _exclusive_cumprod(1.0 - g, reverse=True)  # [J], 1 at m
-    s_m = jnp.sum(innermost[None, :, None] * steps, axis=1)  # [3, 5]
-    same = jnp.all(jnp.abs(trans - s_m[:, None, :]) <= 1e-3 * (1.0 + jnp.abs(s_m[:, None, :])), axis=-1)
-    overlap = jnp.prod(jnp.maximum(box[:, None, :] - jnp.abs(trans), 0.0), axis=-1)  # [3, J]
-    delta = jnp.where(same, full[:, None] - overlap, full[:, None])
-    delta = jnp.maximum(delta, 0.0)
-    step = 1.0 + g * (f - 1.0)
-    weight = _exclusive_cumprod(step) * g * (f - 1.0)  # W_k  [J]
-    fills = full + jnp.sum(weight[None, :] * delta, axis=-1)
-    moved = (delta > 1e-6 * (1.0 + full[:, None])).astype(delta.dtype)
-    transfers = 1.0 + jnp.sum(weight[None, :] * moved, axis=-1)
-    del nums
+    full = jnp.prod(box, axis=1)  # [3, ...]
+    after = _suffix_sum(steps * g[None, :, None], axis=1)  # sum over the inner non-trivial loops
+    trans = steps - after  # T_k  [3, J, 5, ...]
+    innermost = g * _exclusive_cumprod(1.0 - g, axis=0, reverse=True)  # [J, ...], 1 at m
+    s_m = jnp.sum(innermost[None, :, None] * steps, axis=1, keepdims=True)  # [3, 1, 5, ...]
+    same = jnp.all(jnp.abs(trans - s_m) <= 1e-3 * (1.0 + jnp.abs(s_m)), axis=2)  # [3, J, ...]
+    overlap = jnp.prod(jnp.maximum(box[:, None] - jnp.abs(trans), 0.0), axis=2)  # [3, J, ...]
+    full_j = full[:, None]
+    delta = jnp.maximum(jnp.where(same, full_j - overlap, full_j), 0.0)
+    fills = full + jnp.sum(weight[None] * delta, axis=1)
+    moved = (delta > 1e-6 * (1.0 + full_j)).astype(delta.dtype)
+    transfers = 1.0 + jnp.sum(weight[None] * moved, axis=1)
     return fills, transfers
 
 
@@ -323,12 +346,18 @@ def nest_counts(
 ) -> NestCounts:
     """Timeloop's per-level access counts of one layer on one hierarchy.
 
+    The mapping arrays may carry trailing batch axes (``temporal`` f32[L, 8,
+    B...]): every quantity is then computed for the whole batch at once with
+    the batch as the innermost axis, which vectorises on CPU where a
+    ``vmap`` (batch outermost) leaves the short level, operand and
+    coordinate axes innermost. Outputs then carry the same trailing axes.
+
     Args:
         keep: f32[L, 3] 1 where level l keeps operand o (level 0, DRAM,
             keeps everything).
-        temporal: f32[L, 8] temporal factors per level.
-        order: i32[L, 8] loop order per level, outermost first (dim indices).
-        spatial: f32[L, 2, 8] spatial factors of the fan-out below each level
+        temporal: f32[L, 8, ...] temporal factors per level.
+        order: i32[L, 8, ...] loop order per level, outermost first (dim indices).
+        spatial: f32[L, 2, 8, ...] spatial factors of the fan-out below each level
             (X, Y); the last level's fan-out reaches the MACs.
         sizes: f32[8] loop bounds (unused by the counts; coverage is a
             violation checked by the model).
@@ -341,92 +370,99 @@ def nest_counts(
             (reported as zeros). Default: every level may keep.
 
     Returns:
-        ``NestCounts``.
+        ``NestCounts`` (trailing batch axes after each field's own axes).
     """
     del sizes
     num_levels = temporal.shape[0]
+    rest = temporal.shape[2:]  # trailing batch axes
+    nb = len(rest)
     depth = num_levels if depth is None else depth
     dt = temporal.dtype
-    sp = spatial[:, 0] * spatial[:, 1]  # [L, 8] X * Y
+    sp = spatial[:, 0] * spatial[:, 1]  # [L, 8, ...] X * Y
     # extent below-and-at level l: temporal of levels >= l and spatial of levels >= l
-    per_level = temporal * sp  # [L, 8]
-    extent = _exclusive_cumprod(per_level, axis=0, reverse=True) * per_level  # [L, 8] tile extents (per instance)
-    extent_below = jnp.concatenate([extent[1:], jnp.ones((1, NUM_DIMS), dt)], axis=0)  # child's tile
-    instances = _exclusive_cumprod(jnp.prod(sp, axis=-1), axis=0)  # [L] utilised instances of each level
-    active_macs = jnp.prod(sp)
-    mac_iterations = jnp.prod(temporal)
+    per_level = temporal * sp
+    extent = _exclusive_cumprod(per_level, axis=0, reverse=True) * per_level  # [L, 8, ...] tile extents
+    extent_below = jnp.concatenate([extent[1:], jnp.ones_like(extent[:1])], axis=0)  # child's tile
+    instances = _exclusive_cumprod(jnp.prod(sp, axis=1), axis=0)  # [L, ...] utilised instances of each level
+    active_macs = jnp.prod(sp, axis=(0, 1))
+    mac_iterations = jnp.prod(temporal, axis=(0, 1))
     padded_macs = mac_iterations * active_macs
-    boxes = box_extents(extent, stride, dilation)  # [L, 3, 5]
+    boxes = jnp.moveaxis(box_extents(jnp.moveaxis(extent, 1, 0), stride, dilation), 2, 0)  # [L, 3, 5, ...]
 
     # Loops of the levels that can be above a filled one (0 .. depth-2), outermost first: level l's in its order.
     top = max(depth - 1, 1)
-    coef = _dim_coef(stride, dilation).astype(dt)  # [3, 8]
-    onehot = jnp.asarray(_ONEHOT, dt)  # [3, 8, 5]
-    loop_dims = order[:top].reshape(-1)  # [J]
-    loop_f = jnp.take_along_axis(temporal[:top], order[:top], axis=1).reshape(-1)  # [J]
-    # step of loop j along its dim: the extent below it = temporal of deeper levels x spatial at and below its level
-    step_extent = jnp.take_along_axis(extent[:top] / jnp.maximum(temporal[:top], 1e-30), order[:top], axis=1)
-    steps = (coef[:, loop_dims] * step_extent.reshape(-1)[None, :])[..., None] * onehot[:, loop_dims, :]  # [3, J, 5]
-    nontrivial = nums.is_nontrivial(loop_f)  # [J]
+    loop_f, steps = _loop_steps(order, temporal, extent, stride, dilation, top)
+    nontrivial = nums.is_nontrivial(loop_f)  # [J, ...]
+    # W_k = (prod of the step counts of the loops outside k) x (f_k - 1): the same for every level below
+    weight = _exclusive_cumprod(1.0 + nontrivial * (loop_f - 1.0), axis=0) * nontrivial * (loop_f - 1.0)
 
     # Level c's fills run over the loops of levels < c (a static slice). The
     # outermost level is never filled: its "fills" are its tile, one transfer.
     # Levels at or past ``depth`` keep nothing: their fills are not needed.
-    fill_rows = [jnp.prod(boxes[0], axis=-1)]
-    transfer_rows = [jnp.ones((NUM_OPERANDS,), dt)]
+    zeros = jnp.zeros((NUM_OPERANDS,) + rest, dt)
+    fill_rows = [jnp.prod(boxes[0], axis=1)]
+    transfer_rows = [jnp.ones((NUM_OPERANDS,) + rest, dt)]
     for level in range(1, num_levels):
         if level >= depth:
-            fill_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
-            transfer_rows.append(jnp.zeros((NUM_OPERANDS,), dt))
+            fill_rows.append(zeros)
+            transfer_rows.append(zeros)
             continue
         j = level * NUM_DIMS
-        fl, tr = _level_fills(nums, loop_f[:j], nontrivial[:j], steps[:, :j], boxes[level])
+        fl, tr = _level_fills(weight[:j], nontrivial[:j], steps[:, :j], boxes[level])
         fill_rows.append(fl)
         transfer_rows.append(tr)
-    own_fills, transfers = jnp.stack(fill_rows), jnp.stack(transfer_rows)  # [L, 3] per instance
-    distinct = _fanout_distinct(spatial, extent_below, stride, dilation, xy_stages)  # [L, 3]
+    own_fills, transfers = jnp.stack(fill_rows), jnp.stack(transfer_rows)  # [L, 3, ...] per instance
+    distinct = _fanout_distinct(spatial, extent_below, stride, dilation, xy_stages)  # [L, 3, ...]
 
     # The MACs as the innermost child: one access per iteration, distinct operands per fan-out.
     keep = keep.at[0].set(1.0)
     lvl = jnp.arange(num_levels)
-    # child_of[l, o]: nearest inner level keeping o (num_levels = the MACs).
-    later = (lvl[None, :] > lvl[:, None]).astype(jnp.float32)  # [L, L'] l' inside l
+    # child_of[l, o]: nearest inner level keeping o (num_levels = the MACs); no batch axes.
+    later = (lvl[None, :] > lvl[:, None]).astype(dt)  # [L, L'] l' inside l
     cand = later[:, :, None] * keep[None, :, :]  # [L, L', 3]
-    first_inner = cand * _exclusive_cumprod(1.0 - cand, axis=1)  # one-hot over L' of the nearest keeper
-    has_child = jnp.sum(first_inner, axis=1)  # [L, 3]
-    # distinct tiles over the fan-outs from level l down to (excluding) level c: a masked product
-    # (no logs: the counts stay exact integers in float32)
-    between = (lvl[:, None, None] <= lvl[None, None, :]) & (lvl[None, None, :] < lvl[None, :, None])  # [l, c, l']
-    span = jnp.prod(jnp.where(between[..., None], distinct[None, None, :, :], 1.0), axis=2)  # [l, c, 3]
-    span_to_child = jnp.sum(first_inner * span, axis=1)  # [L, 3]
-    span_to_macs = span[:, -1, :] * distinct[-1][None, :]  # levels l .. L-1
-    child_fills = jnp.sum(first_inner * own_fills[None, :, :], axis=1)  # [L, 3] per child instance
-    child_transfers = jnp.sum(first_inner * transfers[None, :, :], axis=1) * span_to_child * has_child
+    first_inner = _trailing(cand * _exclusive_cumprod(1.0 - cand, axis=1), nb)  # one-hot over L' of the nearest keeper
+    has_child = jnp.sum(first_inner, axis=1)  # [L, 3, 1...]
+    # span[l, c]: distinct tiles over the fan-outs from level l down to (excluding) level c, a product
+    # of whole counts (no logs: exact integers in float32); 1 where c <= l.
+    ones = jnp.ones_like(distinct[0])
+    rows = []
+    for l0 in range(num_levels):
+        row, acc = [], ones
+        for c in range(num_levels + 1):
+            row.append(acc)
+            if l0 <= c < num_levels:
+                acc = acc * distinct[c]
+        rows.append(jnp.stack(row))
+    span = jnp.stack(rows)  # [L, L + 1, 3, ...]; column L: down to the MACs
+    span_to_child = jnp.sum(first_inner * span[:, :num_levels], axis=1)  # [L, 3, ...]
+    span_to_macs = span[:, num_levels]
+    child_fills = jnp.sum(first_inner * own_fills[None], axis=1)  # [L, 3, ...] per child instance
+    child_transfers = jnp.sum(first_inner * transfers[None], axis=1) * span_to_child * has_child
     # per instance of l: what its child (or the MACs) asks for
-    demand = has_child * child_fills * span_to_child + (1.0 - has_child) * mac_iterations * span_to_macs
+    demand = has_child * child_fills * span_to_child + (1.0 - has_child) * mac_iterations[None, None] * span_to_macs
 
     # Outputs: partition = distinct outputs an instance ever holds.
-    out_total = jnp.prod(extent[0] * jnp.asarray(REL[2]) + (1.0 - jnp.asarray(REL[2])))
-    out_distinct_above = span[0, :, 2]  # product of output-distinct fan-outs above each level
-    partition = out_total / out_distinct_above  # [L]
+    out_total = extent[0, _N] * extent[0, _G] * extent[0, _K] * extent[0, _P] * extent[0, _Q]
+    partition = out_total[None] / span[0, :num_levels, 2]  # [L, ...]
 
-    is_out = jnp.asarray([0.0, 0.0, 1.0])
-    is_dram = (lvl == 0).astype(temporal.dtype)[:, None]
-    kept = keep
-    reads_pi = kept * (demand - is_out[None, :] * partition[:, None])
-    updates_pi = kept * is_out[None, :] * demand
-    fills_pi = kept * (1.0 - is_dram) * (own_fills - is_out[None, :] * partition[:, None])
-    drain_pi = kept * (1.0 - is_dram) * is_out[None, :] * own_fills
+    is_out = _trailing(jnp.asarray([0.0, 0.0, 1.0], dt), nb)  # [3, 1...]
+    not_dram = _trailing((lvl > 0).astype(dt)[:, None], nb)  # [L, 1, 1...]
+    kept = _trailing(keep, nb)
+    part = partition[:, None]
+    reads_pi = kept * (demand - is_out * part)
+    updates_pi = kept * is_out * demand
+    fills_pi = kept * not_dram * (own_fills - is_out * part)
+    drain_pi = kept * not_dram * is_out * own_fills
     inst = instances[:, None]
     return NestCounts(
         instances=instances,
-        tile_elems=jnp.prod(boxes, axis=-1),
+        tile_elems=jnp.prod(boxes, axis=2),
         reads=jnp.maximum(reads_pi, 0.0) * inst,
         fills=jnp.maximum(fills_pi, 0.0) * inst,
         updates=updates_pi * inst,
         drain_reads=drain_pi * inst,
-        fill_transfers=kept * (1.0 - is_dram) * transfers,
-        deltas_per_instance=kept * (1.0 - is_dram) * own_fills,
+        fill_transfers=kept * not_dram * transfers,
+        deltas_per_instance=kept * not_dram * own_fills,
         partition=partition,
         child_transfers=kept * child_transfers,
         distinct=distinct,

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from costmodels.arch import Arch
+from costmodels.compile import jit
 from costmodels.mapping import Mapping
 from costmodels.model import Costs, LayerArrays, evaluate
 from costmodels.numerics import EXACT
@@ -82,10 +83,10 @@ def evaluate_network(arch: Arch, layers: LayerArrays, mappings: Mapping, counts:
     return network_totals(jax.vmap(evaluate, in_axes=(None, 0, 0, None))(arch, layers, mappings, nums), counts)
 
 
-evaluate_network_jit = jax.jit(evaluate_network)
+evaluate_network_jit = jit(evaluate_network)
 
 
-@jax.jit
+@jit
 def evaluate_layers_jit(arch: Arch, layers: LayerArrays, mappings: Mapping) -> Costs:
     """Exact costs of layers [L] under their mappings [L] (no totals)."""
     return jax.vmap(evaluate, in_axes=(None, 0, 0, None))(arch, layers, mappings, EXACT)

@@ -32,6 +32,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from costmodels.arch import Arch
+from costmodels.compile import jit
 from costmodels.mapping import Mapping
 from costmodels.model import BATCH_CHUNK, Costs, LayerArrays, evaluate_batch
 from costmodels.numerics import EXACT
@@ -116,12 +117,12 @@ def pad_leading(tree: Any, multiple: int) -> tuple[Any, int]:
     return jax.tree_util.tree_map(pad, tree), n
 
 
-@functools.partial(jax.jit, static_argnames=("chunk",))
+@jit(static_argnames=("chunk",))
 def _per_device(arch, layer, mappings, nums, chunk):
     return jax.vmap(lambda m: evaluate_batch(arch, layer, m, nums, chunk))(mappings)
 
 
-_one_device = jax.jit(evaluate_batch, static_argnames=("chunk",))
+_one_device = jit(evaluate_batch, static_argnames=("chunk",))
 
 
 def evaluate_sharded(arch: Arch, layer: LayerArrays, mappings: Mapping, nums=EXACT, chunk: int = BATCH_CHUNK) -> Costs:

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import costmodels as cm
+from costmodels.compile import jit
 from costmodels.nest_mapping import MAX_LEVELS
 from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.mapper.nest_search import NestSearchConfig, nest_search
@@ -70,7 +71,7 @@ def random_nest_mappings(layer: Layer, hier: cm.Hierarchy, n: int, rng: np.rando
     )
 
 
-_batch_eval = jax.jit(jax.vmap(cm.evaluate_hierarchy, in_axes=(None, None, 0)))
+_batch_eval = jit(jax.vmap(cm.evaluate_hierarchy, in_axes=(None, None, 0)))
 
 
 @dataclass

@@ -27,6 +27,7 @@ import numpy as np
 
 import costmodels as cm
 import workloads as w
+from costmodels.compile import jit
 from jaxdse.hierarchy_plan import random_nest_mappings
 from jaxdse.interop import read_stats
 from jaxdse.interop.timeloop_design import export_design
@@ -40,7 +41,7 @@ LAYERS = (
     ("bert_base", None),
 )
 TIMELOOP_MODEL = os.environ.get("TIMELOOP_MODEL", "/work/timeloop-build/timeloop-model")
-_BATCH = jax.jit(jax.vmap(cm.evaluate_hierarchy, in_axes=(None, None, 0)))
+_BATCH = jit(jax.vmap(cm.evaluate_hierarchy, in_axes=(None, None, 0)))
 
 
 def _layer(net: str, name: str | None, rng: np.random.Generator) -> w.Layer:

@@ -12,13 +12,12 @@ come from (relaxed numerics, ``costmodels.numerics``).
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from costmodels import Arch, Relaxed, evaluate_network, stack_layers
+from costmodels.compile import jit
 from jaxdse.codesign.space import NOC_KEYS
 from jaxdse.heuristic import default_mapping
 from jaxdse.plan import Plan, stack_mappings
@@ -27,7 +26,7 @@ from workloads import Network
 _SCALARS = ("num_pes", "l1_bytes", "l2_kib", "dram_mb_per_s")
 
 
-@functools.partial(jax.jit, static_argnames=())
+@jit(static_argnames=())
 def _grads(arch, layers, mappings, counts, temperature):
     logs = {f: jnp.log(getattr(arch, f)) for f in _SCALARS + ("noc_width_bits", "noc_links", "noc_virtual")}
 

@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from costmodels import AREA_COMPONENTS, Arch, area, peak_power_w
+from costmodels.compile import jit
 from jaxdse.codesign.checkpoint import append_record, evaluation_record, plans_from_record
 from jaxdse.codesign.constraints import Constraints, Limit
 from jaxdse.codesign.space import DesignSpace, to_arch
@@ -28,7 +28,7 @@ from jaxdse.plan import Plan
 from workloads import Network
 
 
-@jax.jit
+@jit
 def _area_power(arch: Arch):
     """Total area (mm^2) and peak power (W) of a design: the same functions
     the cost model reports (``costmodels.area``, ``costmodels.peak_power_w``)."""

@@ -23,7 +23,6 @@ the explainable explorer with its best design (``seed_explainable``).
 
 from __future__ import annotations
 
-import functools
 import time
 
 import jax
@@ -32,6 +31,7 @@ import numpy as np
 import optax
 
 from costmodels import Relaxed, evaluate, stack_layers
+from costmodels.compile import jit
 from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.result import Result, Trace
 from jaxdse.codesign.space import NOC_KEYS, PARAMS, describe
@@ -56,7 +56,7 @@ def _arch_from(hw, base):
     )
 
 
-@functools.partial(jax.jit, static_argnames=("objective", "steps", "lr"))
+@jit(static_argnames=("objective", "steps", "lr"))
 def _run(
     params, opt_state, lo, hi, base, layers, log_bounds, counts, limits, objective, steps, lr, temperature, weight
 ):

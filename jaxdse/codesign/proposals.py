@@ -35,6 +35,7 @@ import numpy as np
 
 from costmodels import STREAMS, bottleneck_tree
 from costmodels import latency as model_latency
+from costmodels.compile import jit
 from jaxdse.codesign.constraints import Limit
 from jaxdse.codesign.evaluator import DesignEval, Evaluator
 from jaxdse.codesign.explorer_config import ExplorerConfig
@@ -76,7 +77,7 @@ def moves_text(old: dict, new: dict) -> str:
     return ", ".join(f"{p} {fmt(p, old[p])} -> {fmt(p, new[p])}" for p in PARAMS if new[p] != old[p])
 
 
-@jax.jit
+@jit
 def _held_latency_cycles(arch, traffic):
     """Per-layer latency (cycles) of held traffic on ``arch``: the cost model's own latency."""
     return jax.vmap(lambda tr: model_latency(arch, tr)["latency_cycles"])(traffic)

@@ -39,7 +39,6 @@ not only the smooth ones).
 
 from __future__ import annotations
 
-import functools
 import time
 
 import jax
@@ -48,6 +47,7 @@ import numpy as np
 import optax
 
 from costmodels import Arch, Mapping, Relaxed, evaluate, evaluate_batch, stack_layers
+from costmodels.compile import jit
 from costmodels.sharding import replicate, shard_leading
 from jaxdse.heuristic import default_mapping
 from jaxdse.mapper.enumerate import pruned_space
@@ -86,7 +86,7 @@ def _loss(theta, log_bounds, layer, arch, objective, temperature, penalty_weight
     return jnp.min(jax.vmap(one)(orders))
 
 
-@functools.partial(jax.jit, static_argnames=("objective", "steps", "lr"))
+@jit(static_argnames=("objective", "steps", "lr"))
 def _optimise(theta, opt_state, log_bounds, layers, arch, objective, steps, lr, temperature, penalty_weight):
     """``steps`` Adam steps for every (layer, start); theta f[L, S, 4, 8]."""
     opt = optax.adam(lr)
@@ -112,7 +112,7 @@ def adam_steps(loss, params, opt_state, opt, steps: int):
     return params, opt_state
 
 
-@functools.partial(jax.jit, static_argnames=("objective",))
+@jit(static_argnames=("objective",))
 def _score_layers(arch, layers, mappings, objective):
     """Exact objective of mappings f[L, M, ...] of layers [L]: f[L, M]."""
     c = jax.vmap(evaluate_batch, in_axes=(None, 0, 0))(arch, layers, mappings)

@@ -62,6 +62,7 @@ import jax
 import numpy as np
 
 import costmodels as cm
+from costmodels.compile import jit
 from costmodels.nest_mapping import MAX_LEVELS
 from jaxdse.mapper.space import ORDER_ROWS, MapperError, check_objective, objective_of
 from jaxdse.mapspace import DEFAULT_MAX_PADDING, prime_factors
@@ -180,7 +181,7 @@ def canonical(hier: cm.Hierarchy) -> cm.Hierarchy:
     return hier.replace(names=tuple(f"L{i}" for i in range(hier.depth)))
 
 
-@jax.jit
+@jit
 def _costs(hier, layer, mappings):
     """Exact costs of a batch of mappings: one compile serves every objective and the final report."""
     return jax.vmap(cm.evaluate_hierarchy, in_axes=(None, None, 0))(hier, layer, mappings)

@@ -16,7 +16,6 @@ mapper counts the mappings it scores as its exact evaluations.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from costmodels import Arch, Costs, Mapping, evaluate_batch, evaluate_sharded, layer_arrays
+from costmodels.compile import jit
 from costmodels.sharding import device_count
 from workloads import DIMS, Layer
 
@@ -94,7 +94,7 @@ def objective_value(costs: Costs, objective: str):
     return jnp.where(costs.legal > 0, v, jnp.inf)
 
 
-@functools.partial(jax.jit, static_argnames=("objective",))
+@jit(static_argnames=("objective",))
 def _score(arch, layer, mappings, objective):
     c = evaluate_batch(arch, layer, mappings)
     return objective_value(c, objective), c.latency_cycles, c.energy_total_pj

@@ -418,10 +418,13 @@ evaluate_jit = jit(evaluate, static_argnames=())
 """``evaluate`` compiled (numerics are a pytree argument)."""
 
 
-BATCH_CHUNK = 4096
+BATCH_CHUNK = 1024
 """Mappings evaluated per vectorised step in ``evaluate_batch``: chunks this
-size keep the intermediates in cache (measured ~1.5x faster on a 2-core CPU
-than one 1e6-wide vmap; see benchmarks/model_speed.py)."""
+size keep the intermediates in cache. Measured on the 2-core development
+machine (``costmodels.jit``, batch 32,768, best of 5): chunks of 1,024 and
+2,048 against 4,096 gave 1.31-1.44M against 1.29M template evaluations/s,
+0.44-0.49M against 0.35-0.39M on ``eyeriss_like`` and 0.19M against
+0.15-0.18M relaxed value+gradient/s; a 1e6-wide vmap is ~1.5x slower."""
 
 
 def evaluate_batch(arch: Arch, layer: LayerArrays, mappings: Mapping, nums=EXACT, chunk: int = BATCH_CHUNK) -> Costs:

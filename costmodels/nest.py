@@ -149,21 +149,81 @@ class NestCounts:
     active_macs: Any
 
 
+def _scan_front(x, fn, init, reverse=False):
+    """``[fn(acc) before each index]`` along axis 0, unrolled (acc_0 = init, acc_{j+1} = fn(acc_j, x_j))."""
+    n = x.shape[0]
+    out = [None] * n
+    acc = init
+    for j in range(n - 1, -1, -1) if reverse else range(n):
+        out[j] = acc
+        acc = fn(acc, x[j])
+    return jnp.stack(out)
+
+
+@jax.custom_vjp
+def _exclusive_prefix_prod(x):
+    """prod of the entries before each index along axis 0 (unrolled; see ``_exclusive_cumprod``)."""
+    return _scan_front(x, jnp.multiply, jnp.ones_like(x[0]))
+
+
+def _exclusive_prefix_prod_fwd(x):
+    y = _exclusive_prefix_prod(x)
+    return y, (x, y)
+
+
+def _exclusive_prefix_prod_bwd(res, ct):
+    # d y_j / d x_i = prod_{k<j, k!=i} x_k for j > i: grad_i = y_i * R_i with R_i = sum_{j>i} ct_j prod_{i<k<j} x_k,
+    # R_i = ct_{i+1} + x_{i+1} R_{i+1} (a reverse recurrence, no division, no per-index padding)
+    x, y = res
+    n = x.shape[0]
+    r = [None] * n
+    acc = jnp.zeros_like(x[0])
+    for i in range(n - 1, -1, -1):
+        r[i] = acc
+        acc = ct[i] + x[i] * acc
+    return (y * jnp.stack(r),)
+
+
+_exclusive_prefix_prod.defvjp(_exclusive_prefix_prod_fwd, _exclusive_prefix_prod_bwd)
+
+
 def _exclusive_cumprod(x, axis=-1, reverse=False):
     """prod of the entries before (or after, ``reverse``) each index along ``axis``.
 
     Unrolled over the short axis (at most a few dozen loops): XLA fuses the
     products, where ``jnp.cumprod`` lowers to a slower windowed reduction.
+    Its gradient is a recurrence of its own (``_exclusive_prefix_prod``):
+    the automatic one pads a full-size array per index.
     """
-    x = jnp.moveaxis(x, axis, -1)
-    n = x.shape[-1]
-    idx = range(n - 1, -1, -1) if reverse else range(n)
-    acc = jnp.ones_like(x[..., 0])
-    out = [None] * n
-    for j in idx:
-        out[j] = acc
-        acc = acc * x[..., j]
-    return jnp.moveaxis(jnp.stack(out, axis=-1), -1, axis)
+    x = jnp.moveaxis(x, axis, 0)
+    if reverse:
+        x = x[::-1]
+    y = _exclusive_prefix_prod(x)
+    if reverse:
+        y = y[::-1]
+    return jnp.moveaxis(y, 0, axis)
+
+
+@jax.custom_vjp
+def _suffix_sum_front(x):
+    return _scan_front(x, jnp.add, jnp.zeros_like(x[0]), reverse=True)
+
+
+def _suffix_sum_fwd(x):
+    return _suffix_sum_front(x), None
+
+
+def _suffix_sum_bwd(_, ct):
+    # the transpose of "sum of the entries after j" is "sum of the cotangents before i"
+    return (_scan_front(ct, jnp.add, jnp.zeros_like(ct[0])),)
+
+
+_suffix_sum_front.defvjp(_suffix_sum_fwd, _suffix_sum_bwd)
+
+
+def _suffix_sum(x, axis):
+    """sum of the entries after each index along ``axis`` (unrolled; its gradient an unrolled prefix sum)."""
+    return jnp.moveaxis(_suffix_sum_front(jnp.moveaxis(x, axis, 0)), 0, axis)
 
 
 def _gcd(a, b):
@@ -206,25 +266,25 @@ def _distinct_tiles(sp, child_extent, stride, dilation):
     """Distinct tiles of each operand across sets of spatial loops.
 
     Args:
-        sp: f32[8, ...] spatial factors of each set (dims first, any trailing axes).
-        child_extent: f32[8, ...] the step of each spatial loop along its dim
+        sp: f32[..., 8] spatial factors of each set.
+        child_extent: f32[..., 8] the step of each spatial loop along its dim
             (the extent of the tile each loop iteration reaches).
         stride, dilation: f32[2].
 
     Returns:
-        f32[3, ...]: distinct tiles of (inputs, weights, outputs).
+        f32[..., 3]: distinct tiles of (inputs, weights, outputs).
     """
+    rel = jnp.asarray(REL, sp.dtype)
+    plain = jnp.prod(jnp.where(rel > 0, sp[..., None, :], 1.0), axis=-1)  # [..., 3]
     # Inputs: P and R (rows), Q and S (cols) move the same coordinate; both pairs in one gcd.
     windows = _distinct_windows(
-        jnp.stack([sp[_P], sp[_Q]]),
-        jnp.stack([sp[_R], sp[_S]]),
-        jnp.stack([child_extent[_P] * stride[0], child_extent[_Q] * stride[1]]),
-        jnp.stack([child_extent[_R] * dilation[0], child_extent[_S] * dilation[1]]),
+        jnp.stack([sp[..., _P], sp[..., _Q]], axis=-1),
+        jnp.stack([sp[..., _R], sp[..., _S]], axis=-1),
+        jnp.stack([child_extent[..., _P] * stride[0], child_extent[..., _Q] * stride[1]], axis=-1),
+        jnp.stack([child_extent[..., _R] * dilation[0], child_extent[..., _S] * dilation[1]], axis=-1),
     )
-    inputs = sp[_N] * sp[_G] * sp[_C] * windows[0] * windows[1]
-    weights = sp[_G] * sp[_K] * sp[_C] * sp[_R] * sp[_S]
-    outputs = sp[_N] * sp[_G] * sp[_K] * sp[_P] * sp[_Q]
-    return jnp.stack([inputs, weights, outputs])
+    inputs = sp[..., _N] * sp[..., _G] * sp[..., _C] * windows[..., 0] * windows[..., 1]
+    return jnp.stack([inputs, plain[..., 1], plain[..., 2]], axis=-1)
 
 
 def _fanout_distinct(spatial_xy, child_extent, stride, dilation, xy_stages):
@@ -238,22 +298,19 @@ def _fanout_distinct(spatial_xy, child_extent, stride, dilation, xy_stages):
     union. ``xy_stages=None``: every fan-out is one stage.
 
     Args:
-        spatial_xy: f32[L, 2, 8, ...]; child_extent: f32[L, 8, ...];
-        xy_stages: f32[L] or None.
+        spatial_xy: f32[L, 2, 8]; child_extent: f32[L, 8]; xy_stages: f32[L] or None.
 
     Returns:
-        f32[L, 3, ...].
+        f32[L, 3].
     """
-    spx, spy = jnp.moveaxis(spatial_xy[:, 0], 1, 0), jnp.moveaxis(spatial_xy[:, 1], 1, 0)  # [8, L, ...]
-    ce = jnp.moveaxis(child_extent, 1, 0)
+    spx, spy = spatial_xy[:, 0], spatial_xy[:, 1]
     if xy_stages is None:
-        return jnp.moveaxis(_distinct_tiles(spx * spy, ce, stride, dilation), 0, 1)
+        return _distinct_tiles(spx * spy, child_extent, stride, dilation)
     # joint, inner stage (Y), outer stage (X) as one batch of fan-outs
     d = _distinct_tiles(
-        jnp.stack([spx * spy, spy, spx], axis=1), jnp.stack([ce, ce, ce * spy], axis=1), stride, dilation
-    )  # [3, 3 (joint, Y, X), L, ...]
-    two = _trailing(xy_stages, d.ndim - 3) > 0
-    return jnp.moveaxis(jnp.where(two, d[:, 1] * d[:, 2], d[:, 0]), 0, 1)
+        jnp.stack([spx * spy, spy, spx]), jnp.stack([child_extent, child_extent, child_extent * spy]), stride, dilation
+    )
+    return jnp.where(xy_stages[:, None] > 0, d[1] * d[2], d[0])
 
 
 def _trailing(x, n: int):
@@ -299,17 +356,6 @@ def _loop_steps(order, temporal, extent, stride, dilation, top: int):
     r = jnp.arange(NUM_COORDS, dtype=dt).reshape((1, 1, NUM_COORDS) + (1,) * len(rest))
     steps = jnp.where(coord == r, moved, 0.0)  # [3, J, 5, ...]
     return factors.reshape((j,) + rest), steps
-
-
-def _suffix_sum(x, axis):
-    """sum of the entries after each index along ``axis`` (unrolled, as ``_exclusive_cumprod``)."""
-    x = jnp.moveaxis(x, axis, 0)
-    acc = jnp.zeros_like(x[0])
-    out = [None] * x.shape[0]
-    for j in range(x.shape[0] - 1, -1, -1):
-        out[j] = acc
-        acc = acc + x[j]
-    return jnp.moveaxis(jnp.stack(out, axis=0), 0, axis)
 
 
 def _level_fills(weight, g, steps, box):
@@ -412,7 +458,7 @@ def nest_counts(
         fill_rows.append(fl)
         transfer_rows.append(tr)
     own_fills, transfers = jnp.stack(fill_rows), jnp.stack(transfer_rows)  # [L, 3, ...] per instance
-    distinct = _fanout_distinct(spatial, extent_below, stride, dilation, xy_stages)  # [L, 3, ...]
+    distinct = _fanout_distinct(spatial, extent_below, stride, dilation, xy_stages)  # [L, 3]
 
     # The MACs as the innermost child: one access per iteration, distinct operands per fan-out.
     keep = keep.at[0].set(1.0)

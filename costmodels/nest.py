@@ -91,21 +91,21 @@ def box_extents(extent, stride, dilation):
     """Box extents of each operand's tile in its own coordinates.
 
     Args:
-        extent: f32[8, ...] loop extents in ``DIMS`` order (any trailing axes).
+        extent: f32[..., 8] loop extents in ``DIMS`` order.
         stride, dilation: f32[2] (rows, cols).
 
     Returns:
-        f32[3, 5, ...]; irrelevant coordinates are 1. Input rows are
+        f32[..., 3, 5]; irrelevant coordinates are 1. Input rows are
         ``(p - 1) * stride + (r - 1) * dilation + 1`` (Timeloop's projection
         of the corner points: the box spans any gap a stride leaves).
     """
-    e = [extent[i] for i in range(NUM_DIMS)]
+    e = [extent[..., i] for i in range(NUM_DIMS)]
     h = (e[_P] - 1.0) * stride[0] + (e[_R] - 1.0) * dilation[0] + 1.0
     w = (e[_Q] - 1.0) * stride[1] + (e[_S] - 1.0) * dilation[1] + 1.0
-    inputs = jnp.stack([e[_N], e[_G], e[_C], h, w])
-    weights = jnp.stack([e[_G], e[_K], e[_C], e[_R], e[_S]])
-    outputs = jnp.stack([e[_N], e[_G], e[_K], e[_P], e[_Q]])
-    return jnp.stack([inputs, weights, outputs])
+    inputs = jnp.stack([e[_N], e[_G], e[_C], h, w], axis=-1)
+    weights = jnp.stack([e[_G], e[_K], e[_C], e[_R], e[_S]], axis=-1)
+    outputs = jnp.stack([e[_N], e[_G], e[_K], e[_P], e[_Q]], axis=-1)
+    return jnp.stack([inputs, weights, outputs], axis=-2)
 
 
 @struct.dataclass(frozen=True)
@@ -313,12 +313,6 @@ def _fanout_distinct(spatial_xy, child_extent, stride, dilation, xy_stages):
     return jnp.where(xy_stages[:, None] > 0, d[1] * d[2], d[0])
 
 
-def _trailing(x, n: int):
-    """``x`` with ``n`` unit axes appended (an unbatched array against trailing batch axes)."""
-    x = jnp.asarray(x)
-    return x.reshape(x.shape + (1,) * n)
-
-
 def _loop_steps(order, temporal, extent, stride, dilation, top: int):
     """The loops of levels ``0 .. top-1`` in nest order, outermost first.
 
@@ -327,16 +321,16 @@ def _loop_steps(order, temporal, extent, stride, dilation, top: int):
     dims), not a gather (a batched gather is slow on CPU).
 
     Returns:
-        factors f32[J, ...] and steps f32[3, J, 5, ...]: the translation of
-        each operand's tile per step of each loop (the extent below the loop
-        along its dim, times stride or dilation for input rows and columns).
+        factors f32[J] and steps f32[3, J, 5]: the translation of each
+        operand's tile per step of each loop (the extent below the loop along
+        its dim, times stride or dilation for input rows and columns).
     """
     dt = temporal.dtype
-    dims = jnp.arange(NUM_DIMS).reshape((1, 1, NUM_DIMS) + (1,) * (order.ndim - 2))
-    pick = (order[:top, :, None] == dims).astype(dt)  # [top, k, d, ...]
+    pick = (order[:top, :, None] == jnp.arange(NUM_DIMS)).astype(dt)  # [top, k, d]
     inner = extent[:top] / jnp.maximum(temporal[:top], 1e-30)  # extent below each level's loop of dim d
-    factors = jnp.sum(pick * temporal[:top, None], axis=2)  # [top, k, ...]
-    step_extent = jnp.sum(pick * inner[:, None], axis=2)
+    factors = jnp.sum(pick * temporal[:top, None], axis=-1).reshape(-1)  # [J]
+    step_extent = jnp.sum(pick * inner[:, None], axis=-1).reshape(-1)  # [J]
+    pick = pick.reshape(-1, NUM_DIMS)  # [J, d]
     # per operand: the coordinate each loop moves (-1: none) and the units it moves per step
     one = jnp.ones((), dt)
     unit = jnp.stack(
@@ -345,65 +339,49 @@ def _loop_steps(order, temporal, extent, stride, dilation, top: int):
             jnp.asarray(REL[1], dt),
             jnp.asarray(REL[2], dt),
         ]
-    ).reshape((NUM_OPERANDS, 1, 1, NUM_DIMS) + (1,) * (order.ndim - 2))
-    coord_table = jnp.asarray(_COORD, dt).reshape(unit.shape)
-    coord = jnp.sum(pick[None] * coord_table, axis=3)  # [3, top, k, ...]
-    moved = jnp.sum(pick[None] * unit, axis=3) * step_extent[None]
-    rest = temporal.shape[2:]
-    j = top * NUM_DIMS
-    coord = coord.reshape((NUM_OPERANDS, j, 1) + rest)
-    moved = moved.reshape((NUM_OPERANDS, j, 1) + rest)
-    r = jnp.arange(NUM_COORDS, dtype=dt).reshape((1, 1, NUM_COORDS) + (1,) * len(rest))
-    steps = jnp.where(coord == r, moved, 0.0)  # [3, J, 5, ...]
-    return factors.reshape((j,) + rest), steps
+    )  # [3, d]
+    coord = jnp.sum(pick[None] * jnp.asarray(_COORD, dt)[:, None, :], axis=-1)  # [3, J]
+    moved = jnp.sum(pick[None] * unit[:, None, :], axis=-1) * step_extent  # [3, J]
+    steps = jnp.where(coord[..., None] == jnp.arange(NUM_COORDS, dtype=dt), moved[..., None], 0.0)  # [3, J, 5]
+    return factors, steps
 
 
-def _level_fills(weight, g, steps, box):
-    """Fills of one child tile over the loops above it (Timeloop's extrapolated deltas).
+def _level_fills(weight, trans, s_m, box):
+    """Fills of the levels' tiles over the loops above them (Timeloop's extrapolated deltas).
 
     Args:
-        weight: f32[J, ...] ``W_k`` of each loop above the level, outermost
-            first (``nest_counts``).
-        g: f32[J, ...] 1 where such a loop is non-trivial (factor > 1).
-        steps: f32[3, J, 5, ...] translation of each operand's tile per step of
-            each loop.
-        box: f32[3, 5, ...] the tile's box extents per operand.
+        weight: f32[C, J] ``W_k`` of each loop for each filled level c (0
+            for the loops not above it), outermost first (``nest_counts``).
+        trans: f32[C, 3, J, 5] ``T_k`` per level, operand, loop, coordinate.
+        s_m: f32[C, 3, 5] the step of the innermost non-trivial loop above each level.
+        box: f32[C, 3, 5] each level's tile box extents per operand.
 
     Returns:
-        (fills f32[3, ...], transfers f32[3, ...]) per instance of the level.
+        (fills f32[C, 3], transfers f32[C, 3]) per instance of each level.
     """
-    full = jnp.prod(box, axis=1)  # [3, ...]
-    after = _suffix_sum(steps * g[None, :, None], axis=1)  # sum over the inner non-trivial loops
-    trans = steps - after  # T_k  [3, J, 5, ...]
-    innermost = g * _exclusive_cumprod(1.0 - g, axis=0, reverse=True)  # [J, ...], 1 at m
-    s_m = jnp.sum(innermost[None, :, None] * steps, axis=1, keepdims=True)  # [3, 1, 5, ...]
-    same = jnp.all(jnp.abs(trans - s_m) <= 1e-3 * (1.0 + jnp.abs(s_m)), axis=2)  # [3, J, ...]
-    overlap = jnp.prod(jnp.maximum(box[:, None] - jnp.abs(trans), 0.0), axis=2)  # [3, J, ...]
-    full_j = full[:, None]
-    delta = jnp.maximum(jnp.where(same, full_j - overlap, full_j), 0.0)
-    fills = full + jnp.sum(weight[None] * delta, axis=1)
-    moved = (delta > 1e-6 * (1.0 + full_j)).astype(delta.dtype)
-    transfers = 1.0 + jnp.sum(weight[None] * moved, axis=1)
+    full = jnp.prod(box, axis=-1)[..., None]  # [C, 3, 1]
+    s_m = s_m[:, :, None]  # [C, 3, 1, 5]
+    same = jnp.all(jnp.abs(trans - s_m) <= 1e-3 * (1.0 + jnp.abs(s_m)), axis=-1)  # [C, 3, J]
+    overlap = jnp.prod(jnp.maximum(box[:, :, None] - jnp.abs(trans), 0.0), axis=-1)  # [C, 3, J]
+    delta = jnp.maximum(jnp.where(same, full - overlap, full), 0.0)
+    w = weight[:, None]  # [C, 1, J]
+    fills = full[..., 0] + jnp.sum(w * delta, axis=-1)
+    moved = (delta > 1e-6 * (1.0 + full)).astype(delta.dtype)
+    transfers = 1.0 + jnp.sum(w * moved, axis=-1)
     return fills, transfers
 
 
 def nest_counts(
     keep, temporal, order, spatial, sizes, stride, dilation, nums=EXACT, xy_stages=None, depth=None
 ) -> NestCounts:
-    """Timeloop's per-level access counts of one layer on one hierarchy.
-
-    The mapping arrays may carry trailing batch axes (``temporal`` f32[L, 8,
-    B...]): every quantity is then computed for the whole batch at once with
-    the batch as the innermost axis, which vectorises on CPU where a
-    ``vmap`` (batch outermost) leaves the short level, operand and
-    coordinate axes innermost. Outputs then carry the same trailing axes.
+    """Timeloop's per-level access counts of one layer on one hierarchy (``vmap`` it over a batch).
 
     Args:
         keep: f32[L, 3] 1 where level l keeps operand o (level 0, DRAM,
             keeps everything).
-        temporal: f32[L, 8, ...] temporal factors per level.
-        order: i32[L, 8, ...] loop order per level, outermost first (dim indices).
-        spatial: f32[L, 2, 8, ...] spatial factors of the fan-out below each level
+        temporal: f32[L, 8] temporal factors per level.
+        order: i32[L, 8] loop order per level, outermost first (dim indices).
+        spatial: f32[L, 2, 8] spatial factors of the fan-out below each level
             (X, Y); the last level's fan-out reaches the MACs.
         sizes: f32[8] loop bounds (unused by the counts; coverage is a
             violation checked by the model).
@@ -416,58 +394,67 @@ def nest_counts(
             (reported as zeros). Default: every level may keep.
 
     Returns:
-        ``NestCounts`` (trailing batch axes after each field's own axes).
+        ``NestCounts``.
     """
     del sizes
     num_levels = temporal.shape[0]
-    rest = temporal.shape[2:]  # trailing batch axes
-    nb = len(rest)
     depth = num_levels if depth is None else depth
     dt = temporal.dtype
-    sp = spatial[:, 0] * spatial[:, 1]  # [L, 8, ...] X * Y
+    sp = spatial[:, 0] * spatial[:, 1]  # [L, 8] X * Y
     # extent below-and-at level l: temporal of levels >= l and spatial of levels >= l
     per_level = temporal * sp
-    extent = _exclusive_cumprod(per_level, axis=0, reverse=True) * per_level  # [L, 8, ...] tile extents
+    extent = _exclusive_cumprod(per_level, axis=0, reverse=True) * per_level  # [L, 8] tile extents
     extent_below = jnp.concatenate([extent[1:], jnp.ones_like(extent[:1])], axis=0)  # child's tile
-    instances = _exclusive_cumprod(jnp.prod(sp, axis=1), axis=0)  # [L, ...] utilised instances of each level
-    active_macs = jnp.prod(sp, axis=(0, 1))
-    mac_iterations = jnp.prod(temporal, axis=(0, 1))
+    instances = _exclusive_cumprod(jnp.prod(sp, axis=1), axis=0)  # [L] utilised instances of each level
+    active_macs = jnp.prod(sp)
+    mac_iterations = jnp.prod(temporal)
     padded_macs = mac_iterations * active_macs
-    boxes = jnp.moveaxis(box_extents(jnp.moveaxis(extent, 1, 0), stride, dilation), 2, 0)  # [L, 3, 5, ...]
+    boxes = box_extents(extent, stride, dilation)  # [L, 3, 5]
 
     # Loops of the levels that can be above a filled one (0 .. depth-2), outermost first: level l's in its order.
     top = max(depth - 1, 1)
     loop_f, steps = _loop_steps(order, temporal, extent, stride, dilation, top)
-    nontrivial = nums.is_nontrivial(loop_f)  # [J, ...]
+    nontrivial = nums.is_nontrivial(loop_f)  # [J]
     # W_k = (prod of the step counts of the loops outside k) x (f_k - 1): the same for every level below
     weight = _exclusive_cumprod(1.0 + nontrivial * (loop_f - 1.0), axis=0) * nontrivial * (loop_f - 1.0)
+    # Level c (1 .. depth-1) is filled over the loops of levels < c, j < 8c: all levels at once, the loops
+    # past a level's last masked out of its sums (one pass, no per-level slices: their gradients would pad).
+    # T_k = s_k - (the non-trivial steps inside k, among the level's loops) = base_k + inside past the last.
+    inside = _suffix_sum(steps * nontrivial[None, :, None], axis=1)  # [3, J, 5]
+    base = steps - inside
+    filled = max(min(depth, num_levels) - 1, 0)  # levels 1 .. filled get fills
+    past = jnp.moveaxis(inside[:, NUM_DIMS - 1 :: NUM_DIMS][:, :filled], 1, 0)  # [C, 3, 5]: inside loop 8c - 1
+    trans = base[None] + past[:, :, None]  # [C, 3, J, 5]
+    # s_m: the step of the innermost non-trivial loop above each level, blended outer to inner (in relaxed
+    # numerics the same sum as sum_m g_m prod_{k>m} (1 - g_k) s_m); it only feeds a comparison: no gradient
+    steps_ng, g_ng = jax.lax.stop_gradient(steps), jax.lax.stop_gradient(nontrivial)
+    s_m, s_rows = jnp.zeros_like(steps[:, 0]), []
+    for k in range(filled * NUM_DIMS):
+        s_m = s_m + g_ng[k] * (steps_ng[:, k] - s_m)
+        if k % NUM_DIMS == NUM_DIMS - 1:
+            s_rows.append(s_m)
+    mask = jnp.asarray(np.arange(top * NUM_DIMS)[None, :] < NUM_DIMS * np.arange(1, filled + 1)[:, None], dt)
+    if filled:
+        fl, tr = _level_fills(weight[None] * mask, trans, jnp.stack(s_rows), boxes[1 : filled + 1])
+    else:
+        fl = tr = jnp.zeros((0, NUM_OPERANDS), dt)
 
-    # Level c's fills run over the loops of levels < c (a static slice). The
-    # outermost level is never filled: its "fills" are its tile, one transfer.
-    # Levels at or past ``depth`` keep nothing: their fills are not needed.
-    zeros = jnp.zeros((NUM_OPERANDS,) + rest, dt)
-    fill_rows = [jnp.prod(boxes[0], axis=1)]
-    transfer_rows = [jnp.ones((NUM_OPERANDS,) + rest, dt)]
-    for level in range(1, num_levels):
-        if level >= depth:
-            fill_rows.append(zeros)
-            transfer_rows.append(zeros)
-            continue
-        j = level * NUM_DIMS
-        fl, tr = _level_fills(weight[:j], nontrivial[:j], steps[:, :j], boxes[level])
-        fill_rows.append(fl)
-        transfer_rows.append(tr)
-    own_fills, transfers = jnp.stack(fill_rows), jnp.stack(transfer_rows)  # [L, 3, ...] per instance
+    # The outermost level is never filled: its "fills" are its tile, one transfer. Levels at or past
+    # ``depth`` keep nothing: their fills are not needed.
+    pad = num_levels - 1 - filled
+    fill_rows = [jnp.prod(boxes[:1], axis=-1), fl, jnp.zeros((pad, NUM_OPERANDS), dt)]
+    transfer_rows = [jnp.ones((1, NUM_OPERANDS), dt), tr, jnp.zeros((pad, NUM_OPERANDS), dt)]
+    own_fills, transfers = jnp.concatenate(fill_rows), jnp.concatenate(transfer_rows)  # [L, 3] per instance
     distinct = _fanout_distinct(spatial, extent_below, stride, dilation, xy_stages)  # [L, 3]
 
     # The MACs as the innermost child: one access per iteration, distinct operands per fan-out.
     keep = keep.at[0].set(1.0)
     lvl = jnp.arange(num_levels)
-    # child_of[l, o]: nearest inner level keeping o (num_levels = the MACs); no batch axes.
+    # child_of[l, o]: nearest inner level keeping o (num_levels = the MACs).
     later = (lvl[None, :] > lvl[:, None]).astype(dt)  # [L, L'] l' inside l
     cand = later[:, :, None] * keep[None, :, :]  # [L, L', 3]
-    first_inner = _trailing(cand * _exclusive_cumprod(1.0 - cand, axis=1), nb)  # one-hot over L' of the nearest keeper
-    has_child = jnp.sum(first_inner, axis=1)  # [L, 3, 1...]
+    first_inner = cand * _exclusive_cumprod(1.0 - cand, axis=1)  # one-hot over L' of the nearest keeper
+    has_child = jnp.sum(first_inner, axis=1)  # [L, 3]
     # span[l, c]: distinct tiles over the fan-outs from level l down to (excluding) level c, a product
     # of whole counts (no logs: exact integers in float32); 1 where c <= l.
     ones = jnp.ones_like(distinct[0])
@@ -479,21 +466,21 @@ def nest_counts(
             if l0 <= c < num_levels:
                 acc = acc * distinct[c]
         rows.append(jnp.stack(row))
-    span = jnp.stack(rows)  # [L, L + 1, 3, ...]; column L: down to the MACs
-    span_to_child = jnp.sum(first_inner * span[:, :num_levels], axis=1)  # [L, 3, ...]
+    span = jnp.stack(rows)  # [L, L + 1, 3]; column L: down to the MACs
+    span_to_child = jnp.sum(first_inner * span[:, :num_levels], axis=1)  # [L, 3]
     span_to_macs = span[:, num_levels]
-    child_fills = jnp.sum(first_inner * own_fills[None], axis=1)  # [L, 3, ...] per child instance
+    child_fills = jnp.sum(first_inner * own_fills[None], axis=1)  # [L, 3] per child instance
     child_transfers = jnp.sum(first_inner * transfers[None], axis=1) * span_to_child * has_child
     # per instance of l: what its child (or the MACs) asks for
-    demand = has_child * child_fills * span_to_child + (1.0 - has_child) * mac_iterations[None, None] * span_to_macs
+    demand = has_child * child_fills * span_to_child + (1.0 - has_child) * mac_iterations * span_to_macs
 
     # Outputs: partition = distinct outputs an instance ever holds.
     out_total = extent[0, _N] * extent[0, _G] * extent[0, _K] * extent[0, _P] * extent[0, _Q]
-    partition = out_total[None] / span[0, :num_levels, 2]  # [L, ...]
+    partition = out_total / span[0, :num_levels, 2]  # [L]
 
-    is_out = _trailing(jnp.asarray([0.0, 0.0, 1.0], dt), nb)  # [3, 1...]
-    not_dram = _trailing((lvl > 0).astype(dt)[:, None], nb)  # [L, 1, 1...]
-    kept = _trailing(keep, nb)
+    is_out = jnp.asarray([0.0, 0.0, 1.0], dt)
+    not_dram = (lvl > 0).astype(dt)[:, None]  # [L, 1]
+    kept = keep
     part = partition[:, None]
     reads_pi = kept * (demand - is_out * part)
     updates_pi = kept * is_out * demand
@@ -502,7 +489,7 @@ def nest_counts(
     inst = instances[:, None]
     return NestCounts(
         instances=instances,
-        tile_elems=jnp.prod(boxes, axis=2),
+        tile_elems=jnp.prod(boxes, axis=-1),
         reads=jnp.maximum(reads_pi, 0.0) * inst,
         fills=jnp.maximum(fills_pi, 0.0) * inst,
         updates=updates_pi * inst,

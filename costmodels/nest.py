@@ -149,13 +149,11 @@ class NestCounts:
     active_macs: Any
 
 
-def _scan_front(x, fn, init, reverse=False):
-    """``[fn(acc) before each index]`` along axis 0, unrolled (acc_0 = init, acc_{j+1} = fn(acc_j, x_j))."""
-    n = x.shape[0]
-    out = [None] * n
-    acc = init
-    for j in range(n - 1, -1, -1) if reverse else range(n):
-        out[j] = acc
+def _scan_front(x, fn, init):
+    """``[acc before each index]`` along axis 0, unrolled (acc_0 = init, acc_{j+1} = fn(acc_j, x_j))."""
+    out, acc = [], init
+    for j in range(x.shape[0]):
+        out.append(acc)
         acc = fn(acc, x[j])
     return jnp.stack(out)
 
@@ -225,7 +223,7 @@ def _gcd(a, b):
     on CPU). A loop that stops when every remainder is zero (window steps
     are small: a handful of steps), not an unrolled chain, which XLA fused
     into quadratic work. The inputs carry no gradient (``_distinct_windows``
-    stops it). A NaN or infinite input ends as NaN, not as a hung loop.
+    stops it). A NaN or infinite input stops the loop too (its result is meaningless).
     """
 
     def step(ab):

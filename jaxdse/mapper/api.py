@@ -86,6 +86,14 @@ GRADIENT_STARTS_DEFAULT = 12
 """Starts per layer of the gradient mapper by default: the fewest that match
 10,000 random mappings on every zoo network (benchmarks/mapper_quality.py)."""
 
+REMAP_BUDGET = 2 * _GRAD_ROUNDS * _GRAD_NEIGHBOURS * _ORDERS + _ORDERS
+"""Per-layer budget for re-mapping at deployment time (issue 14, section 3):
+two gradient starts (the default mapping and the best pruned-space tiling)
+instead of ``GRADIENT_STARTS_DEFAULT``. ``benchmarks/remap_speed.py``
+measures the trade on every zoo network: several times faster, network
+latency within a few percent of the full search (README, "Re-mapping at
+deployment time"); one start alone lost 37% on resnet50."""
+
 
 def _validated(arch, objective: str, method: str, budget, seed, max_padding) -> tuple[Arch, int | None]:
     """Check every argument before any search starts; returns the Arch and budget."""
@@ -251,4 +259,4 @@ def map_network(
     )
 
 
-__all__ = ["METHODS", "OBJECTIVES", "LayerMapping", "MapperError", "map_layer", "map_network"]
+__all__ = ["METHODS", "OBJECTIVES", "REMAP_BUDGET", "LayerMapping", "MapperError", "map_layer", "map_network"]

@@ -1,5 +1,6 @@
 """Search quality on general hierarchies (issue 15, section 2): the bottleneck
-explorer against uniform random designs of the same space, same evaluator.
+explorer against the gradient explorer and the black-box baselines, same
+space, same evaluator.
 
 The space of each preset is read off the hierarchy (``HierarchySpace``,
 span 2: each parameter at its preset value times 1/4 .. 4). Limits: ``--scale``
@@ -9,15 +10,16 @@ hierarchy mapper with ``--mapper-budget`` exact evaluations per layer.
 Prints, per (preset, network, seed), the best latency of each method at its
 budget and its ratio to the explainable explorer's (> 1: the explorer is
 better): random at ``--random-budgets``, and the baselines at the
-explorer's budget (``--baselines``: grid search and simulated annealing,
+explorer's budget (``--baselines``: the DOSA-style gradient explorer,
+``jaxdse.codesign.hierarchy_gradient``; grid search and simulated annealing,
 the Table-1 walks over the hierarchy's value indices; a genetic algorithm,
 multivariate TPE and CMA-ES through optuna).
 
     python benchmarks/hierarchy_explore_quality.py [--presets eyeriss_like,gemmini_like]
         [--networks resnet18] [--seeds 0] [--budget 30] [--random-budgets 30,150] [--csv FILE]
 
-This is not yet the issue's full table (budget 500, four networks, the
-gradient explorer): CPU time.
+This is not yet the issue's full table (budget 500, four networks, seeds
+0-2 everywhere): CPU time.
 """
 
 from __future__ import annotations
@@ -37,20 +39,24 @@ from jaxdse.compile_cache import enable_compile_cache
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny_cnn on gemmini_like, budgets 6 / 6 (CI smoke run)")
+    ap.add_argument(
+        "--quick", action="store_true", help="tiny_cnn on gemmini_like, budget 6, random and gradient (CI smoke run)"
+    )
     ap.add_argument("--presets", default="eyeriss_like,gemmini_like")
     ap.add_argument("--networks", default="resnet18")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--budget", type=int, default=30)
     ap.add_argument("--random-budgets", default="30,150")
-    ap.add_argument("--baselines", default="grid,annealing,genetic,bayesian_tpe,cmaes", help="methods at --budget")
+    ap.add_argument(
+        "--baselines", default="gradient,grid,annealing,genetic,bayesian_tpe,cmaes", help="methods at --budget"
+    )
     ap.add_argument("--scale", type=float, default=2.0, help="limits = scale x the preset's area and peak power")
     ap.add_argument("--mapper-budget", type=int, default=200)
     ap.add_argument("--csv", type=Path, default=None)
     args = ap.parse_args()
     if args.quick:
         args.presets, args.networks, args.budget, args.random_budgets = "gemmini_like", "tiny_cnn", 6, "6"
-        args.mapper_budget, args.baselines = 100, ""
+        args.mapper_budget, args.baselines = 100, "gradient"
     enable_compile_cache()
     rows = []
     print(f"{'preset':<14} {'network':<10} {'seed':>4} {'method':<12} {'budget':>6} {'evals':>5} {'best ms':>9} "

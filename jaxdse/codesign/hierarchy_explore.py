@@ -129,7 +129,7 @@ WALKS = ("grid", "annealing")
 """Baselines walking value indices, shared with the Table-1 baselines (``baselines.grid_walk``,
 ``baselines.anneal_walk``: a coarse grid sized to the budget in a seeded shuffled order; simulated
 annealing from the base design, Metropolis acceptance, geometric cooling), minimising the same score."""
-METHODS = ("explainable", "random", *WALKS, *BLACK_BOX)
+METHODS = ("explainable", "gradient", "random", *WALKS, *BLACK_BOX)
 
 
 @dataclass
@@ -458,8 +458,10 @@ def explore_hierarchy(
         arch_name: Its name, for the output.
         budget: Designs evaluated at most (the base design included).
         objective: ``latency``, ``energy`` or ``edp``.
-        method: ``explainable`` (bottleneck rules, above) or ``random``
-            (uniform designs of the same space, the baseline).
+        method: ``explainable`` (bottleneck rules, above), ``gradient``
+            (hardware and mappings in one relaxed descent,
+            ``hierarchy_gradient``), or a baseline: ``random`` (uniform
+            designs of the same space), ``WALKS``, ``BLACK_BOX``.
         seed: Mapper seed (and the random method's sampler).
         max_area_mm2, max_power_w: Limits (default: the base design's own).
         span: Each parameter takes its base value times ``2**-span .. 2**span``.
@@ -585,6 +587,11 @@ def explore_hierarchy(
         _black_box(method, space, ev, evaluate, budget, seed)
     elif method in WALKS:
         _walk(method, space, ev, evaluate, budget, seed, base)
+    elif method == "gradient":
+        from jaxdse.codesign.hierarchy_gradient import gradient_walk
+
+        found, stopped = gradient_walk(space, ev, evaluate, cur, budget, _improves, say)
+        steps += [Step(i, obj, why) for i, obj, why in found]
     elif method == "random":
         rng = np.random.default_rng(seed)
         tries = 0
@@ -653,6 +660,7 @@ def explore_hierarchy(
     elif best is not None and best.index != steps[-1].evaluation:
         what = {
             "random": "uniform random designs",
+            "gradient": "snapped points of the joint gradient descent",
             "grid": "grid points (shuffled coarse grid)",
             "annealing": "designs visited by simulated annealing",
         }.get(method, f"designs proposed by {method} (black box)")

@@ -35,9 +35,12 @@ limit, the iso-area start, back with a force larger than the objective's:
 tried on tiny_cnn / eyeriss_like, it shrank every buffer and lost 13%). Every ``SNAP_EVERY`` steps the
 hardware is snapped to the nearest legal design (log space); one over the
 area or power limit is paid for by shrinking buffers (``fit_limits``, the
-explainable explorer's rule); a design already evaluated is not evaluated
-again, and after ``REPEATS`` such rounds the parameter farthest from its
-snapped value is rounded the other way instead. The snapped design is mapped
+explainable explorer's rule). When the descent snaps to a design already
+evaluated (it has converged within its trust region), the next design is
+the best one's most promising single step instead: every parameter one step
+up or down, ranked by the relaxed loss's first-order change (its gradient
+times the step's log change, with the exact mappings of the best design),
+the best unevaluated one predicted to help. The snapped design is mapped
 by the exact hierarchy mapper and costed exactly (the budget counts these).
 When it improves on the best so far, the descent restarts from it: its
 hardware values and the exact mapper's mappings (tiling and orders). The
@@ -88,9 +91,8 @@ step of a power-of-two ladder). Without it the descent exploits the relaxation: 
 eyeriss_like its first 25 steps predicted 3.5x lower latency (global-buffer bandwidth x5, paid
 for by halving its capacity), and the snapped design measured 13% slower."""
 MAX_STALE = 12
-"""Snapping rounds without a better design before the search stops (converged)."""
-REPEATS = 3
-"""Rounds snapping to known designs before the farthest parameter is rounded the other way."""
+"""Rounds without a better design (evaluated designs that did not improve, or rounds with no new
+design to try) before the search stops (converged)."""
 SLOTS = 3
 """Tiling slots per level: the temporal loop and the fan-out's X and Y."""
 _MASKED = -1e9
@@ -317,61 +319,83 @@ def gradient_walk(
         }
         return params, _optimiser(LR).init(params), fixed
 
+    def first_order_steps(e: HierEval, fixed) -> list[tuple[float, dict, str]]:
+        """One-step moves of single parameters from ``e``, ranked by the relaxed loss's first-order
+        change (gradient w.r.t. the log value x the step's log change), those predicted to help;
+        a move over area or power is paid for by shrinking buffers (``fit_limits``)."""
+        p0 = {"hw": jnp.asarray(np.log([e.design[q.name] for q in space.params]), jnp.float32), "theta": fixed["theta"]}
+        g = np.asarray(_grad_hw(p0, fixed, base, layout, ev.objective), np.float64)
+        out = []
+        for i, q in enumerate(space.params):
+            for sign in (1, -1):
+                nd = space.step(e.design, q.name, sign)
+                if nd is None:
+                    continue
+                gain = g[i] * math.log(nd[q.name] / e.design[q.name])
+                if gain >= -1e-6:
+                    continue
+                why = f"first-order step {q.name} {q.show(e.design[q.name])} -> {q.show(nd[q.name])}"
+                why += f" (d loss / d log {q.name} = {g[i]:+.3f}: predicted {math.expm1(gain):+.1%})"
+                if max(hardware_budgets(space, nd, ev.limits).values()) > 1.0 + 1e-9:
+                    fitted = fit_limits(space, nd, ev.limits, keep=q.name)
+                    if fitted is None:
+                        continue
+                    nd, shrunk = fitted
+                    why += f", paid for within the limits by {', '.join(shrunk)}"
+                out.append((gain, nd, why))
+        return sorted(out, key=lambda x: x[0])
+
     best = start
     params, opt_state, fixed = restart(best)
+    ranked = None  # first-order steps from the best design, computed when the descent stalls
     steps: list[tuple[int, float, str]] = []
-    stale = repeats = rounds = 0
+    stale = rounds = 0
     stopped = f"budget of {budget} designs spent"
     while ev.count < budget:
         if stale >= MAX_STALE:
-            stopped = f"converged: {MAX_STALE} snapping rounds without a better design"
+            stopped = f"converged: {MAX_STALE} rounds without a better design"
             break
         rounds += 1
         params, opt_state = _descend(params, opt_state, fixed, base, layout, ev.objective, SNAP_EVERY, LR)
         h = np.clip(np.asarray(params["hw"], np.float64), np.asarray(fixed["lo"]), np.asarray(fixed["hi"]))
         d = _snap(space, h)
-        hw_budgets = hardware_budgets(space, d, ev.limits)
-        paid = ""
-        if max(hw_budgets.values()) > 1.0 + 1e-9:
+        how = f"gradient round {rounds} (step {rounds * SNAP_EVERY}): the joint descent of hardware and "
+        how += f"{len(layers)} mappings moved"
+        if max(hardware_budgets(space, d, ev.limits).values()) > 1.0 + 1e-9:
             far = max(space.params, key=lambda p: abs(math.log(d[p.name] / best.design[p.name])))
             fitted = fit_limits(space, d, ev.limits, keep=far.name)
-            if fitted is None:
+            d = None if fitted is None else fitted[0]
+            if fitted is not None:
+                how += f" (paid for within the limits by {', '.join(fitted[1])})"
+        if d is None or space.key(d) in ev.cache:
+            # the descent repeats a known design: the best design's first-order steps instead
+            if ranked is None:
+                ranked = first_order_steps(best, {**fixed, "theta": restart(best)[0]["theta"]})
+            fresh = [(gain, nd, why) for gain, nd, why in ranked if space.key(nd) not in ev.cache]
+            if not fresh:
                 stale += 1
                 continue
-            d, shrunk = fitted
-            paid = f", paid for within the limits by {', '.join(shrunk)}"
-        if space.key(d) in ev.cache:
-            repeats += 1
-            stale += 1
-            if repeats < REPEATS:
-                continue
-            # round the parameter farthest from its snapped value the other way
-            order = sorted(range(len(space.params)), key=lambda i: -abs(h[i] - math.log(d[space.params[i].name])))
-            for i in order:
-                p = space.params[i]
-                nd = space.step(d, p.name, 1 if h[i] > math.log(d[p.name]) else -1)
-                if nd is not None and space.key(nd) not in ev.cache:
-                    if max(hardware_budgets(space, nd, ev.limits).values()) <= 1.0 + 1e-9:
-                        d, paid = nd, f", {p.name} rounded the other way (the relaxed optimum repeated a known design)"
-                        break
-            else:
-                continue
-        repeats = 0
+            _, d, how = fresh[0]
         e = evaluate(d)
         if improves(e, best):
             change = e.objective / best.objective - 1 if math.isfinite(best.objective) else -1.0
-            reason = (
-                f"gradient round {rounds} (step {rounds * SNAP_EVERY}): the joint descent of hardware and "
-                f"{len(layers)} mappings moved {_changes(space, best.design, d)}{paid}; measured {change:+.1%} "
-                f"{ev.objective}"
-            )
+            moved = _changes(space, best.design, d)
+            reason = f"{how}: {moved}; measured {change:+.1%} {ev.objective}"
+            if how.startswith("first-order"):
+                reason = f"{how}; measured {change:+.1%} {ev.objective}"
             steps.append((e.index, e.objective, reason))
             say(f"gradient explorer: {reason}")
-            best, stale = e, 0
+            best, stale, ranked = e, 0, None
             params, opt_state, fixed = restart(best)
         else:
             stale += 1
     return steps, stopped
+
+
+_grad_hw = jit(
+    lambda p, consts, base, layout, objective: jax.grad(joint_loss)(p, consts, base, layout, objective)["hw"],
+    static_argnames=("layout", "objective"),
+)
 
 
 __all__ = ["gradient_walk", "relaxed_hierarchy", "slot_mask", "theta_from_mapping"]

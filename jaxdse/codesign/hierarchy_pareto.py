@@ -129,6 +129,11 @@ class HierarchyMoves:
         self.params = tuple(p.name for p in self.space.params)
         self._held: dict[int, dict[str, list]] = {}
 
+    def free_moves(self, base: Point) -> list[tuple[dict, str]]:
+        """None: every parameter of a hierarchy space (capacity, fan-out, bandwidth) costs area or
+        power (``pareto.Table1Moves.free_moves``)."""
+        return []
+
     def start(self) -> dict:
         return self.space.base_design()
 

@@ -27,7 +27,10 @@ The method, and why (a choice among the ideas of issue 16):
    energy pick the mapper's objective (latency, energy, or EDP in between),
    and a *remap* (same hardware, that mapper objective) is the first move
    tried from a point mapped otherwise: one evaluation, often a new front
-   point without any hardware change.
+   point without any hardware change. Next comes the *free* move: every
+   parameter that costs no area, power or cost of the held mappings (in the
+   Table-1 model, virtual unicast: it only bounds the mapping space) at its
+   largest value (``Table1Moves.free_moves``).
 4. Per-objective bottlenecks and elasticities predict each candidate's
    change in *every* objective before it is evaluated: latency by the
    explainable explorer's bottleneck-tree rules and the cost model on the
@@ -315,6 +318,7 @@ class Table1Moves:
         self.params = PARAMS
         self.nets = [n.name for n in me.networks]
         self._el: dict[int, dict] = {}
+        self._free: list[str] | None = None
 
     def start(self) -> dict:
         return self.me.space.default_design()
@@ -364,6 +368,36 @@ class Table1Moves:
                         txt = f"elasticities: {p} {_fmt(p, ev.design[p])} -> {_fmt(p, new)}"
                         out.append(({**ev.design, p: new}, txt, None))
         return out
+
+    def free_moves(self, base: Point) -> list[tuple[dict, str]]:
+        """The move to the largest value of every *free* parameter: one whose values all give the
+        same area and peak power (exact) and that changes no cost of the held mappings (predicted).
+        In the Table-1 model these are the NoCs' virtual-unicast factors: they only bound the
+        mapping space (workgroups <= links x virtual, Explainable-DSE p. 7), so the largest value
+        keeps every mapping legal and admits more; the mapper decides what the freedom is worth.
+        The held-mapping prediction cannot see that (it is zero), so such a move would never rank
+        among the candidates; NSGA-II-2000's lowest-energy fronts used virtual unicast 64-512 where
+        jaxdse's kept the default 8 (benchmarks/results/pareto_grid_s2, resnet18 and mobilenet_v2
+        seed 1)."""
+        space = self.me.space
+        if self._free is None:
+            d0 = self.start()
+            costs = self.me.hw.hardware_costs
+            self._free = [
+                q for q in PARAMS if costs({**d0, q: min(space.values[q])}) == costs({**d0, q: max(space.values[q])})
+            ]
+        d, moved = dict(base.ev.design), []
+        for q in self._free:
+            top = max(space.values[q])
+            if d[q] != top:
+                moved.append(f"{q} {_fmt(q, d[q])} -> {_fmt(q, top)}")
+                d[q] = top
+        if not moved:
+            return []
+        dl = self.delta(base, d)
+        if abs(dl["latency"]) > 1e-9 or abs(dl["energy"]) > 1e-9:
+            return []
+        return [(d, f"free for the hardware: {', '.join(moved)} (no area, power or cost; more mappings legal)")]
 
     def breaks_limit(self, design: dict, base_design: dict) -> bool:
         """An area or power limit the base meets, broken by ``design`` (exact, no mapping)."""
@@ -425,7 +459,7 @@ class FrontSearch:
     ``seen``, ``points``, ``count``, ``front()``, ``vector(p)``, ``costs(p)``,
     ``objectives``, ``mappers``, ``seed``, ``worst(p)``. ``moves`` knows the space
     (``Table1Moves`` or ``hierarchy_pareto.HierarchyMoves``): ``start()``,
-    ``moves(p, weights)``, ``delta(p, design, rule)``, ``breaks_limit``,
+    ``moves(p, weights)``, ``free_moves(p)``, ``delta(p, design, rule)``, ``breaks_limit``,
     ``predicted_infeasible``, ``cost_of_limit``, ``neighbour``, ``params``.
     """
 
@@ -449,6 +483,9 @@ class FrontSearch:
         out: list[_Cand] = []
         if m != base.mapper_objective and m in self.me.mappers and not self.me.seen(ev.design, m):
             out.append(_Cand(dict(ev.design), m, f"{why}: same hardware remapped for {m}", score=-math.inf))
+        for design, txt in self.mv.free_moves(base):  # tried right after the remap (``free_moves``)
+            if not self.me.seen(design, m):
+                out.append(_Cand(design, m, f"{why}: {txt}", self.mv.delta(base, design, None), score=-math.inf))
         singles: list[tuple[dict, str, dict | None, dict, bool]] = []  # design, why, rule, predicted, usable alone
         for design, txt, rule in self.mv.moves(base, w):
             breaks = ev.feasible and self.mv.breaks_limit(design, ev.design)

@@ -65,8 +65,9 @@ def test_a_restart_reproduces_the_exact_mapping_padding_included():
 def test_gradient_explorer_improves_within_limits_and_explains_each_step():
     """On tiny_cnn / eyeriss_like (iso-area, iso-power) the joint descent finds a faster design
     than the base within the limits; every evaluated design is within area and power; each
-    accepted step improves on the last, says what moved and what it measured, and the
-    explanation ends at the design returned."""
+    accepted step improves on the last, says what moved (the descent's snap, or a first-order
+    step once the descent repeats a known design) and what it measured, and the explanation
+    ends at the design returned."""
     net = w.load(TINY)
     r = explore_hierarchy([net], hierarchy_preset("eyeriss_like"), "eyeriss_like", budget=8, mapper_budget=100,
                           method="gradient", progress=None)  # fmt: skip
@@ -77,5 +78,6 @@ def test_gradient_explorer_improves_within_limits_and_explains_each_step():
     objs = [s.objective for s in r.steps]
     assert objs == sorted(objs, reverse=True) and len(set(objs)) == len(objs)
     for s in r.steps[1:]:
-        assert "joint descent" in s.reason and "->" in s.reason and "measured" in s.reason
+        assert ("joint descent" in s.reason or "first-order step" in s.reason) and "->" in s.reason
+        assert "measured" in s.reason
     assert r.stopped.startswith(("budget", "converged"))

@@ -383,6 +383,8 @@ def gradient_walk(
             reason = f"{how}: {moved}; measured {change:+.1%} {ev.objective}"
             if how.startswith("first-order"):
                 reason = f"{how}; measured {change:+.1%} {ev.objective}"
+            if not best.feasible:  # climbing towards the limits: say how far it still is
+                reason += f", worst budget {max(best.budgets.values()):.3f} -> {max(e.budgets.values()):.3f}"
             steps.append((e.index, e.objective, reason))
             say(f"gradient explorer: {reason}")
             best, stale, ranked = e, 0, None

@@ -483,7 +483,7 @@ class FrontSearch:
         out: list[_Cand] = []
         if m != base.mapper_objective and m in self.me.mappers and not self.me.seen(ev.design, m):
             out.append(_Cand(dict(ev.design), m, f"{why}: same hardware remapped for {m}", score=-math.inf))
-        for design, txt in self.mv.free_moves(base):  # tried right after the remap (``free_moves``)
+        for design, txt in self.mv.free_moves(base) if m != "latency" else []:  # after the remap (``free_moves``)
             if not self.me.seen(design, m):
                 out.append(_Cand(design, m, f"{why}: {txt}", self.mv.delta(base, design, None), score=-math.inf))
         singles: list[tuple[dict, str, dict | None, dict, bool]] = []  # design, why, rule, predicted, usable alone

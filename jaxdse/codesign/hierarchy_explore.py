@@ -440,6 +440,62 @@ def _free_budget(space, ev, cur, limits, budget, evaluate, blocked: str, harm: f
     return None
 
 
+def _rules(space, ev, evaluate, networks, limits, budget, cfg, objective, cur, steps, reuse=False):
+    """The bottleneck rules from ``cur`` until the budget is spent or no move improves (the
+    module docstring); returns the design reached, ``steps`` with the accepted ones appended,
+    and why it stopped. ``reuse``: a proposal already evaluated (by an earlier pass) is a
+    candidate too, at no cost, instead of being skipped."""
+    steps = list(steps)
+    free_run = 0
+    stopped = f"budget of {budget} designs spent"
+    while ev.count < budget:
+        accepted = None
+        blocked: list[str] = []
+        for network, row, share in _dominant_layers(cur)[: cfg.layers_tried]:
+            tried: list[tuple[HierEval, Proposal]] = []
+            for prop in propose(space, cur, network, row, share, cfg.low_utilisation, cfg.reshape_utilisation):
+                if ev.count >= budget:
+                    break
+                hw = hardware_budgets(space, prop.design, limits)
+                if max(hw.values()) > 1.0 + 1e-9:
+                    worst = max(hw, key=hw.get)
+                    moved = next(k for k in prop.design if prop.design[k] != cur.design[k])
+                    fitted = fit_limits(space, prop.design, limits, keep=moved)
+                    if fitted is None:
+                        blocked.append(f"{prop.reason}: blocked by {worst} ({hw[worst]:.2f} of its limit)")
+                        continue
+                    d, shrunk = fitted
+                    prop = Proposal(d, f"{prop.reason}, paid for within the {worst} limit by {', '.join(shrunk)}")
+                if space.key(prop.design) in ev.cache and not reuse:
+                    continue
+                tried.append((evaluate(prop.design), prop))
+            good = [(e, p) for e, p in tried if _improves(e, cur)]
+            if good:
+                accepted = min(good, key=lambda x: _rank(x[0]))
+                break
+        if accepted is None and blocked and free_run < cfg.free_steps and ev.count < budget:
+            freed = _free_budget(space, ev, cur, limits, budget, evaluate, blocked[0], cfg.free_harm)
+            if freed is not None:
+                e, why = freed
+                steps.append(Step(e.index, e.objective, why))
+                cur, free_run = e, free_run + 1
+                continue
+        if accepted is None and ev.count < budget:
+            accepted = _neighbourhood(space, ev, cur, limits, list(networks), budget, evaluate, cfg.neighbours_tried)
+        if accepted is None:
+            stopped = "converged: no proposed move improves on the current design" + (
+                f"; blocked: {blocked[0]}" if blocked else ""
+            )
+            break
+        e, prop = accepted
+        measured = f"measured {e.objective / cur.objective - 1:+.1%} {objective}"
+        if not cur.feasible:  # climbing towards the limits: say how far it still is
+            measured += f", worst budget {max(cur.budgets.values()):.3f} -> {max(e.budgets.values()):.3f}"
+        steps.append(Step(e.index, e.objective, f"{prop.reason}; {measured}"))
+        cur, free_run = e, 0
+    return cur, steps, stopped
+
+
 def explore_hierarchy(
     networks: list[Network],
     arch: Hierarchy,
@@ -593,7 +649,7 @@ def explore_hierarchy(
         )
         return e
 
-    cur = evaluate(base)
+    cur = base_ev = evaluate(base)
     steps = [Step(cur.index, cur.objective, f"base design: {space.describe(base)}")]
     stopped = f"budget of {budget} designs spent"
     if method in BLACK_BOX:
@@ -621,54 +677,19 @@ def explore_hierarchy(
             steps += [Step(i, obj, f"gradient warm start: {why}") for i, obj, why in found]
             if found:
                 cur = next(e for e in ev.cache.values() if e.index == found[-1][0])
-        free_run = 0
-        while ev.count < budget:
-            accepted = None
-            blocked: list[str] = []
-            for network, row, share in _dominant_layers(cur)[: cfg.layers_tried]:
-                tried: list[tuple[HierEval, Proposal]] = []
-                for prop in propose(space, cur, network, row, share, cfg.low_utilisation, cfg.reshape_utilisation):
-                    if ev.count >= budget:
-                        break
-                    hw = hardware_budgets(space, prop.design, limits)
-                    if max(hw.values()) > 1.0 + 1e-9:
-                        worst = max(hw, key=hw.get)
-                        moved = next(k for k in prop.design if prop.design[k] != cur.design[k])
-                        fitted = fit_limits(space, prop.design, limits, keep=moved)
-                        if fitted is None:
-                            blocked.append(f"{prop.reason}: blocked by {worst} ({hw[worst]:.2f} of its limit)")
-                            continue
-                        d, shrunk = fitted
-                        prop = Proposal(d, f"{prop.reason}, paid for within the {worst} limit by {', '.join(shrunk)}")
-                    if space.key(prop.design) in ev.cache:
-                        continue
-                    tried.append((evaluate(prop.design), prop))
-                good = [(e, p) for e, p in tried if _improves(e, cur)]
-                if good:
-                    accepted = min(good, key=lambda x: _rank(x[0]))
-                    break
-            if accepted is None and blocked and free_run < cfg.free_steps and ev.count < budget:
-                freed = _free_budget(space, ev, cur, limits, budget, evaluate, blocked[0], cfg.free_harm)
-                if freed is not None:
-                    e, why = freed
-                    steps.append(Step(e.index, e.objective, why))
-                    cur, free_run = e, free_run + 1
-                    continue
-            if accepted is None and ev.count < budget:
-                accepted = _neighbourhood(
-                    space, ev, cur, limits, list(networks), budget, evaluate, cfg.neighbours_tried
-                )
-            if accepted is None:
-                stopped = "converged: no proposed move improves on the current design" + (
-                    f"; blocked: {blocked[0]}" if blocked else ""
-                )
-                break
-            e, prop = accepted
-            measured = f"measured {e.objective / cur.objective - 1:+.1%} {objective}"
-            if not cur.feasible:  # climbing towards the limits: say how far it still is
-                measured += f", worst budget {max(cur.budgets.values()):.3f} -> {max(e.budgets.values()):.3f}"
-            steps.append(Step(e.index, e.objective, f"{prop.reason}; {measured}"))
-            cur, free_run = e, 0
+        first = cur
+        cur, steps, stopped = _rules(space, ev, evaluate, networks, limits, budget, cfg, objective, cur, steps)
+        if stopped.startswith("converged") and ev.count < budget and first is not base_ev:
+            # budget left after the warm-started pass converged: the rules again from the base design (the
+            # path without the warm start); the explanation follows the path that reached the better design
+            again, steps2, stopped2 = _rules(
+                space, ev, evaluate, networks, limits, budget, cfg, objective, base_ev, steps[:1], reuse=True
+            )
+            if _rank(again) < _rank(cur):
+                cur, steps = again, steps2
+                stopped = f"{stopped2} (second pass, from the base design: the warm-started pass had {stopped})"
+            else:
+                stopped += f"; a second pass from the base design with the budget left did not beat it ({stopped2})"
     ranked = [e for e in ev.cache.values() if e.feasible or _hardware_ok(e)]
     best = min(ranked, key=_rank) if ranked else None  # feasible first; else the closest (``_rank``)
     on_path = [i for i, st in enumerate(steps) if best is not None and st.evaluation == best.index]

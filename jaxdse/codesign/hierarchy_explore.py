@@ -819,8 +819,8 @@ def read_hierarchy_run(folder: str | Path) -> dict:
         run = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ResumeError(f"resume: expected '{path}', found it missing") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ResumeError(f"resume: '{path}' expected JSON, found error: {e}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:  # RecursionError: nesting too deep
+        raise ResumeError(f"resume: '{path}' expected JSON, found error: {type(e).__name__}: {e}") from None
     if not isinstance(run, dict) or run.get("kind") != "hierarchy":
         raise ResumeError(f"resume: '{path}' expected a hierarchy run (kind: hierarchy), found another kind")
     return run

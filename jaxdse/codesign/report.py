@@ -415,7 +415,7 @@ def _hierarchy_result(folder: Path) -> dict | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None  # load_run reports it
     keys = ("arch", "space", "steps", "evaluations", "limits")
     return data if isinstance(data, dict) and all(k in data for k in keys) else None

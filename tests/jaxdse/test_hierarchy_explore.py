@@ -339,3 +339,14 @@ def test_throughput_limits_from_fps_and_tokens_per_s():
     for bad in (0, -1.0, float("nan"), True, 10**400):
         with pytest.raises(SpaceError, match="min_fps"):
             throughput_limits([cnn], bad, None)
+
+
+def test_resume_of_a_too_deeply_nested_run_file_is_an_error_not_a_crash(tmp_path, capsys):
+    """A run.json nested deeper than the JSON parser's recursion limit (found by the CLI fuzzer)
+    is a named resume error with exit 2, not a RecursionError."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "run.json").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "evaluations.jsonl").write_text("")
+    assert main(["explore", "--resume", str(folder)]) == 2
+    assert "run.json" in capsys.readouterr().err

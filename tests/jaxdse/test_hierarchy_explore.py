@@ -350,3 +350,15 @@ def test_resume_of_a_too_deeply_nested_run_file_is_an_error_not_a_crash(tmp_path
     (folder / "evaluations.jsonl").write_text("")
     assert main(["explore", "--resume", str(folder)]) == 2
     assert "run.json" in capsys.readouterr().err
+
+
+def test_second_pass_from_the_base_spends_the_budget_left_after_convergence():
+    """When the warm-started rules converge with budget left, the rules run again from the base
+    design; the result says so, stays within the budget, and its explanation still ends at the
+    design returned (the better of the two paths)."""
+    net = w.load(TINY)
+    r = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", budget=30, mapper_budget=100,
+                          max_power_w=20.0, progress=None)  # fmt: skip
+    assert "second pass" in r.stopped and len(r.evaluations) <= 30
+    assert r.steps[0].reason.startswith("base design") and r.steps[-1].evaluation == r.best.index
+    assert r.best.objective == min(e.objective for e in r.evaluations if e.feasible)

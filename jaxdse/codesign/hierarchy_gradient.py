@@ -319,11 +319,12 @@ def gradient_walk(
         }
         return params, _optimiser(LR).init(params), fixed
 
-    def first_order_steps(e: HierEval, fixed) -> list[tuple[float, dict, str]]:
-        """One-step moves of single parameters from ``e``, ranked by the relaxed loss's first-order
-        change (gradient w.r.t. the log value x the step's log change), those predicted to help;
-        a move over area or power is paid for by shrinking buffers (``fit_limits``)."""
-        p0 = {"hw": jnp.asarray(np.log([e.design[q.name] for q in space.params]), jnp.float32), "theta": fixed["theta"]}
+    def first_order_steps(e: HierEval, theta, fixed) -> list[tuple[float, dict, str]]:
+        """One-step moves of single parameters from ``e`` (tiling logits ``theta`` of its exact
+        mappings), ranked by the relaxed loss's first-order change (gradient w.r.t. the log value
+        x the step's log change), those predicted to help; a move over area or power is paid for
+        by shrinking buffers (``fit_limits``)."""
+        p0 = {"hw": jnp.asarray(np.log([e.design[q.name] for q in space.params]), jnp.float32), "theta": theta}
         g = np.asarray(_grad_hw(p0, fixed, base, layout, ev.objective), np.float64)
         out = []
         for i, q in enumerate(space.params):
@@ -347,6 +348,7 @@ def gradient_walk(
 
     best = start
     params, opt_state, fixed = restart(best)
+    theta_best = params["theta"]
     ranked = None  # first-order steps from the best design, computed when the descent stalls
     steps: list[tuple[int, float, str]] = []
     stale = rounds = 0
@@ -370,7 +372,7 @@ def gradient_walk(
         if d is None or space.key(d) in ev.cache:
             # the descent repeats a known design: the best design's first-order steps instead
             if ranked is None:
-                ranked = first_order_steps(best, {**fixed, "theta": restart(best)[0]["theta"]})
+                ranked = first_order_steps(best, theta_best, fixed)
             fresh = [(gain, nd, why) for gain, nd, why in ranked if space.key(nd) not in ev.cache]
             if not fresh:
                 stale += 1
@@ -389,6 +391,7 @@ def gradient_walk(
             say(f"gradient explorer: {reason}")
             best, stale, ranked = e, 0, None
             params, opt_state, fixed = restart(best)
+            theta_best = params["theta"]
         else:
             stale += 1
     return steps, stopped

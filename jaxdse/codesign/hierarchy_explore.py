@@ -22,7 +22,10 @@ bounds the dominant layer's latency (``HierarchyPlan`` records it per layer,
 
 The search starts with the gradient explorer (``hierarchy_gradient``) for
 up to ``WARM_START_SHARE`` of the budget, as on the Table-1 template, and
-the rules continue from its best design. A step evaluates the proposals of
+the rules continue from its best design; when they converge with budget
+left, the rules run again from the base design (``_rules(reuse=True)``:
+proposals already evaluated count as candidates at no cost), and the
+explanation follows whichever path reached the better design. A step evaluates the proposals of
 the dominant layer (then of the next layers, ``LAYERS_TRIED``) and accepts the feasible one with the lowest
 objective when it improves on the current design; with no improving move a
 free-budget shrink or the neighbourhood stage (``_neighbourhood``) follows,

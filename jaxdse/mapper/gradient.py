@@ -267,20 +267,26 @@ def gradient_map(
     n = len(layers)
     nb = _bucket(n)
     padded = list(layers) + [layers[0]] * (nb - n)
-    # the device sees the layers in chunks of LAYER_CHUNK (the host's nb rows
-    # padded with copies of the first): every network runs the same compiled
-    # programs, and layers x starts being independent, each chunk's results
-    # are those of one whole batch. Each chunk's layer axis is split over the
-    # local devices (costmodels.sharding; a no-op with one device).
-    nd = chunk_count(nb)
+    # the device sees the n real layers in chunks of LAYER_CHUNK (padded with
+    # copies of the first): every network runs the same compiled programs,
+    # and layers x starts being independent, each chunk's results are those
+    # of one whole batch. The host's rows n..nb-1 (kept so the random streams
+    # stay those of the unchunked mapper) never reach the device: their
+    # results are row 0's and are dropped. Each chunk's layer axis is split
+    # over the local devices (costmodels.sharding; a no-op with one device).
+    nd = chunk_count(n)
     chunks = [slice(i, i + LAYER_CHUNK) for i in range(0, nd, LAYER_CHUNK)]
-    dev_layers = padded + [layers[0]] * (nd - nb)
+    dev_layers = list(layers) + [layers[0]] * (nd - n)
     la = [shard_leading(stack_layers(dev_layers[c])) for c in chunks]
     arch_d = replicate(arch)
 
+    def rows(a, count: int):
+        """The first ``count`` rows of ``a`` (host), padded with copies of row 0."""
+        return a[:count] if a.shape[0] >= count else np.concatenate([a, np.repeat(a[:1], count - a.shape[0], axis=0)])
+
     def to_device(a: np.ndarray) -> list:
-        """Host rows [nb, ...] -> one device array per chunk (padding rows repeat row 0)."""
-        a = np.concatenate([a, np.repeat(a[:1], nd - nb, axis=0)]) if nd > nb else a
+        """Host rows [nb, ...] -> one device array per chunk of the nd device rows."""
+        a = rows(a, nd)
         return [shard_leading(jnp.asarray(a[c])) for c in chunks]
 
     def adam_init(th: list) -> list:
@@ -326,11 +332,9 @@ def gradient_map(
         if m_real < batch:
             factors = np.concatenate([factors, np.repeat(factors[:, :1], batch - m_real, axis=1)], axis=1)
             orders = np.concatenate([orders, np.repeat(orders[:, :1], batch - m_real, axis=1)], axis=1)
-        m = Mapping.from_factors(factors, orders.astype(np.int32))
-        if nd > nb:
-            m = jax.tree_util.tree_map(lambda a: np.concatenate([a, np.repeat(a[:1], nd - nb, axis=0)]), m)
+        m = Mapping.from_factors(rows(factors, nd), rows(orders, nd).astype(np.int32))
         parts = [_score_layers(arch_d, la[j], shard_leading(_rows(m, c)), objective) for j, c in enumerate(chunks)]
-        v = np.concatenate([np.asarray(p) for p in parts])[:nb, :m_real]
+        v = rows(np.concatenate([np.asarray(p) for p in parts]), nb)[:, :m_real]
         factors, orders = factors[:, :m_real], orders[:, :m_real]
         evaluations += n * factors.shape[1]
         for i in range(n):
@@ -361,19 +365,27 @@ def gradient_map(
                     jnp.float32(temperature),
                     jnp.float32(penalty_weight),
                 )
-        # snap every start: nearest splits per dim, random combinations, repair
-        share = np.concatenate([np.asarray(jax.nn.softmax(t, axis=2)) for t in theta])[:nb]
-        logf = share * log_bounds[:, None, None, :]  # [nb, S, 4, 8]
-        cand = np.ones((nb, starts, neighbours, 4, 8), dtype=np.int64)
+        # snap every start: nearest splits per dim, random combinations,
+        # repair; chunk by chunk as each chunk's optimisation finishes (the
+        # host snaps one chunk while the device optimises the next), the
+        # random draws in row order as before
+        shares = [jax.nn.softmax(t, axis=2) for t in theta]  # dispatched, not waited for
+        flat = np.ones((nb, starts * neighbours, 4, 8), dtype=np.int64)
         for li in range(nb):
+            if li < n and li % LAYER_CHUNK == 0:
+                share = np.asarray(shares[li // LAYER_CHUNK])  # waits for this chunk only
+            picks = [rng.choice(3, size=(starts, neighbours), p=[0.6, 0.25, 0.15]) for _ in range(8)]
+            if li >= n:
+                continue  # a bucket row: repeats row 0 below
+            logf = share[li % LAYER_CHUNK] * log_bounds[li][None, None, :]  # [S, 4, 8]
+            cand = np.ones((starts, neighbours, 4, 8), dtype=np.int64)
             for d in range(8):
-                near = nearest_splits(int(bounds[li, d]), logf[li, :, :, d], 3, max_padding)  # [S, 3, 4]
-                pick = rng.choice(3, size=(starts, neighbours), p=[0.6, 0.25, 0.15])
+                near = nearest_splits(int(bounds[li, d]), logf[:, :, d], 3, max_padding)  # [S, 3, 4]
+                pick = picks[d]
                 pick[:, 0] = 0
-                cand[li, :, :, :, d] = np.take_along_axis(near, pick[..., None], axis=1)
-        flat = cand.reshape(nb, starts * neighbours, 4, 8)
-        for li in range(nb):
-            flat[li] = repair(padded[li], arch, flat[li])
+                cand[:, :, :, d] = np.take_along_axis(near, pick[..., None], axis=1)
+            flat[li] = repair(padded[li], arch, cand.reshape(starts * neighbours, 4, 8))
+        flat[n:] = flat[0]
         both = np.repeat(flat, n_orders, axis=1)
         oidx = np.tile(np.arange(n_orders), (nb, starts * neighbours))
         v = score_and_keep(both, ALL_ORDERS[oidx]).reshape(nb, starts, neighbours * n_orders)

@@ -112,6 +112,13 @@ def adam_steps(loss, params, opt_state, opt, steps: int):
     return params, opt_state
 
 
+@jit
+def _shares(theta):
+    """Each start's share of every dim's log-bound per level (softmax over levels), compiled so
+    that it is dispatched without waiting for ``theta`` (eager ops wait for their inputs)."""
+    return jax.nn.softmax(theta, axis=2)
+
+
 @jit(static_argnames=("objective",))
 def _score_layers(arch, layers, mappings, objective):
     """Exact objective of mappings f[L, M, ...] of layers [L]: f[L, M]."""
@@ -369,7 +376,7 @@ def gradient_map(
         # repair; chunk by chunk as each chunk's optimisation finishes (the
         # host snaps one chunk while the device optimises the next), the
         # random draws in row order as before
-        shares = [jax.nn.softmax(t, axis=2) for t in theta]  # dispatched, not waited for
+        shares = [_shares(t) for t in theta]  # dispatched, not waited for
         flat = np.ones((nb, starts * neighbours, 4, 8), dtype=np.int64)
         for li in range(nb):
             if li < n and li % LAYER_CHUNK == 0:

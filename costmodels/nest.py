@@ -358,40 +358,109 @@ def _loop_steps(order, temporal, inner, stride, dilation, top: int):
     return factors, steps
 
 
-def _level_fills(weight, trans, s_m, box):
+def _others(xs):
+    """For each entry of a list of arrays, the product of all the others (prefix x suffix, no division)."""
+    n = len(xs)
+    pre, suf = [None] * n, [None] * n
+    acc = None
+    for r in range(n):
+        pre[r] = acc
+        acc = xs[r] if acc is None else acc * xs[r]
+    acc = None
+    for r in range(n - 1, -1, -1):
+        suf[r] = acc
+        acc = xs[r] if acc is None else acc * xs[r]
+    return [p if q is None else q if p is None else p * q for p, q in zip(pre, suf)]
+
+
+def _up(x):
+    """d max(x, 0) / dx as JAX differentiates it (1 above, 1/2 at the tie, 0 below)."""
+    return jnp.where(x > 0.0, 1.0, jnp.where(x == 0.0, 0.5, 0.0))
+
+
+def _fills_forward(weight, base, past, s_m, box):
+    """The forward pass of ``_level_fills`` and what its gradient reuses."""
+    trans = [base[r][None] + past[r][..., None] for r in range(NUM_COORDS)]  # T_k, 5 x [C, 3, J]
+    boxes = [box[r] for r in range(NUM_COORDS)]
+    full = boxes[0] * boxes[1] * boxes[2] * boxes[3] * boxes[4]  # [C, 3]
+    same, room = None, []
+    for r in range(NUM_COORDS):
+        t, s = trans[r], s_m[r][..., None]
+        same_r = jnp.abs(t - s) <= 1e-3 * (1.0 + jnp.abs(s))
+        same = same_r if same is None else same & same_r
+        room.append(boxes[r][..., None] - jnp.abs(t))  # overlap along r before clipping at 0
+    parts = [jnp.maximum(x, 0.0) for x in room]
+    overlap = parts[0] * parts[1] * parts[2] * parts[3] * parts[4]
+    full_j = full[..., None]
+    pre = jnp.where(same, full_j - overlap, full_j)
+    delta = jnp.maximum(pre, 0.0)  # [C, 3, J]
+    w = weight[:, None]  # [C, 1, J]
+    moved = (delta > 1e-6 * (1.0 + full_j)).astype(delta.dtype)
+    out = (full + jnp.sum(w * delta, axis=-1), 1.0 + jnp.sum(w * moved, axis=-1))
+    return out, (trans, boxes, room, parts, same, pre, delta, moved, w)
+
+
+@jax.custom_vjp
+def _level_fills(weight, base, past, s_m, box):
     """Fills of the levels' tiles over the loops above them (Timeloop's extrapolated deltas).
 
-    Coordinates come first and are reduced by unrolled products over the five
-    slices (each slice a contiguous [C, 3, J] block, so the elementwise work
-    vectorises; reductions over a trailing axis of five did not: this layout
-    took ``eyeriss_like`` from 289k to 452k exact evaluations/s, same
-    machine, same load, ``benchmarks/model_speed.py``'s function).
+    One coordinate at a time (unrolled products over the five, each a
+    contiguous [C, 3, J] block, so the elementwise work vectorises;
+    reductions over a trailing axis of five did not: this layout took
+    ``eyeriss_like`` from 289k to 452k exact evaluations/s, same machine,
+    same load, ``benchmarks/model_speed.py``'s function). The gradient is
+    written out (``_level_fills_bwd``): the automatic one, through the five
+    slices and products, was over half of a relaxed value+gradient.
 
     Args:
         weight: f32[C, J] ``W_k`` of each loop for each filled level c (0
             for the loops not above it), outermost first (``nest_counts``).
-        trans: f32[5, C, 3, J] ``T_k`` per coordinate, level, operand, loop.
-        s_m: f32[5, C, 3] the step of the innermost non-trivial loop above each level.
+        base, past: f32[5, 3, J] and f32[5, C, 3]: level c's ``T_k`` (per
+            coordinate, operand, loop) is ``base[.., k] + past[c]``.
+        s_m: f32[5, C, 3] the step of the innermost non-trivial loop above
+            each level (no gradient).
         box: f32[5, C, 3] each level's tile box extents per operand.
 
     Returns:
         (fills f32[C, 3], transfers f32[C, 3]) per instance of each level.
     """
-    full = box[0] * box[1] * box[2] * box[3] * box[4]  # [C, 3]
-    same = overlap = None
-    for r in range(NUM_COORDS):
-        t, s = trans[r], s_m[r][..., None]
-        same_r = jnp.abs(t - s) <= 1e-3 * (1.0 + jnp.abs(s))
-        overlap_r = jnp.maximum(box[r][..., None] - jnp.abs(t), 0.0)
-        same = same_r if same is None else same & same_r
-        overlap = overlap_r if overlap is None else overlap * overlap_r
-    full_j = full[..., None]
-    delta = jnp.maximum(jnp.where(same, full_j - overlap, full_j), 0.0)  # [C, 3, J]
-    w = weight[:, None]  # [C, 1, J]
-    fills = full + jnp.sum(w * delta, axis=-1)
-    moved = (delta > 1e-6 * (1.0 + full_j)).astype(delta.dtype)
-    transfers = 1.0 + jnp.sum(w * moved, axis=-1)
-    return fills, transfers
+    return _fills_forward(weight, base, past, s_m, box)[0]
+
+
+def _level_fills_fwd(weight, base, past, s_m, box):
+    # only the inputs are kept: the backward recomputes the rest (fused into its sums, cheaper than
+    # storing and reloading a dozen [C, 3, J] arrays)
+    return _fills_forward(weight, base, past, s_m, box)[0], (weight, base, past, s_m, box)
+
+
+def _level_fills_bwd(saved, cts):
+    # The chain rule of _fills_forward, with JAX's conventions at the kinks (max: 1/2 at a tie; abs: +1 at 0;
+    # the comparisons and the moved-or-not step carry none). Checked against jax.grad of the forward
+    # (tests/costmodels/test_nest_gradients.py).
+    s_m = saved[3]
+    trans, boxes, room, parts, same, pre, delta, moved, w = _fills_forward(*saved)[1]
+    ct_fills, ct_transfers = cts
+    f_ct = ct_fills[..., None]  # [C, 3, 1]
+    d_weight = jnp.tensordot(jnp.ones(3, delta.dtype), f_ct * delta + ct_transfers[..., None] * moved, axes=([0], [1]))
+    d_pre = f_ct * w * _up(pre)  # [C, 3, J]
+    d_full = ct_fills + jnp.sum(d_pre, axis=-1)  # [C, 3]
+    d_overlap = -jnp.where(same, d_pre, 0.0)
+    rooms, sgn = [], []
+    for q, x, t in zip(_others(parts), room, trans):
+        d_room = d_overlap * q * _up(x)  # [C, 3, J]
+        rooms.append(d_room)
+        sgn.append(-d_room * jnp.where(t >= 0.0, 1.0, -1.0))  # d T_k
+    # One array, read by products with ones: a dot takes a materialised operand, so XLA computes the chain
+    # once instead of fusing all of it into each sum (measured: 3x the work of this function).
+    both = jnp.stack([jnp.stack(rooms), jnp.stack(sgn)])  # [2, 5, C, 3, J]
+    sums_j = jnp.dot(both, jnp.ones(both.shape[-1], both.dtype))  # [2, 5, C, 3]
+    d_box = d_full * jnp.stack(_others(boxes)) + sums_j[0]
+    d_past = sums_j[1]
+    d_base = jnp.tensordot(jnp.ones(both.shape[2], both.dtype), both[1], axes=([0], [1]))  # [5, 3, J]
+    return d_weight, d_base, d_past, jnp.zeros_like(s_m), d_box
+
+
+_level_fills.defvjp(_level_fills_fwd, _level_fills_bwd)
 
 
 def nest_counts(
@@ -451,7 +520,6 @@ def nest_counts(
     base = steps - inside
     filled = max(min(depth, num_levels) - 1, 0)  # levels 1 .. filled get fills
     past = jnp.moveaxis(inside[..., NUM_DIMS - 1 :: NUM_DIMS][..., :filled], -1, 1)  # [5, C, 3]: inside loop 8c - 1
-    trans = base[:, None] + past[..., None]  # [5, C, 3, J]
     # s_m: the step of the innermost non-trivial loop above each level: the blend s <- s + g_k (s_k - s) over
     # the loops outer to inner (a one-hot pick in exact numerics; in relaxed numerics the same sum as
     # sum_m g_m prod_{k>m} (1 - g_k) s_m). It only feeds a comparison: no gradient. A scan over the levels
@@ -472,7 +540,7 @@ def nest_counts(
     mask = jnp.asarray(np.arange(top * NUM_DIMS)[None, :] < NUM_DIMS * np.arange(1, filled + 1)[:, None], dt)
     if filled:
         box = jnp.moveaxis(boxes[1 : filled + 1], -1, 0)  # [5, C, 3]
-        fl, tr = _level_fills(weight[None] * mask, trans, jnp.moveaxis(s_m_rows, 0, 1), box)
+        fl, tr = _level_fills(weight[None] * mask, base, past, jnp.moveaxis(s_m_rows, 0, 1), box)
     else:
         fl = tr = jnp.zeros((0, NUM_OPERANDS), dt)
 

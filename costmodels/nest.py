@@ -86,6 +86,16 @@ _COORD = np.array(
 REL = (_COORD >= 0).astype(np.float32)
 """f32[3, 8]: 1 where a dim indexes an operand's data."""
 
+_EXACT_DOT = jax.lax.Precision.HIGHEST
+"""Products used as sums (0/1 and stride matrices): full float32 on every backend (a GPU may otherwise
+round f32 products to TF32, and the counts would no longer be exact integers)."""
+
+# _BOX_DIRECT[d, 5 o + c] = 1 where dim d alone is coordinate c of operand o (all but the inputs' H and W).
+_BOX_DIRECT = np.zeros((8, 15), np.float32)
+for _o, _d in zip(*np.nonzero(_COORD >= 0)):
+    if not (_o == 0 and _d in (_P, _Q, _R, _S)):
+        _BOX_DIRECT[_d, 5 * _o + _COORD[_o, _d]] = 1.0
+
 
 def box_extents(extent, stride, dilation):
     """Box extents of each operand's tile in its own coordinates.
@@ -99,13 +109,16 @@ def box_extents(extent, stride, dilation):
         ``(p - 1) * stride + (r - 1) * dilation + 1`` (Timeloop's projection
         of the corner points: the box spans any gap a stride leaves).
     """
-    e = [extent[..., i] for i in range(NUM_DIMS)]
-    h = (e[_P] - 1.0) * stride[0] + (e[_R] - 1.0) * dilation[0] + 1.0
-    w = (e[_Q] - 1.0) * stride[1] + (e[_S] - 1.0) * dilation[1] + 1.0
-    inputs = jnp.stack([e[_N], e[_G], e[_C], h, w], axis=-1)
-    weights = jnp.stack([e[_G], e[_K], e[_C], e[_R], e[_S]], axis=-1)
-    outputs = jnp.stack([e[_N], e[_G], e[_K], e[_P], e[_Q]], axis=-1)
-    return jnp.stack([inputs, weights, outputs], axis=-2)
+    # Every box side is affine in the extents (input rows p * stride + r * dilation + 1 - stride - dilation),
+    # so the boxes are one product with a [8, 15] matrix: its gradient is a product too, where slicing out
+    # the eight extents cost a full-size pad each (+12% relaxed value+gradient).
+    dt = extent.dtype
+    rows_cols = (_P, 3), (_R, 3), (_Q, 4), (_S, 4)  # inputs' H and W (operand 0: columns 3 and 4)
+    scale = jnp.stack([stride[0], dilation[0], stride[1], dilation[1]]).astype(dt)
+    halo = jnp.zeros((NUM_DIMS, NUM_OPERANDS * NUM_COORDS), dt).at[tuple(np.array(rows_cols).T)].set(scale)
+    off = jnp.zeros(NUM_OPERANDS * NUM_COORDS, dt).at[3:5].set(1.0 - scale[0::2] - scale[1::2])
+    box = jnp.dot(extent, jnp.asarray(_BOX_DIRECT, dt) + halo, precision=_EXACT_DOT) + off
+    return box.reshape(extent.shape[:-1] + (NUM_OPERANDS, NUM_COORDS))
 
 
 @struct.dataclass(frozen=True)
@@ -218,7 +231,7 @@ def _suffix_sum(x, axis):
     ax = axis % x.ndim
     n = x.shape[ax]
     after = jnp.asarray(np.tril(np.ones((n, n), np.float32), -1))  # after[j, k] = 1 where j > k
-    return jnp.moveaxis(jnp.tensordot(jnp.moveaxis(x, ax, -1), after, axes=1), -1, ax)
+    return jnp.moveaxis(jnp.tensordot(jnp.moveaxis(x, ax, -1), after, axes=1, precision=_EXACT_DOT), -1, ax)
 
 
 def _gcd(a, b):
@@ -441,7 +454,8 @@ def _level_fills_bwd(saved, cts):
     trans, boxes, room, parts, same, pre, delta, moved, w = _fills_forward(*saved)[1]
     ct_fills, ct_transfers = cts
     f_ct = ct_fills[..., None]  # [C, 3, 1]
-    d_weight = jnp.tensordot(jnp.ones(3, delta.dtype), f_ct * delta + ct_transfers[..., None] * moved, axes=([0], [1]))
+    per_w = f_ct * delta + ct_transfers[..., None] * moved  # [C, 3, J]
+    d_weight = jnp.tensordot(jnp.ones(3, delta.dtype), per_w, axes=([0], [1]), precision=_EXACT_DOT)  # [C, J]
     d_pre = f_ct * w * _up(pre)  # [C, 3, J]
     d_full = ct_fills + jnp.sum(d_pre, axis=-1)  # [C, 3]
     d_overlap = -jnp.where(same, d_pre, 0.0)
@@ -453,10 +467,11 @@ def _level_fills_bwd(saved, cts):
     # One array, read by products with ones: a dot takes a materialised operand, so XLA computes the chain
     # once instead of fusing all of it into each sum (measured: 3x the work of this function).
     both = jnp.stack([jnp.stack(rooms), jnp.stack(sgn)])  # [2, 5, C, 3, J]
-    sums_j = jnp.dot(both, jnp.ones(both.shape[-1], both.dtype))  # [2, 5, C, 3]
+    sums_j = jnp.dot(both, jnp.ones(both.shape[-1], both.dtype), precision=_EXACT_DOT)  # [2, 5, C, 3]
     d_box = d_full * jnp.stack(_others(boxes)) + sums_j[0]
     d_past = sums_j[1]
-    d_base = jnp.tensordot(jnp.ones(both.shape[2], both.dtype), both[1], axes=([0], [1]))  # [5, 3, J]
+    ones_c = jnp.ones(both.shape[2], both.dtype)
+    d_base = jnp.tensordot(ones_c, both[1], axes=([0], [1]), precision=_EXACT_DOT)  # [5, 3, J]
     return d_weight, d_base, d_past, jnp.zeros_like(s_m), d_box
 
 

@@ -97,6 +97,16 @@ for _o, _d in zip(*np.nonzero(_COORD >= 0)):
         _BOX_DIRECT[_d, 5 * _o + _COORD[_o, _d]] = 1.0
 
 
+def _box_matrix(stride, dilation, dt):
+    """f32[8, 15] ``A``: the boxes are ``extent @ A`` plus constants (input rows p * stride + r * dilation
+    + 1 - stride - dilation; every other side one extent), so ``A`` is their derivative in the extents."""
+    rows_cols = (_P, 3), (_R, 3), (_Q, 4), (_S, 4)  # inputs' H and W (operand 0: columns 3 and 4)
+    scale = jnp.stack([stride[0], dilation[0], stride[1], dilation[1]]).astype(dt)
+    halo = jnp.zeros((NUM_DIMS, NUM_OPERANDS * NUM_COORDS), dt).at[tuple(np.array(rows_cols).T)].set(scale)
+    return jnp.asarray(_BOX_DIRECT, dt) + halo
+
+
+@jax.custom_jvp
 def box_extents(extent, stride, dilation):
     """Box extents of each operand's tile in its own coordinates.
 
@@ -108,17 +118,33 @@ def box_extents(extent, stride, dilation):
         f32[..., 3, 5]; irrelevant coordinates are 1. Input rows are
         ``(p - 1) * stride + (r - 1) * dilation + 1`` (Timeloop's projection
         of the corner points: the box spans any gap a stride leaves).
+
+    Computed from the extents one by one; its derivative (``_box_extents_jvp``)
+    is the same affine map as one product with an [8, 15] matrix, whose
+    transpose is a product too: the automatic one padded a full-size array
+    for each of the eight extents (+8-12% relaxed value+gradient).
     """
-    # Every box side is affine in the extents (input rows p * stride + r * dilation + 1 - stride - dilation),
-    # so the boxes are one product with a [8, 15] matrix: its gradient is a product too, where slicing out
-    # the eight extents cost a full-size pad each (+12% relaxed value+gradient).
-    dt = extent.dtype
-    rows_cols = (_P, 3), (_R, 3), (_Q, 4), (_S, 4)  # inputs' H and W (operand 0: columns 3 and 4)
-    scale = jnp.stack([stride[0], dilation[0], stride[1], dilation[1]]).astype(dt)
-    halo = jnp.zeros((NUM_DIMS, NUM_OPERANDS * NUM_COORDS), dt).at[tuple(np.array(rows_cols).T)].set(scale)
-    off = jnp.zeros(NUM_OPERANDS * NUM_COORDS, dt).at[3:5].set(1.0 - scale[0::2] - scale[1::2])
-    box = jnp.dot(extent, jnp.asarray(_BOX_DIRECT, dt) + halo, precision=_EXACT_DOT) + off
-    return box.reshape(extent.shape[:-1] + (NUM_OPERANDS, NUM_COORDS))
+    e = [extent[..., i] for i in range(NUM_DIMS)]
+    h = (e[_P] - 1.0) * stride[0] + (e[_R] - 1.0) * dilation[0] + 1.0
+    w = (e[_Q] - 1.0) * stride[1] + (e[_S] - 1.0) * dilation[1] + 1.0
+    inputs = jnp.stack([e[_N], e[_G], e[_C], h, w], axis=-1)
+    weights = jnp.stack([e[_G], e[_K], e[_C], e[_R], e[_S]], axis=-1)
+    outputs = jnp.stack([e[_N], e[_G], e[_K], e[_P], e[_Q]], axis=-1)
+    return jnp.stack([inputs, weights, outputs], axis=-2)
+
+
+@box_extents.defjvp
+def _box_extents_jvp(primals, tangents):
+    extent, stride, dilation = primals
+    d_extent, d_stride, d_dilation = tangents
+    a = _box_matrix(stride, dilation, extent.dtype)
+    shape = extent.shape[:-1] + (NUM_OPERANDS, NUM_COORDS)
+    tangent = jnp.dot(d_extent, a, precision=_EXACT_DOT).reshape(shape)
+    # the input rows' and columns' dependence on the stride and dilation (zero for a layer's constants)
+    rows = (extent[..., _P] - 1.0) * d_stride[0] + (extent[..., _R] - 1.0) * d_dilation[0]
+    cols = (extent[..., _Q] - 1.0) * d_stride[1] + (extent[..., _S] - 1.0) * d_dilation[1]
+    tangent = tangent.at[..., 0, 3].add(rows).at[..., 0, 4].add(cols)
+    return box_extents(extent, stride, dilation), tangent
 
 
 @struct.dataclass(frozen=True)

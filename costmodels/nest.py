@@ -481,7 +481,7 @@ def _level_fills_bwd(saved, cts):
     ct_fills, ct_transfers = cts
     f_ct = ct_fills[..., None]  # [C, 3, 1]
     per_w = f_ct * delta + ct_transfers[..., None] * moved  # [C, 3, J]
-    d_weight = jnp.tensordot(jnp.ones(3, delta.dtype), per_w, axes=([0], [1]), precision=_EXACT_DOT)  # [C, J]
+    d_weight = per_w[:, 0] + per_w[:, 1] + per_w[:, 2]  # [C, J]
     d_pre = f_ct * w * _up(pre)  # [C, 3, J]
     d_full = ct_fills + jnp.sum(d_pre, axis=-1)  # [C, 3]
     d_overlap = -jnp.where(same, d_pre, 0.0)

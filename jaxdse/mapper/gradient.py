@@ -340,7 +340,7 @@ def gradient_map(
             if k > 0:
                 theta_h[li, 1 : 1 + k] = _theta_from_factors(first[li][1:], log_bounds[li][None, :])
         theta.append(shard_leading(jnp.asarray(rows(theta_h, nd)[c])))
-        opt_state.append(shard_leading(optax.adam(lr).init(theta[j])))
+        opt_state.extend(adam_init(theta[j : j + 1]))
         if k0 > 0:
             optimise(j, k0)
     def_factors = np.stack([f[0] for f in first])

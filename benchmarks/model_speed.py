@@ -12,7 +12,12 @@ Also times the same evaluation one mapping at a time from Python (the way a
 black-box search loop would call a model) as the in-process baseline, and
 prints the ratio.
 
-    python benchmarks/model_speed.py [--quick] [--csv FILE]
+    python benchmarks/model_speed.py [--quick] [--csv FILE] [--cpu-devices N]
+
+Batches are split over one JAX CPU device per core (``costmodels.sharding.use_cpu_cores``
+and ``map_batch``): one XLA:CPU device keeps only 1.5-1.7 of 2 cores busy on this model.
+At the largest batch the three target figures are also timed on one device (the default
+of a process that does not ask for the split), with the split's gain.
 
 Ends with the three figures at the largest batch against the targets of
 issue 13 (section 6, on 2 CPU cores): ``explainable_default`` exact
@@ -34,7 +39,9 @@ import numpy as np
 
 import costmodels as cm
 import workloads as w
+from costmodels import sharding
 from costmodels.compile import jit
+from costmodels.sharding import map_batch, place_batch, use_cpu_cores
 from jaxdse.hierarchy_plan import random_nest_mappings
 from jaxdse.mapspace import random_mappings
 
@@ -60,7 +67,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small batches only (CI smoke run)")
     ap.add_argument("--csv", help="also write the table as CSV")
+    ap.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=None,
+        help="JAX CPU devices to split batches over (default: one per core; 1 = one device, as before)",
+    )
     args = ap.parse_args()
+    devices = use_cpu_cores(args.cpu_devices)
 
     layer = w.conv2d("resnet50.conv3_x.conv2", 128, 128, 28, 3)
     arch = cm.preset("explainable_default")
@@ -68,19 +82,18 @@ def main() -> None:
     rng = np.random.default_rng(0)
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
 
-    @jit
-    def exact(m):
-        c = cm.evaluate_batch(arch, la, m)
+    def exact_one(m):
+        c = cm.evaluate(arch, la, m)
         return c.latency_cycles, c.energy_total_pj, c.legal
+
+    exact = jit(lambda m: map_batch(exact_one, m))
 
     def relaxed_obj(temporal, spatial, order):
         c = cm.evaluate(arch, la, cm.Mapping(temporal, spatial, order), cm.Relaxed(0.05))
         return jnp.log(c.latency_cycles) + jnp.log(c.energy_total_pj) + c.penalty
 
-    @jit
-    def relaxed(m):
-        vg = jax.value_and_grad(relaxed_obj, argnums=(0, 1))
-        return jax.lax.map(lambda x: vg(*x), (m.temporal, m.spatial, m.order), batch_size=cm.model.BATCH_CHUNK)
+    vg = jax.value_and_grad(relaxed_obj, argnums=(0, 1))
+    relaxed = jit(lambda m: map_batch(lambda x: vg(*x), (m.temporal, m.spatial, m.order)))
 
     # Baseline: one mapping per Python call of the jitted single evaluation.
     one = jit(lambda m: (lambda c: (c.latency_cycles, c.energy_total_pj, c.legal))(cm.evaluate(arch, la, m)))
@@ -95,22 +108,36 @@ def main() -> None:
     # The five-level eyeriss_like hierarchy on the general model (padded to MAX_LEVELS levels).
     hier = cm.hierarchy_preset("eyeriss_like")
 
-    @jit
-    def exact_hier(m):
-        c = jax.lax.map(lambda x: cm.evaluate_hierarchy(hier, la, x), m, batch_size=cm.model.BATCH_CHUNK)
+    def exact_hier_one(m):
+        c = cm.evaluate_hierarchy(hier, la, m)
         return c.latency_cycles, c.energy_total_pj, c.legal
+
+    exact_hier = jit(lambda m: map_batch(exact_hier_one, m))
 
     rows = []
     load_start = os.getloadavg()[0]
     for n in sizes:
-        m = jax.device_put(random_mappings(layer, n, rng, max_spatial=256))
+        m = place_batch(random_mappings(layer, n, rng, max_spatial=256))
         t_exact = _time(exact, m)
         t_rel = _time(relaxed, m)
-        mh = random_nest_mappings(layer, hier, n, rng)
+        mh = place_batch(random_nest_mappings(layer, hier, n, rng))
         t_hier = _time(exact_hier, mh)
         rows.append((n, n / t_exact, n / t_rel, (n / t_exact) / loop_rate, n / t_hier))
 
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}")
+    # The same three at the largest batch with everything on one device (the default of a
+    # process that did not call use_cpu_cores), timed here so the split's gain is measured.
+    one_device = None
+    if devices > 1:
+        with sharding.disabled():
+            fns = [jit(lambda m, f=f: map_batch(f, m)) for f in (exact_one, exact_hier_one)]
+            rel1 = jit(lambda m: map_batch(lambda x: vg(*x), (m.temporal, m.spatial, m.order)))
+            m1d, mh1d = jax.device_put(jax.device_get(m)), jax.device_put(jax.device_get(mh))
+            one_device = (n / _time(fns[0], m1d), n / _time(fns[1], mh1d), n / _time(rel1, m1d))
+
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}, "
+        f"batches split over {devices} device(s) (costmodels.sharding.map_batch)"
+    )
     print(f"layer: {layer.describe()}  design: explainable_default")
     print(f"baseline: one mapping per Python call: {loop_rate:,.0f} exact evals/s")
     print(
@@ -123,6 +150,13 @@ def main() -> None:
     print(f"targets at batch {n:,} (load average {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end):")
     for (name, target), got in zip(TARGETS.items(), (e, h, r)):
         print(f"  {name:<36} {got:>12,.0f}  target >= {target:>9,.0f}  {'met' if got >= target else 'MISSED'}")
+    if one_device is not None:
+        print(f"the same on one device (what a process gets without use_cpu_cores), batch {n:,}:")
+        for (name, target), got, split in zip(TARGETS.items(), one_device, (e, h, r)):
+            print(
+                f"  {name:<36} {got:>12,.0f}  target >= {target:>9,.0f}  {'met' if got >= target else 'MISSED'}"
+                f"  (split over {devices}: {split / got:.2f}x)"
+            )
     if args.csv:
         with open(args.csv, "w", newline="") as fh:
             wr = csv.writer(fh)

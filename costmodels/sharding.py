@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -34,7 +34,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from costmodels.arch import Arch
 from costmodels.compile import jit
 from costmodels.mapping import Mapping
-from costmodels.model import BATCH_CHUNK, Costs, LayerArrays, evaluate_batch
+from costmodels.model import BATCH_CHUNK, Costs, LayerArrays, evaluate
 from costmodels.numerics import EXACT
 
 AXIS = "batch"
@@ -117,29 +117,100 @@ def pad_leading(tree: Any, multiple: int) -> tuple[Any, int]:
     return jax.tree_util.tree_map(pad, tree), n
 
 
+MIN_ITEMS_PER_DEVICE = 4 * BATCH_CHUNK
+"""Smallest share per device worth splitting for: below it ``map_batch`` runs on one device
+(dispatching a few chunks to each device costs more than it saves; ``benchmarks/scaling.py``)."""
+
+
+def _chunked(fn: Callable, chunk: int, tree: Any, *shared: Any) -> Any:
+    one = functools.partial(_call_item, fn, shared)
+    n = jax.tree_util.tree_leaves(tree)[0].shape[0]
+    return jax.vmap(one)(tree) if n <= chunk else jax.lax.map(one, tree, batch_size=chunk)
+
+
+def _call_item(fn: Callable, shared: tuple, item: Any) -> Any:
+    return fn(item, *shared)
+
+
+def map_batch(fn: Callable, tree: Any, *shared: Any, chunk: int = BATCH_CHUNK) -> Any:
+    """``fn(item, *shared)`` for every item on the leading axis of ``tree``, vectorised in
+    chunks of ``chunk`` items (``jax.lax.map``), and split over the local devices with
+    ``jax.shard_map`` when there are several and each gets at least
+    ``MIN_ITEMS_PER_DEVICE`` items (the batch is padded with copies of its last item to a
+    multiple of the device count; the padding is dropped from the result). ``shared``
+    arguments (architecture, layer, numerics) are replicated.
+
+    Traceable: call it under ``jit``. Each device runs the same chunked program on its
+    share, so splitting changes which thread computes an item, not how.
+
+    On a CPU host, several devices (``use_cpu_cores``) let XLA run one share per core:
+    one XLA:CPU device spreads a single program's operations over the cores only
+    partly (1.5-1.7 busy cores of 2 measured on the model), two devices keep both busy.
+    """
+    mesh = local_mesh()
+    n = jax.tree_util.tree_leaves(tree)[0].shape[0]
+    if mesh is None or n < mesh.size * MIN_ITEMS_PER_DEVICE:
+        return _chunked(fn, chunk, tree, *shared)
+    extra = -n % mesh.size
+    if extra:
+        tree = jax.tree_util.tree_map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)]), tree)
+    split = jax.shard_map(
+        functools.partial(_chunked, fn, chunk),
+        mesh=mesh,
+        in_specs=(PartitionSpec(AXIS),) + (PartitionSpec(),) * len(shared),
+        out_specs=PartitionSpec(AXIS),
+    )
+    out = split(tree, *shared)
+    return jax.tree_util.tree_map(lambda x: x[:n], out) if extra else out
+
+
+def place_batch(tree: Any) -> Any:
+    """Put a batch where ``map_batch`` will compute it: split over the local devices when
+    ``map_batch`` would split it, else on the default device (no copy inside the call)."""
+    mesh = local_mesh()
+    n = jax.tree_util.tree_leaves(tree)[0].shape[0]
+    if mesh is None or n < mesh.size * MIN_ITEMS_PER_DEVICE or n % mesh.size:
+        return jax.device_put(tree)
+    return shard_leading(tree, mesh)
+
+
+def _evaluate_item(mapping: Mapping, arch: Arch, layer: LayerArrays, nums) -> Costs:
+    return evaluate(arch, layer, mapping, nums)
+
+
 @jit(static_argnames=("chunk",))
-def _per_device(arch, layer, mappings, nums, chunk):
-    return jax.vmap(lambda m: evaluate_batch(arch, layer, m, nums, chunk))(mappings)
-
-
-_one_device = jit(evaluate_batch, static_argnames=("chunk",))
+def _evaluate_split(arch, layer, mappings, nums, chunk):
+    return map_batch(_evaluate_item, mappings, arch, layer, nums, chunk=chunk)
 
 
 def evaluate_sharded(arch: Arch, layer: LayerArrays, mappings: Mapping, nums=EXACT, chunk: int = BATCH_CHUNK) -> Costs:
-    """``evaluate_batch`` (compiled) with the batch split over the local devices.
+    """``evaluate_batch`` compiled, with the batch split over the local devices
+    (``map_batch``). With one device (or a small batch) this is ``evaluate_batch`` jitted."""
+    return _evaluate_split(arch, layer, mappings, nums, chunk)
 
-    The batch (leading axis of ``mappings``) is padded to a multiple of the
-    device count, reshaped to [devices, per_device, ...], split over the mesh,
-    and each device runs ``evaluate_batch`` on its share; the padding is
-    dropped from the result. With one device this is ``evaluate_batch`` jitted.
+
+def use_cpu_cores(devices: int | None = None) -> int:
+    """Give JAX's CPU backend one device per core (or ``devices``; ``$JAXDSE_CPU_DEVICES``
+    when set), so that ``map_batch`` and ``evaluate_sharded`` keep every core busy.
+
+    Must run before JAX's first operation in the process (JAX fixes its devices then);
+    afterwards, or when the device count was already chosen (``jax_num_cpu_devices``,
+    ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``), it changes nothing.
+    Returns the number of local devices JAX will use. Measured on the 2-core development
+    machine, in one process, two devices against one on batches of 200,000
+    (``benchmarks/model_speed.py``): README, "Performance".
     """
-    mesh = local_mesh()
-    if mesh is None:
-        return _one_device(arch, layer, mappings, nums, chunk)
-    m, n = pad_leading(mappings, mesh.size)
-    m = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((mesh.size, -1) + np.shape(x)[1:]), m)
-    c = _per_device(replicate(arch, mesh), replicate(layer, mesh), shard_leading(m, mesh), nums, chunk)
-    return jax.tree_util.tree_map(lambda x: x.reshape((-1,) + x.shape[2:])[:n], c)
+    from jax._src import xla_bridge
+
+    env = os.environ.get("JAXDSE_CPU_DEVICES", "")
+    if devices is None and env.isdigit() and int(env) > 0:
+        devices = int(env)
+    if devices is None:
+        devices = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    chosen = jax.config.jax_num_cpu_devices > 0 or "device_count" in os.environ.get("XLA_FLAGS", "")
+    if not chosen and not xla_bridge.backends_are_initialized():
+        jax.config.update("jax_num_cpu_devices", max(1, devices))
+    return len(jax.local_devices())
 
 
 __all__ = [
@@ -148,6 +219,10 @@ __all__ = [
     "device_count",
     "disabled",
     "local_mesh",
+    "map_batch",
+    "place_batch",
+    "MIN_ITEMS_PER_DEVICE",
+    "use_cpu_cores",
     "pad_leading",
     "replicate",
     "shard_leading",

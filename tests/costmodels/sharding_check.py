@@ -22,7 +22,9 @@ out = {"devices": len(jax.devices())}
 arch = cm.get_arch("explainable_default")
 net = get("resnet18")
 layer = net.layers[3]
-ms = random_mappings(layer, 1001, np.random.default_rng(0))  # odd size: padded to 1008 over 8 devices
+# odd size, large enough that map_batch splits it: padded to a multiple of the device count
+n_items = sharding.MIN_ITEMS_PER_DEVICE * len(jax.devices()) + 1
+ms = random_mappings(layer, n_items, np.random.default_rng(0))
 la = cm.layer_arrays(layer)
 sharded = cm.evaluate_sharded(arch, la, ms)
 with sharding.disabled():
@@ -31,6 +33,8 @@ with sharding.disabled():
 out["mesh_devices"] = sharding.device_count()
 out["split_devices"] = len(sharding.shard_leading(np.zeros((16, 3))).sharding.device_set)
 out["batch"] = int(sharded.latency_cycles.shape[0])
+out["batch_expected"] = n_items
+out["eval_devices"] = len(sharded.latency_cycles.sharding.device_set)  # computed over the whole mesh
 out["legal"] = int(np.asarray(single.legal).sum())
 out["legal_equal"] = bool(np.array_equal(np.asarray(sharded.legal), np.asarray(single.legal)))
 # float32 costs agree to rounding: the two programs are compiled differently (as jit and eager do)

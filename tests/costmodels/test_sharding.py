@@ -32,6 +32,34 @@ def test_single_device_is_a_no_op():
     assert n == 5 and padded["a"].tolist() == [0, 1, 2, 3, 4, 4, 4, 4]
 
 
+def test_use_cpu_cores_before_and_after_jax_starts():
+    """``use_cpu_cores`` sets the CPU device count before JAX's first operation and changes
+    nothing after it; a small batch stays on one device, a large one is split (bit-identical
+    to the unsplit result: each device runs the same chunked program)."""
+    code = (
+        "import json, jax, jax.numpy as jnp, numpy as np\n"
+        "from costmodels import sharding\n"
+        "n = sharding.use_cpu_cores(2)\n"
+        "again = sharding.use_cpu_cores(3)\n"
+        "f = lambda x, s: jnp.sin(x * s).sum()\n"
+        "big = jnp.arange(2 * sharding.MIN_ITEMS_PER_DEVICE + 3, dtype=jnp.float32).reshape(-1, 1)\n"
+        "split = jax.jit(lambda t: sharding.map_batch(f, t, 0.5))(big)\n"
+        "small = jax.jit(lambda t: sharding.map_batch(f, t, 0.5))(big[:10])\n"
+        "with sharding.disabled():\n"
+        "    one = jax.jit(lambda t: sharding.map_batch(f, t, 0.5))(big)\n"
+        "print(json.dumps({'n': n, 'again': again, 'split': len(split.sharding.device_set),\n"
+        "  'small': len(small.sharding.device_set), 'shape': list(split.shape),\n"
+        "  'equal': bool(np.array_equal(np.asarray(split), np.asarray(one)))}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAXDSE_CPU_DEVICES")}
+    env["JAX_PLATFORMS"] = "cpu"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    shape = [2 * sharding.MIN_ITEMS_PER_DEVICE + 3]
+    assert out == {"n": 2, "again": 2, "split": 2, "small": 1, "shape": shape, "equal": True}
+
+
 COLLECTIVE_TIMEOUT_S = 900
 """XLA's CPU collective (rendezvous) timeouts for the check, far above a loaded machine's stalls."""
 
@@ -68,7 +96,8 @@ def test_sharded_devices_match_one(devices, mapper_budget):
     out = _sharding_check(devices, mapper_budget)
     assert out["devices"] == devices and out["mesh_devices"] == devices and out["disabled_devices"] == 1
     assert out["split_devices"] == devices  # a batch really is spread over all of them
-    assert out["batch"] == 1001 and out["legal"] > 0
+    assert out["batch"] == out["batch_expected"] and out["legal"] > 0
+    assert out["eval_devices"] == devices  # evaluate_sharded ran its shares on every device
     assert out["legal_equal"]
     assert out["max_rel_diff"] < 1e-6
     if mapper_budget:  # the mapper's batches sharded over the devices find the same mappings

@@ -12,10 +12,12 @@ their count). Per process:
   split over D devices), after a compile call (skipped by ``--quick``).
 
 Ratios are against D = 1 measured by the same script in the same
-invocation. Simulated CPU devices share the host's cores: on a 2-core
-machine more devices cannot be faster than the cores allow, and XLA's CPU
-backend already spreads one device's work over the cores. The figure that
-matters there is that sharding costs little; real speedups need real devices.
+invocation. Simulated CPU devices share the host's cores: one XLA:CPU
+device keeps only part of them busy on this model, so one device per core
+is faster on large batches (``costmodels.sharding.use_cpu_cores``), and
+more devices than cores give part of that back. Batches below
+``MIN_ITEMS_PER_DEVICE`` per device are not split, so at small sizes the
+rows compare processes, not splits.
 
     python benchmarks/scaling.py --quick        # D in 1, 2; batches 1e3, 1e4
     python benchmarks/scaling.py                # D in 1, 2, 4, 8; batches 1e3..1e5; mapper too

@@ -74,6 +74,8 @@ class ExplorerConfig(ConfigDict):
         free_gain: Least predicted latency gain of a free-budget move, its
             shrinks included.
         free_grows: Bottleneck moves a free-budget stage tries to pay for.
+        free_paid: Single-shrink payments per move proposed by the unchecked
+            free-budget stage (the least latency cost first).
         shrinks_per_step: Shrinks proposed per step while over an area or
             power limit.
         warm_start_share: Share of the budget first given to the gradient
@@ -96,6 +98,7 @@ class ExplorerConfig(ConfigDict):
     free_harm: float = 0.20
     free_gain: float = 0.01
     free_grows: int = 3
+    free_paid: int = 2
     shrinks_per_step: int = 6
     warm_start_share: float = 0.3
     warm_start_burn_in: int = 250
@@ -104,7 +107,14 @@ class ExplorerConfig(ConfigDict):
         check_fields(
             self,
             "explorer config",
-            ints={"per_step": 1, "top_k": 1, "free_grows": 1, "shrinks_per_step": 1, "warm_start_burn_in": 0},
+            ints={
+                "per_step": 1,
+                "top_k": 1,
+                "free_grows": 1,
+                "free_paid": 1,
+                "shrinks_per_step": 1,
+                "warm_start_burn_in": 0,
+            },
             ranges={
                 "max_scale": (1.0, math.inf, False),
                 "tied_scale": (1.0, math.inf, False),

@@ -406,6 +406,12 @@ def free_and_spend(
     (``Evaluator.hardware_budgets``); the latency gain of the move is
     measured where that move alone was evaluated, else predicted.
 
+    With ``strict`` false (the unchecked stage, after every neighbour was
+    measured), each move is first paid for by single shrinks that alone bring
+    it back inside the ``tight`` limit, whatever their latency cost alone
+    (``cfg.free_paid`` of them, least cost first); the stacking above is the
+    fallback when no single shrink pays.
+
     This is the move a greedy search cannot make in one step when the
     binding constraint is saturated (the reference's VGG16 stall): e.g. L2 1024 -> 256 KiB and psum links 2/64 ->
     1/64 to pay for off-chip 8192 -> 12800 MB/s on vgg16; L2 2048 -> 512 KiB
@@ -424,8 +430,8 @@ def free_and_spend(
         m = measured(sh.design)
         return sh.harm if m is None else m
 
-    shrinks = [sh for sh in shrink_proposals(cur, evaluator, el, tight, nets, most=2 * len(PARAMS))
-               if harm_of(sh) <= cfg.free_harm]  # fmt: skip
+    every = shrink_proposals(cur, evaluator, el, tight, nets, most=2 * len(PARAMS))
+    shrinks = [sh for sh in every if harm_of(sh) <= cfg.free_harm]
     grows = sorted(layer_votes(cur, evaluator.space, focus, cfg=cfg), key=lambda p: -p.priority)[: cfg.free_grows]
     grows += [g for g in (one_step(cur, evaluator.space, g) for g in grows) if g is not None]
     out = []
@@ -433,6 +439,37 @@ def free_and_spend(
         gain = measured(g.design)
         gain = (g.predicted or 0.0) if gain is None else gain
         grown = {p for p in PARAMS if g.design[p] != cur.design[p]}
+        if not strict:
+            # the cheapest payment: one shrink that alone brings the move back inside the
+            # limit, least latency cost first (measured where evaluated alone, else predicted),
+            # whatever that cost: a shrink measured next to the current design can cost far
+            # less next to the move (dlrm: input links 32 -> 16 cost +32% alone, +4% next to
+            # L2 256 -> 512 KiB, which remaps the layers off the input NoC)
+            paying = []
+            for sh in every:
+                (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]
+                d = {**g.design, p: sh.design[p]}
+                if p in grown or evaluator.seen(d) or evaluator.hardware_budgets(d)[key] > 1.0:
+                    continue
+                if all(d != q.design for q in out) and all(d != r[2] for r in paying):
+                    paying.append((harm_of(sh), p, d))
+            for harm1, p, d in sorted(paying, key=lambda r: r[0])[: cfg.free_paid]:
+                cost = (1.0 + gain) * (1.0 + harm1) - 1.0
+                out.append(
+                    Proposal(
+                        d,
+                        f"{tight.kind} is the binding limit ({b:.2f} of budget); pay for a move with the one "
+                        f"shrink that costs least latency on its own: {p} {fmt(p, cur.design[p])} -> {fmt(p, d[p])} "
+                        f"({tight.kind} budget {evaluator.hardware_budgets(d)[key]:.2f}, {harm1:+.0%} latency alone); "
+                        f"and spend it: {g.why}",
+                        cost,
+                        -cost,
+                        latency_predicted=cost,
+                        source="free_budget",
+                    )
+                )
+            if paying:
+                continue
         chosen: dict[str, Proposal] = {}  # parameter -> its shrink (a later one replaces an earlier one)
         for sh in shrinks:
             (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]

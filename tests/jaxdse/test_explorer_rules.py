@@ -9,7 +9,7 @@ from explore_helpers import TINY_NET, small_space
 import jaxdse
 from jaxdse.codesign import ExplorerConfig
 from jaxdse.codesign.acceptance import explorer_result, pick, prediction_errors
-from jaxdse.codesign.constraints import AREA_LIMIT, THROUGHPUT, ConstraintError, Constraints, Limit
+from jaxdse.codesign.constraints import AREA_LIMIT, POWER_LIMIT, THROUGHPUT, ConstraintError, Constraints, Limit
 from jaxdse.codesign.evaluator import DesignEval, Evaluator
 from jaxdse.codesign.explainable import Stage, next_stage
 from jaxdse.codesign.explorer_config import ConfigError
@@ -164,6 +164,48 @@ def test_a_blocked_bottleneck_fix_is_named_with_the_limit_it_breaks():
     (text,) = blocked_fixes(cur, ev, votes)
     assert text.startswith("dram_mb_per_s 1024 MB/s -> 12800 MB/s would put power_w at 1")
     assert text.endswith("% of its limit")
+
+
+def test_unchecked_free_budget_pays_with_the_single_shrink_that_costs_least(monkeypatch):
+    """After every neighbour was measured, a move over the power limit is paid for by one
+    shrink that alone brings it back inside, least latency cost first (measured where that
+    shrink was evaluated alone), however large that cost (held-apart dlrm: input links
+    32 -> 16 cost +32% alone and +4% next to the L2 growth they paid for)."""
+    from jaxdse.codesign import proposals
+
+    space = small_space()
+    d = {**space.default_design(), "num_pes": 256.0, "l2_kib": 256.0, "dram_mb_per_s": 4096.0, "l1_bytes": 64.0,
+         "links_inputs": 16.0}  # fmt: skip
+    grow_d = {**d, "dram_mb_per_s": 12800.0}
+    probe = Evaluator([TINY_NET], space, Constraints())
+    shrink_values = {"num_pes": 64.0, "l2_kib": 64.0, "l1_bytes": 16.0, "links_inputs": 4.0}
+    paid_power = {p: probe.hardware_costs({**grow_d, p: v})[1] for p, v in shrink_values.items()}
+    limit = sorted(paid_power.values())[2] * 1.0001  # the two or three cheapest-in-power shrinks pay
+    ev = Evaluator([TINY_NET], space, Constraints(power_w=limit))
+    assert ev.hardware_budgets(grow_d)["power_w"] > 1.0
+    cur = _ev(1, 1.0, ev.hardware_budgets(d), design=d)
+    harms = {"num_pes": 0.9, "l2_kib": 0.5, "l1_bytes": 0.3, "links_inputs": 0.05}
+    shrinks = [Proposal({**d, p: v}, f"shrink {p}", -0.1, 0.1, harms[p]) for p, v in shrink_values.items()]
+    measured_alone = _ev(2, 1.6, ev.hardware_budgets({**d, "l2_kib": 64.0}), design={**d, "l2_kib": 64.0})
+    ev.cache[ev.key(measured_alone.design)] = measured_alone  # l2's cost measured alone: +60%, not its +50%
+    grow = Proposal(grow_d, "dma-bound; dram_mb_per_s 4096 MB/s -> 12800 MB/s", -0.3, 0.3)
+    monkeypatch.setattr(proposals, "shrink_proposals", lambda *a, **k: shrinks)
+    monkeypatch.setattr(proposals, "layer_votes", lambda *a, **k: [grow])
+    monkeypatch.setattr(proposals, "one_step", lambda *a, **k: None)
+    harm_of = {**harms, "l2_kib": 0.6}
+    paying = sorted((p for p in shrink_values if paid_power[p] <= limit), key=lambda p: harm_of[p])
+    assert len(paying) >= 2
+    cfg = ExplorerConfig(free_paid=2)
+    out = proposals.free_and_spend(cur, ev, {}, ["tiny_cnn"], ["tiny_cnn"], POWER_LIMIT, strict=False, cfg=cfg)
+    moved = [next(p for p in shrink_values if o.design[p] != d[p]) for o in out]
+    assert moved == paying[:2]
+    for o, p in zip(out, moved):
+        assert o.design == {**grow_d, p: shrink_values[p]} and ev.hardware_budgets(o.design)["power_w"] <= 1.0
+        assert o.latency_predicted == pytest.approx((1 - 0.3) * (1 + harm_of[p]) - 1)
+        assert "costs least latency on its own" in o.why
+    # strict: shrinks costing more than free_harm (0.2) alone are never used, only stacked ones
+    strict = proposals.free_and_spend(cur, ev, {}, ["tiny_cnn"], ["tiny_cnn"], POWER_LIMIT, strict=True, cfg=cfg)
+    assert all(o.design[p] == d[p] for o in strict for p in ("num_pes", "l2_kib", "l1_bytes"))
 
 
 def test_stages_in_order_and_back_to_the_bottleneck_on_acceptance():

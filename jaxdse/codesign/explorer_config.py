@@ -74,8 +74,8 @@ class ExplorerConfig(ConfigDict):
         free_gain: Least predicted latency gain of a free-budget move, its
             shrinks included.
         free_grows: Bottleneck moves a free-budget stage tries to pay for.
-        free_paid: Single-shrink payments per move proposed by the unchecked
-            free-budget stage (the least latency cost first).
+        free_paid: Payments (one shrink or a pair) per move proposed by the
+            unchecked free-budget stage (the least latency cost first).
         shrinks_per_step: Shrinks proposed per step while over an area or
             power limit.
         warm_start_share: Share of the budget first given to the gradient

@@ -407,10 +407,10 @@ def free_and_spend(
     measured where that move alone was evaluated, else predicted.
 
     With ``strict`` false (the unchecked stage, after every neighbour was
-    measured), each move is first paid for by single shrinks that alone bring
-    it back inside the ``tight`` limit, whatever their latency cost alone
-    (``cfg.free_paid`` of them, least cost first); the stacking above is the
-    fallback when no single shrink pays.
+    measured), each move is first paid for by one shrink, or a pair of shrinks
+    neither of which pays alone, that brings it back inside the ``tight`` limit, whatever their latency
+    cost alone (``cfg.free_paid`` of them, least cost first); the stacking
+    above is the fallback when none pays.
 
     This is the move a greedy search cannot make in one step when the
     binding constraint is saturated (the reference's VGG16 stall): e.g. L2 1024 -> 256 KiB and psum links 2/64 ->
@@ -440,28 +440,43 @@ def free_and_spend(
         gain = (g.predicted or 0.0) if gain is None else gain
         grown = {p for p in PARAMS if g.design[p] != cur.design[p]}
         if not strict:
-            # the cheapest payment: one shrink that alone brings the move back inside the
-            # limit, least latency cost first (measured where evaluated alone, else predicted),
-            # whatever that cost: a shrink measured next to the current design can cost far
-            # less next to the move (dlrm: input links 32 -> 16 cost +32% alone, +4% next to
-            # L2 256 -> 512 KiB, which remaps the layers off the input NoC)
-            paying = []
+            # the cheapest payment: one shrink, or two of different parameters neither of which
+            # would pay alone, that bring the move back inside the limit, least latency cost
+            # first (each shrink's cost measured where it was evaluated alone, else predicted;
+            # a pair's the product), whatever that cost: a shrink measured next to the current
+            # design can cost far less next to the move (dlrm: input links 32 -> 16 cost +32%
+            # alone, +4% next to the L2 256 -> 512 KiB they paid for, which remaps the layers
+            # off the input NoC)
+            single = []
             for sh in every:
                 (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]
-                d = {**g.design, p: sh.design[p]}
-                if p in grown or evaluator.seen(d) or evaluator.hardware_budgets(d)[key] > 1.0:
+                if p not in grown and all((p, sh.design[p]) != (q, v) for _, q, v in single):
+                    single.append((harm_of(sh), p, sh.design[p]))
+
+            def fits(moves, grown_design=g.design) -> bool:
+                return evaluator.hardware_budgets({**grown_design, **dict(moves)})[key] <= 1.0
+
+            combos = [(h, ((p, v),)) for h, p, v in single]
+            alone = [c for c in single if not fits(((c[1], c[2]),))]  # pairs of shrinks that do not pay alone
+            for i, (h1, p1, v1) in enumerate(alone):
+                combos += [((1 + h1) * (1 + h2) - 1, ((p1, v1), (p2, v2))) for h2, p2, v2 in alone[i + 1 :] if p1 != p2]
+            paying = []
+            for harm1, moves in sorted(combos, key=lambda c: c[0]):
+                d = {**g.design, **dict(moves)}
+                if evaluator.seen(d) or any(d == q.design for q in out) or not fits(moves):
                     continue
-                if all(d != q.design for q in out) and all(d != r[2] for r in paying):
-                    paying.append((harm_of(sh), p, d))
-            for harm1, p, d in sorted(paying, key=lambda r: r[0])[: cfg.free_paid]:
+                paying.append((harm1, moves, d))
+                if len(paying) == cfg.free_paid:
+                    break
+            for harm1, moves, d in paying:
                 cost = (1.0 + gain) * (1.0 + harm1) - 1.0
+                paid = ", ".join(f"{p} {fmt(p, cur.design[p])} -> {fmt(p, v)}" for p, v in moves)
                 out.append(
                     Proposal(
                         d,
-                        f"{tight.kind} is the binding limit ({b:.2f} of budget); pay for a move with the one "
-                        f"shrink that costs least latency on its own: {p} {fmt(p, cur.design[p])} -> {fmt(p, d[p])} "
-                        f"({tight.kind} budget {evaluator.hardware_budgets(d)[key]:.2f}, {harm1:+.0%} latency alone); "
-                        f"and spend it: {g.why}",
+                        f"{tight.kind} is the binding limit ({b:.2f} of budget); pay for a move with the shrinks "
+                        f"that cost least latency on their own: {paid} ({tight.kind} budget "
+                        f"{evaluator.hardware_budgets(d)[key]:.2f}, {harm1:+.0%} latency alone); and spend it: {g.why}",
                         cost,
                         -cost,
                         latency_predicted=cost,

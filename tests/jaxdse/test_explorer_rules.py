@@ -2,6 +2,8 @@
 acceptance, the explanation's path, predictions, blocked fixes, the stages,
 constraint kinds and the config (hand-made evaluations where possible: fast)."""
 
+import math
+
 import numpy as np
 import pytest
 from explore_helpers import TINY_NET, small_space
@@ -166,11 +168,18 @@ def test_a_blocked_bottleneck_fix_is_named_with_the_limit_it_breaks():
     assert text.endswith("% of its limit")
 
 
-def test_unchecked_free_budget_pays_with_the_single_shrink_that_costs_least(monkeypatch):
-    """After every neighbour was measured, a move over the power limit is paid for by one
-    shrink that alone brings it back inside, least latency cost first (measured where that
-    shrink was evaluated alone), however large that cost (held-apart dlrm: input links
-    32 -> 16 cost +32% alone and +4% next to the L2 growth they paid for)."""
+@pytest.mark.parametrize("paying_alone", [3, 1])
+def test_unchecked_free_budget_pays_with_the_shrinks_that_cost_least(monkeypatch, paying_alone):
+    # paying_alone 3: the limit lets three single shrinks pay; 1: only num_pes pays alone and the
+    # limit is set where the pair (l2_kib, links_inputs) pays too (and costs less latency)
+    """After every neighbour was measured, a move over the power limit is paid for by one shrink,
+    or a pair of shrinks neither of which pays alone, that brings it back inside, least latency
+    cost first (a shrink's cost measured where it was evaluated alone, else predicted; a pair's
+    the product), however large that cost (held-apart dlrm: input links 32 -> 16 cost +32%
+    alone and +4% next to the L2 growth they paid for). ``paying_alone``: how many of the four
+    shrinks pay on their own under the limit chosen (1: the pairs are needed)."""
+    from itertools import combinations
+
     from jaxdse.codesign import proposals
 
     space = small_space()
@@ -180,7 +189,8 @@ def test_unchecked_free_budget_pays_with_the_single_shrink_that_costs_least(monk
     probe = Evaluator([TINY_NET], space, Constraints())
     shrink_values = {"num_pes": 64.0, "l2_kib": 64.0, "l1_bytes": 16.0, "links_inputs": 4.0}
     paid_power = {p: probe.hardware_costs({**grow_d, p: v})[1] for p, v in shrink_values.items()}
-    limit = sorted(paid_power.values())[2] * 1.0001  # the two or three cheapest-in-power shrinks pay
+    pair_power = probe.hardware_costs({**grow_d, "l2_kib": 64.0, "links_inputs": 4.0})[1]
+    limit = (sorted(paid_power.values())[2] if paying_alone == 3 else pair_power) * 1.0001
     ev = Evaluator([TINY_NET], space, Constraints(power_w=limit))
     assert ev.hardware_budgets(grow_d)["power_w"] > 1.0
     cur = _ev(1, 1.0, ev.hardware_budgets(d), design=d)
@@ -193,17 +203,24 @@ def test_unchecked_free_budget_pays_with_the_single_shrink_that_costs_least(monk
     monkeypatch.setattr(proposals, "layer_votes", lambda *a, **k: [grow])
     monkeypatch.setattr(proposals, "one_step", lambda *a, **k: None)
     harm_of = {**harms, "l2_kib": 0.6}
-    paying = sorted((p for p in shrink_values if paid_power[p] <= limit), key=lambda p: harm_of[p])
-    assert len(paying) >= 2
+
+    def fits(ps):
+        return ev.hardware_budgets({**grow_d, **{p: shrink_values[p] for p in ps}})["power_w"] <= 1.0
+
+    alone = [(p,) for p in shrink_values if fits((p,))]
+    assert len(alone) == paying_alone
+    pairs = [c for c in combinations([p for p in shrink_values if not fits((p,))], 2) if fits(c)]
+    expected = sorted(alone + pairs, key=lambda c: math.prod(1 + harm_of[p] for p in c))[:2]
+    assert expected and (paying_alone > 1 or expected[0] == ("l2_kib", "links_inputs"))
     cfg = ExplorerConfig(free_paid=2)
     out = proposals.free_and_spend(cur, ev, {}, ["tiny_cnn"], ["tiny_cnn"], POWER_LIMIT, strict=False, cfg=cfg)
-    moved = [next(p for p in shrink_values if o.design[p] != d[p]) for o in out]
-    assert moved == paying[:2]
-    for o, p in zip(out, moved):
-        assert o.design == {**grow_d, p: shrink_values[p]} and ev.hardware_budgets(o.design)["power_w"] <= 1.0
-        assert o.latency_predicted == pytest.approx((1 - 0.3) * (1 + harm_of[p]) - 1)
-        assert "costs least latency on its own" in o.why
-    # strict: shrinks costing more than free_harm (0.2) alone are never used, only stacked ones
+    assert [tuple(p for p in shrink_values if o.design[p] != d[p]) for o in out] == expected
+    for o, c in zip(out, expected):
+        assert o.design == {**grow_d, **{p: shrink_values[p] for p in c}}
+        assert ev.hardware_budgets(o.design)["power_w"] <= 1.0
+        assert o.latency_predicted == pytest.approx((1 - 0.3) * math.prod(1 + harm_of[p] for p in c) - 1)
+        assert "cost least latency on their own" in o.why
+    # strict: shrinks costing more than free_harm (0.2) alone are never used, only stacked cheap ones
     strict = proposals.free_and_spend(cur, ev, {}, ["tiny_cnn"], ["tiny_cnn"], POWER_LIMIT, strict=True, cfg=cfg)
     assert all(o.design[p] == d[p] for o in strict for p in ("num_pes", "l2_kib", "l1_bytes"))
 

@@ -3,7 +3,10 @@
 Methods (``METHODS``):
 
 * ``gradient`` (default): Adam on the relaxed model with snapping and exact
-  validation (``jaxdse.mapper.gradient``); all layers in one batch.
+  validation (``jaxdse.mapper.gradient``); all layers in one batch. With the
+  energy or EDP objective its candidates are joined with the pruned
+  mapper's (``_with_pruned``: the relaxed descent alone missed the energy
+  optimum of a GEMM by 6%).
 * ``pruned``: the classical dMazeRunner / Explainable-DSE pruned top-N
   enumeration (``jaxdse.mapper.enumerate``).
 * ``random``: Timeloop-style random legal mappings (``random_search``).
@@ -33,6 +36,7 @@ import os
 import time
 from dataclasses import dataclass
 
+import jax
 import numpy as np
 
 from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
@@ -144,7 +148,7 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
     if method == "gradient":
         from jaxdse.mapper.gradient import gradient_map
 
-        return gradient_map(
+        cands = gradient_map(
             list(layers),
             arch,
             objective,
@@ -156,6 +160,9 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
             max_padding=max_padding,
             progress=progress,
         )
+        if objective == "latency":
+            return cands
+        return [_with_pruned(c, layer, arch, objective, budget, max_padding) for c, layer in zip(cands, layers)]
     rng = np.random.default_rng(seed)
     out = []
     for i, layer in enumerate(layers):
@@ -174,6 +181,32 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
         if progress is not None:
             progress(f"{method} mapper: layer {i + 1}/{len(layers)} ({layer.name})")
     return out
+
+
+def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, budget, max_padding) -> Candidates:
+    """The gradient mapper's candidates joined with the pruned top-N mapper's (energy and EDP).
+
+    With the energy or EDP objective the relaxed descent stops in local optima that the
+    pruned enumeration (``enumerate.pruned``: the best-utilised tilings x 9 order pairs,
+    every one scored exactly) does not: on a 768x768 GEMM with 128 tokens on
+    ``explainable_default`` the gradient mapper alone gave 753.9 uJ and 769.8 uJ (energy,
+    EDP's mapping) where the pruned mapper finds 710.7 uJ, the optimum AccelForge's mapper
+    also finds (README, "Mapper quality and speed against AccelForge"). So both run and
+    the best exact candidate wins; the exact evaluations of both are counted. Latency is
+    left to the gradient mapper alone (it matches exhaustive search there; README, "The mapper").
+    """
+    from jaxdse.mapper.enumerate import pruned
+
+    extra = pruned(layer, arch, objective, budget, np.random.default_rng(0), max_padding=max_padding)
+    mappings = jax.tree_util.tree_map(
+        lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), cand.mappings, extra.mappings
+    )
+    return Candidates(
+        mappings,
+        np.concatenate([np.asarray(cand.objective, np.float64), np.asarray(extra.objective, np.float64)]),
+        cand.exact_evaluations + extra.exact_evaluations,
+        (cand.notes + "; " if cand.notes else "") + "joined with the pruned top-N mapper's candidates",
+    )
 
 
 def _finish(layer: Layer, arch: Arch, cand: Candidates, method: str, objective: str, top_n: int) -> LayerMapping:

@@ -12,6 +12,8 @@ equal single-device ones (tests/costmodels/test_sharding.py checks this
 with 8 simulated CPU devices, ``XLA_FLAGS=--xla_force_host_platform_device_count=8``).
 
 With one device (the default on CPU) every function here is a no-op.
+``use_cpu_cores()`` (before JAX starts) gives a CPU host one device per core, and
+``map_batch`` then splits large batches over them (README, "Scaling out").
 Several hosts: call ``jax.distributed.initialize()`` in each process first;
 the mesh here spans that process's local devices, and processes split the
 independent work (networks, seeds, designs) by ``jax.process_index()``

@@ -427,10 +427,13 @@ machine (``costmodels.jit``, batch 32,768, best of 5): chunks of 1,024 and
 0.15-0.18M relaxed value+gradient/s; a 1e6-wide vmap is ~1.5x slower."""
 
 
+def map_chunked(one, items, chunk: int = BATCH_CHUNK):
+    """``one`` over the leading axis of ``items``: one vmap when the batch fits a chunk,
+    else ``jax.lax.map`` over chunks of ``chunk`` items."""
+    n = jax.tree_util.tree_leaves(items)[0].shape[0]
+    return jax.vmap(one)(items) if n <= chunk else jax.lax.map(one, items, batch_size=chunk)
+
+
 def evaluate_batch(arch: Arch, layer: LayerArrays, mappings: Mapping, nums=EXACT, chunk: int = BATCH_CHUNK) -> Costs:
     """``evaluate`` over a leading batch axis of mappings, vmapped in chunks."""
-    one = functools.partial(evaluate, arch, layer, nums=nums)
-    n = jax.tree_util.tree_leaves(mappings)[0].shape[0]
-    if n <= chunk:
-        return jax.vmap(one)(mappings)
-    return jax.lax.map(one, mappings, batch_size=chunk)
+    return map_chunked(functools.partial(evaluate, arch, layer, nums=nums), mappings, chunk)

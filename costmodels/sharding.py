@@ -36,7 +36,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from costmodels.arch import Arch
 from costmodels.compile import jit
 from costmodels.mapping import Mapping
-from costmodels.model import BATCH_CHUNK, Costs, LayerArrays, evaluate
+from costmodels.model import BATCH_CHUNK, Costs, LayerArrays, evaluate, map_chunked
 from costmodels.numerics import EXACT
 
 AXIS = "batch"
@@ -125,9 +125,7 @@ MIN_ITEMS_PER_DEVICE = 4 * BATCH_CHUNK
 
 
 def _chunked(fn: Callable, chunk: int, tree: Any, *shared: Any) -> Any:
-    one = functools.partial(_call_item, fn, shared)
-    n = jax.tree_util.tree_leaves(tree)[0].shape[0]
-    return jax.vmap(one)(tree) if n <= chunk else jax.lax.map(one, tree, batch_size=chunk)
+    return map_chunked(functools.partial(_call_item, fn, shared), tree, chunk)
 
 
 def _call_item(fn: Callable, shared: tuple, item: Any) -> Any:

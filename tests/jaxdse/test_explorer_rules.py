@@ -170,14 +170,13 @@ def test_a_blocked_bottleneck_fix_is_named_with_the_limit_it_breaks():
 
 @pytest.mark.parametrize("paying_alone", [3, 1])
 def test_unchecked_free_budget_pays_with_the_shrinks_that_cost_least(monkeypatch, paying_alone):
-    # paying_alone 3: the limit lets three single shrinks pay; 1: only num_pes pays alone and the
-    # limit is set where the pair (l2_kib, links_inputs) pays too (and costs less latency)
     """After every neighbour was measured, a move over the power limit is paid for by one shrink,
     or a pair of shrinks neither of which pays alone, that brings it back inside, least latency
     cost first (a shrink's cost measured where it was evaluated alone, else predicted; a pair's
     the product), however large that cost (held-apart dlrm: input links 32 -> 16 cost +32%
     alone and +4% next to the L2 growth they paid for). ``paying_alone``: how many of the four
-    shrinks pay on their own under the limit chosen (1: the pairs are needed)."""
+    shrinks pay on their own under the limit chosen (1: only num_pes, with the limit set where the
+    pair (l2_kib, links_inputs) pays too and costs less latency)."""
     from itertools import combinations
 
     from jaxdse.codesign import proposals

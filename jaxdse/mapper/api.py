@@ -3,10 +3,11 @@
 Methods (``METHODS``):
 
 * ``gradient`` (default): Adam on the relaxed model with snapping and exact
-  validation (``jaxdse.mapper.gradient``); all layers in one batch. With the
-  energy or EDP objective its candidates are joined with the pruned
-  mapper's (``_with_pruned``: the relaxed descent alone missed the energy
-  optimum of a GEMM by 6%).
+  validation (``jaxdse.mapper.gradient``); all layers in one batch. From 4
+  starts up (``JOIN_PRUNED_STARTS``: the default and the explorer's budget)
+  its candidates are joined with the pruned mapper's (``_with_pruned``: the
+  relaxed descent alone missed the energy optimum of a GEMM by 6% and left
+  large designs' networks up to 13% slower).
 * ``pruned``: the classical dMazeRunner / Explainable-DSE pruned top-N
   enumeration (``jaxdse.mapper.enumerate``).
 * ``random``: Timeloop-style random legal mappings (``random_search``).
@@ -90,6 +91,13 @@ GRADIENT_STARTS_DEFAULT = 12
 """Starts per layer of the gradient mapper by default: the fewest that match
 10,000 random mappings on every zoo network (benchmarks/mapper_quality.py)."""
 
+JOIN_PRUNED_STARTS = 4
+"""Gradient starts from which the gradient mapper's candidates are joined with the pruned
+top-N mapper's (``_with_pruned``): the explorer's default budget (``Evaluator.mapper_budget``,
+4 starts) and ``map_network``'s default (12) join them; ``REMAP_BUDGET`` (2 starts) does not,
+since the pruned enumeration and scoring cost about as much as four gradient starts (re-mapping
+efficientnet_b0's 47 layers took 3.0 s with it, 0.86 s without; ``benchmarks/remap_speed.py``)."""
+
 REMAP_BUDGET = 2 * _GRAD_ROUNDS * _GRAD_NEIGHBOURS * _ORDERS + _ORDERS
 """Per-layer budget for re-mapping at deployment time (issue 14, section 3):
 two gradient starts (the default mapping and the best pruned-space tiling)
@@ -160,9 +168,9 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
             max_padding=max_padding,
             progress=progress,
         )
-        if objective == "latency":
-            return cands
-        return [_with_pruned(c, layer, arch, objective, budget, max_padding) for c, layer in zip(cands, layers)]
+        if _gradient_starts(budget) < JOIN_PRUNED_STARTS:
+            return cands  # a small budget asks for speed (REMAP_BUDGET)
+        return [_with_pruned(c, layer, arch, objective, max_padding) for c, layer in zip(cands, layers)]
     rng = np.random.default_rng(seed)
     out = []
     for i, layer in enumerate(layers):
@@ -183,21 +191,26 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
     return out
 
 
-def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, budget, max_padding) -> Candidates:
-    """The gradient mapper's candidates joined with the pruned top-N mapper's (energy and EDP).
+def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, max_padding) -> Candidates:
+    """The gradient mapper's candidates joined with the pruned top-N mapper's.
 
-    With the energy or EDP objective the relaxed descent stops in local optima that the
-    pruned enumeration (``enumerate.pruned``: the best-utilised tilings x 9 order pairs,
-    every one scored exactly) does not: on a 768x768 GEMM with 128 tokens on
-    ``explainable_default`` the gradient mapper alone gave 753.9 uJ and 769.8 uJ (energy,
-    EDP's mapping) where the pruned mapper finds 710.7 uJ, the optimum AccelForge's mapper
-    also finds (README, "Mapper quality and speed against AccelForge"). So both run and
-    the best exact candidate wins; the exact evaluations of both are counted. Latency is
-    left to the gradient mapper alone (it matches exhaustive search there; README, "The mapper").
+    The relaxed descent stops in local optima that the pruned enumeration
+    (``enumerate.pruned``: the best-utilised tilings x 9 order pairs, its reference
+    range of 10 to 10,000 candidates, every one scored exactly) does not. Energy: on a
+    768x768 GEMM with 128 tokens on ``explainable_default`` the gradient mapper alone
+    gave 753.9 uJ where the pruned mapper finds 710.7 uJ, the optimum AccelForge's
+    mapper also finds (README, "Mapper quality and speed against AccelForge").
+    Latency: on designs with 1,024 PEs the explorer reached (swin_t_stage3, resnet18,
+    odd_stem, bert_base), the gradient mapper at the explorer's budget left networks
+    up to 13% slower than the join, and its result moved by as much between seeds
+    (swin_t_stage3 on one design: 5.25 / 4.86 / 4.64 ms at seeds 0 / 1 / 2, joined
+    4.63 ms), which made the explorer's result a matter of the mapper's seed
+    (README, "Changed figures"). So both run and the best exact candidate wins; the
+    exact evaluations of both are counted.
     """
     from jaxdse.mapper.enumerate import pruned
 
-    extra = pruned(layer, arch, objective, budget, np.random.default_rng(0), max_padding=max_padding)
+    extra = pruned(layer, arch, objective, None, np.random.default_rng(0), max_padding=max_padding)
     mappings = jax.tree_util.tree_map(
         lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), cand.mappings, extra.mappings
     )

@@ -60,9 +60,11 @@ def test_map_layer_gradient_is_legal_and_beats_default():
 def test_gradient_beats_random_with_fewer_evaluations():
     layer = w.get("resnet18").layers[3]
     g = jaxdse.map_layer(layer, ARCH, method="gradient", seed=0)
-    rnd = jaxdse.map_layer(layer, ARCH, method="random", budget=2000, seed=0)
+    rnd = jaxdse.map_layer(layer, ARCH, method="random", seed=0)  # 10,000 legal mappings
     # a single layer and seed may land within a few % of random's best; the
-    # network-level comparison is benchmarks/mapper_quality.py
+    # network-level comparison is benchmarks/mapper_quality.py. The default
+    # budget joins the pruned top-N mapper's candidates (up to 10,000 more
+    # exact evaluations), so the margin is 3x, not the 10x of the descent alone
     assert float(g.costs.latency_cycles) <= float(rnd.costs.latency_cycles) * 1.03
     assert g.exact_evaluations * 3 < rnd.exact_evaluations
 

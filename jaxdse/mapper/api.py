@@ -3,11 +3,13 @@
 Methods (``METHODS``):
 
 * ``gradient`` (default): Adam on the relaxed model with snapping and exact
-  validation (``jaxdse.mapper.gradient``); all layers in one batch. From 4
-  starts up (``JOIN_PRUNED_STARTS``: the default and the explorer's budget)
-  its candidates are joined with the pruned mapper's (``_with_pruned``: the
+  validation (``jaxdse.mapper.gradient``); all layers in one batch. Its
+  candidates are joined with the pruned mapper's (``_with_pruned``: the
   relaxed descent alone missed the energy optimum of a GEMM by 6% and left
-  large designs' networks up to 13% slower).
+  large designs' networks up to 13% slower): from 4 starts up
+  (``JOIN_PRUNED_STARTS``: the default and the explorer's budget) at the
+  pruned mapper's full range for every objective, below it for energy and
+  EDP only, capped at the budget.
 * ``pruned``: the classical dMazeRunner / Explainable-DSE pruned top-N
   enumeration (``jaxdse.mapper.enumerate``).
 * ``random``: Timeloop-style random legal mappings (``random_search``).
@@ -93,10 +95,13 @@ GRADIENT_STARTS_DEFAULT = 12
 
 JOIN_PRUNED_STARTS = 4
 """Gradient starts from which the gradient mapper's candidates are joined with the pruned
-top-N mapper's (``_with_pruned``): the explorer's default budget (``Evaluator.mapper_budget``,
-4 starts) and ``map_network``'s default (12) join them; ``REMAP_BUDGET`` (2 starts) does not,
-since the pruned enumeration and scoring cost about as much as four gradient starts (re-mapping
-efficientnet_b0's 47 layers took 3.0 s with it, 0.86 s without; ``benchmarks/remap_speed.py``)."""
+top-N mapper's at its full reference range (10,000 candidates; ``_with_pruned``): the
+explorer's default budget (``Evaluator.mapper_budget``, 4 starts) and ``map_network``'s
+default (12). Below it, energy and EDP join the pruned candidates capped at the budget (as
+before this constant) and latency goes without them: ``REMAP_BUDGET`` (2 starts) asks for
+speed, and the pruned enumeration and scoring cost about as much as four gradient starts
+(re-mapping efficientnet_b0's 47 layers took 3.0 s with them, 0.86 s without;
+``benchmarks/remap_speed.py``)."""
 
 REMAP_BUDGET = 2 * _GRAD_ROUNDS * _GRAD_NEIGHBOURS * _ORDERS + _ORDERS
 """Per-layer budget for re-mapping at deployment time (issue 14, section 3):
@@ -168,9 +173,11 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
             max_padding=max_padding,
             progress=progress,
         )
-        if _gradient_starts(budget) < JOIN_PRUNED_STARTS:
+        full = _gradient_starts(budget) >= JOIN_PRUNED_STARTS
+        if objective == "latency" and not full:
             return cands  # a small budget asks for speed (REMAP_BUDGET)
-        return [_with_pruned(c, layer, arch, objective, max_padding) for c, layer in zip(cands, layers)]
+        cap = None if full else budget
+        return [_with_pruned(c, layer, arch, objective, cap, max_padding) for c, layer in zip(cands, layers)]
     rng = np.random.default_rng(seed)
     out = []
     for i, layer in enumerate(layers):
@@ -191,7 +198,7 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
     return out
 
 
-def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, max_padding) -> Candidates:
+def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, cap, max_padding) -> Candidates:
     """The gradient mapper's candidates joined with the pruned top-N mapper's.
 
     The relaxed descent stops in local optima that the pruned enumeration
@@ -206,11 +213,12 @@ def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, max
     (swin_t_stage3 on one design: 5.25 / 4.86 / 4.64 ms at seeds 0 / 1 / 2, joined
     4.63 ms), which made the explorer's result a matter of the mapper's seed
     (README, "Changed figures"). So both run and the best exact candidate wins; the
-    exact evaluations of both are counted.
+    exact evaluations of both are counted. ``cap``: the pruned mapper's most candidates
+    (None: its reference range; ``JOIN_PRUNED_STARTS`` says when).
     """
     from jaxdse.mapper.enumerate import pruned
 
-    extra = pruned(layer, arch, objective, None, np.random.default_rng(0), max_padding=max_padding)
+    extra = pruned(layer, arch, objective, cap, np.random.default_rng(0), max_padding=max_padding)
     mappings = jax.tree_util.tree_map(
         lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), cand.mappings, extra.mappings
     )

@@ -97,8 +97,8 @@ def main() -> None:
                              ratio=ratio, gradient_wall_s=gw, joined_wall_s=jw))  # fmt: skip
             print(f"{i:>6} {net.name:24} {g.sum() * 1e3:12.4f} {j.sum() * 1e3:10.4f} {ratio:16.4f}", flush=True)
     print(
-        f"joined / gradient network latency: geometric mean {np.exp(np.mean(logs)):.4f}, best {np.exp(np.min(logs)):.4f}, "
-        f"worst {np.exp(np.max(logs)):.4f} over {len(logs)} (design, network) pairs"
+        f"joined / gradient network latency: geometric mean {np.exp(np.mean(logs)):.4f}, "
+        f"best {np.exp(np.min(logs)):.4f}, worst {np.exp(np.max(logs)):.4f} over {len(logs)} (design, network) pairs"
     )
     print(
         f"wall (second runs, summed): gradient {wall['gradient']:.1f} s, joined {wall['joined']:.1f} s "

@@ -214,11 +214,21 @@ def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, cap
     4.63 ms), which made the explorer's result a matter of the mapper's seed
     (README, "Changed figures"). So both run and the best exact candidate wins; the
     exact evaluations of both are counted. ``cap``: the pruned mapper's most candidates
-    (None: its reference range; ``JOIN_PRUNED_STARTS`` says when).
+    (None: its reference range; ``JOIN_PRUNED_STARTS`` says when). At that full range
+    the pruned half unrolls reduction dims (C, R, S) whenever they fit (``unroll_reduction``;
+    capped, it keeps the rule, as before the full join existed), not only
+    when dMazeRunner's rule allows it (no other unrolling reaches 90% of the PEs): with
+    the rule, a larger virtual unicast (more non-reduction unrollings legal) hid the
+    K x C unrollings and swin_t_stage3's qkv mapped 2.5x slower (5.42 instead of 4.63
+    ms for the network on one 1,024-PE design); without it the join is 0.6% better on
+    average (geometric mean over the 77 design x network pairs of the designs of
+    ``benchmarks/mapper_join.py`` and seven networks).
     """
     from jaxdse.mapper.enumerate import pruned
 
-    extra = pruned(layer, arch, objective, cap, np.random.default_rng(0), max_padding=max_padding)
+    extra = pruned(
+        layer, arch, objective, cap, np.random.default_rng(0), max_padding=max_padding, unroll_reduction=cap is None
+    )
     mappings = jax.tree_util.tree_map(
         lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), cand.mappings, extra.mappings
     )

@@ -440,6 +440,7 @@ def pruned_space(
     n_range: tuple[int, int] = (10, 10_000),
     budget: int | None = None,
     max_padding: float = DEFAULT_MAX_PADDING,
+    unroll_reduction: bool = False,
 ) -> PrunedSpace:
     """Build the pruned top-N space (no scoring); see the module docstring for the rules.
 
@@ -449,6 +450,8 @@ def pruned_space(
         n_range: (lo, hi) wanted number of candidates (tilings x 9 orders).
         budget: If given, caps ``hi``.
         max_padding: Padding slack per dim (0: exact factorisations only).
+        unroll_reduction: Unroll C, R and S across PEs whenever they fit, instead of
+            dMazeRunner's rule (module docstring); the gradient mapper's join uses it.
 
     Returns:
         ``PrunedSpace`` holding the ``ceil(hi / 9)`` best tilings by
@@ -460,11 +463,11 @@ def pruned_space(
     lo, hi = _check_range(n_range, budget)
     max_padding = check_max_padding(max_padding, MapperError, "pruned mapper")
     want = min(CAP_TILINGS, -(-hi // N_ORDERS))  # tilings needed to fill hi candidates
-    exact = _pruned_bounds(layer, arch, lo, hi, want)
+    exact = _pruned_bounds(layer, arch, lo, hi, want, unroll_reduction)
     padded = tuple(smooth_bound(n, max_padding) for n in layer.sizes)
     if padded == tuple(layer.sizes):
         return exact
-    pad = _pruned_bounds(layer.replace(sizes=padded), arch, lo, hi, want)
+    pad = _pruned_bounds(layer.replace(sizes=padded), arch, lo, hi, want, unroll_reduction)
     work = np.array([1.0, math.prod(layer.sizes) / math.prod(padded)])  # useful share of the work
     tilings = np.concatenate([exact.tilings, pad.tilings])
     util = np.concatenate([exact.utilisation, pad.utilisation])
@@ -485,10 +488,10 @@ def pruned_space(
     )
 
 
-def _pruned_bounds(layer: Layer, arch: Arch, lo: int, hi: int, want: int) -> PrunedSpace:
+def _pruned_bounds(layer: Layer, arch: Arch, lo: int, hi: int, want: int, unroll_reduction: bool) -> PrunedSpace:
     """``pruned_space`` for the layer's own bounds (exact tilings of ``layer.sizes``)."""
     lv = _Levels(layer, arch)
-    reduction = len(lv.spatial(STRICT[0], reduction=False)[0]) == 0
+    reduction = unroll_reduction or len(lv.spatial(STRICT[0], reduction=False)[0]) == 0
     t = list(STRICT)
     history = []
     for rnd in range(MAX_ROUNDS + 1):
@@ -533,6 +536,7 @@ def pruned(
     rng: np.random.Generator,
     n_range: tuple[int, int] = (10, 10_000),
     max_padding: float = DEFAULT_MAX_PADDING,
+    unroll_reduction: bool = False,
 ) -> Candidates:
     """dMazeRunner / Explainable-DSE's pruned top-N mapper: enumerate, then score every candidate.
 
@@ -543,13 +547,14 @@ def pruned(
         n_range: (lo, hi) candidates (tilings x 9 loop-order pairs) wanted;
             the reference used [10, 10000] (p. 9).
         max_padding: Padding slack per dim (0: exact factorisations only).
+        unroll_reduction: As ``pruned_space``'s.
 
     Returns:
         ``Candidates`` of every candidate scored (all legal by
         construction); ``notes`` give the thresholds reached and the counts.
     """
     check_objective(objective)
-    sp = pruned_space(layer, arch, n_range, budget, max_padding)
+    sp = pruned_space(layer, arch, n_range, budget, max_padding, unroll_reduction)
     n = sp.counts["candidates"]
     values = _score_tilings(layer, arch, objective, sp.tilings, n)
     t_pe, t_l1, t_l2 = sp.thresholds

@@ -195,6 +195,47 @@ def test_gradient_energy_finds_the_gemm_optimum_of_the_issue():
     assert g.exact_evaluations > p.exact_evaluations  # both searches counted
 
 
+def _swin_design(virtual: list[float]) -> cm.Arch:
+    """The 1,024-PE explainable_default-space design the explorer reached on swin_t_stage3."""
+    from jaxdse.codesign.space import table1_space, to_arch
+
+    d = dict(num_pes=1024.0, l1_bytes=16.0, l2_kib=512.0, dram_mb_per_s=12800.0, noc_width_bits=16.0)
+    for i, k in enumerate(("inputs", "weights", "psum", "writes")):
+        d[f"links_{k}"], d[f"virtual_{k}"] = 1.0, float(virtual[i])
+    return to_arch(d, table1_space().fixed)
+
+
+def test_join_keeps_reduction_unrollings_a_larger_virtual_unicast_would_hide():
+    """A larger virtual unicast only adds legal mappings (it is free in area and power). With
+    dMazeRunner's no-spatial-reduction rule in the joined pruned mapper, virtual unicast 64 on
+    every NoC let K x P unrollings reach 90% of the PEs, which hid the K x C one: Swin's qkv
+    (1152 x 384, 196 tokens) mapped 2.5x slower than with 8/64/8/8. The join now unrolls
+    reduction dims whenever they fit, so the larger space maps at least as well."""
+    layer = w.linear("qkv", 384, 1152, tokens=196)
+    small = jaxdse.map_layer(layer, _swin_design([8, 64, 8, 8]), budget=873)
+    large = jaxdse.map_layer(layer, _swin_design([64, 64, 64, 64]), budget=873)
+    assert float(large.costs.legal) == 1.0
+    assert float(large.costs.latency_cycles) <= float(small.costs.latency_cycles) * (1 + 1e-6)
+    # the reference rule itself is unchanged in the pruned method
+    from jaxdse.mapper.enumerate import pruned
+
+    rule = pruned(layer, _swin_design([64, 64, 64, 64]), "latency", None, np.random.default_rng(0))
+    assert float(np.min(rule.objective)) > float(large.costs.latency_cycles) * 2
+
+
+def test_join_is_never_worse_than_the_gradient_mapper_alone(monkeypatch):
+    """The joined candidates include the gradient mapper's, so the result can only improve."""
+    import jaxdse.mapper.api as api
+
+    layer = w.get("resnet18").layers[5]
+    arch = _swin_design([8, 64, 8, 8])
+    joined = jaxdse.map_layer(layer, arch, budget=873)
+    monkeypatch.setattr(api, "JOIN_PRUNED_STARTS", 10**9)
+    alone = jaxdse.map_layer(layer, arch, budget=873)
+    assert float(joined.costs.latency_cycles) <= float(alone.costs.latency_cycles) * (1 + 1e-6)
+    assert joined.exact_evaluations > alone.exact_evaluations  # both searches counted
+
+
 def test_mapping_from_factors_inverts_factors():
     layer = w.conv2d("c", 64, 64, 14, 3)
     m = jaxdse.default_mapping(layer, ARCH)

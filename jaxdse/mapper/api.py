@@ -6,7 +6,7 @@ Methods (``METHODS``):
   validation (``jaxdse.mapper.gradient``); all layers in one batch. Its
   candidates are joined with the pruned mapper's (``_with_pruned``: the
   relaxed descent alone missed the energy optimum of a GEMM by 6% and left
-  large designs' networks up to 13% slower): from 4 starts up
+  networks on large designs up to 1.47x slower): from 4 starts up
   (``JOIN_PRUNED_STARTS``: the default and the explorer's budget) at the
   pruned mapper's full range for every objective, below it for energy and
   EDP only, capped at the budget.
@@ -207,9 +207,9 @@ def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, cap
     768x768 GEMM with 128 tokens on ``explainable_default`` the gradient mapper alone
     gave 753.9 uJ where the pruned mapper finds 710.7 uJ, the optimum AccelForge's
     mapper also finds (README, "Mapper quality and speed against AccelForge").
-    Latency: on designs with 1,024 PEs the explorer reached (swin_t_stage3, resnet18,
-    odd_stem, bert_base), the gradient mapper at the explorer's budget left networks
-    up to 13% slower than the join, and its result moved by as much between seeds
+    Latency: on designs the explorer evaluated (``benchmarks/mapper_join.py``, 66 design
+    x network pairs) the gradient mapper at the explorer's budget left networks up to
+    1.47x (6% on average) slower than the join, and its result moved between seeds
     (swin_t_stage3 on one design: 5.25 / 4.86 / 4.64 ms at seeds 0 / 1 / 2, joined
     4.63 ms), which made the explorer's result a matter of the mapper's seed
     (README, "Changed figures"). So both run and the best exact candidate wins; the

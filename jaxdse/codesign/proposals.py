@@ -558,11 +558,9 @@ def random_neighbours(cur: DesignEval, evaluator: Evaluator, rng, n: int) -> lis
             p = PARAMS[int(i)]
             d[p] = space.step(p, d[p], int(rng.choice([-2, -1, 1, 2])))
         if d != cur.design and worth_evaluating(evaluator, cur, d) and all(d != o.design for o in out):
-            txt = ", ".join(
-                f"{PARAMS[int(i)]} {fmt(PARAMS[int(i)], cur.design[PARAMS[int(i)]])} -> "
-                f"{fmt(PARAMS[int(i)], d[PARAMS[int(i)]])}"
-                for i in moved
-            )
+            # only the parameters that moved (a step past the end of a range leaves one where it was)
+            changed = [PARAMS[int(i)] for i in moved if d[PARAMS[int(i)]] != cur.design[PARAMS[int(i)]]]
+            txt = ", ".join(f"{q} {fmt(q, cur.design[q])} -> {fmt(q, d[q])}" for q in changed)
             pred = predict_design(cur, d)
             out.append(Proposal(d, f"stalled; sampled neighbour: {txt}", latency_predicted=pred, source="sampled"))
         if len(out) >= n:

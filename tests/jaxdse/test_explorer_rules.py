@@ -288,3 +288,21 @@ def test_explorer_config_rejects_non_finite_and_huge_numbers(value):
 
     with pytest.raises(ConfigError, match="max_scale"):
         ExplorerConfig(max_scale=value)
+
+
+def test_sampled_neighbours_name_only_the_parameters_that_moved(monkeypatch):
+    """A step past the end of a parameter's range leaves it where it was; the reason must not
+    list it as a move (CI showed "noc_width_bits 16 bits -> 16 bits")."""
+    import jaxdse.codesign.proposals as proposals
+
+    monkeypatch.setattr(proposals, "predict_design", lambda cur, d: None)
+    monkeypatch.setattr(proposals, "worth_evaluating", lambda evaluator, cur, d: True)
+    space = small_space()
+    design = {p: min(space.values[p]) for p in proposals.PARAMS}  # every parameter at its lowest value
+    cur = _ev(1, 1.0, {}, design)
+    out = proposals.random_neighbours(cur, _evaluator(), np.random.default_rng(0), 40)
+    assert out
+    for p in out:
+        named = p.why.split(": ", 1)[1].split(", ")
+        moved = [q for q in proposals.PARAMS if p.design[q] != design[q]]
+        assert sorted(n.split(" ")[0] for n in named) == sorted(moved), p.why

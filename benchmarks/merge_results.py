@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_quality import METHODS, WITHIN, Run, _fmt, plot, print_table, summarise  # noqa: E402
+from search_quality import METHODS, Run, _fmt, mark_to_within, plot, print_table, summarise  # noqa: E402
 
 SCALES = {"ms": 1e3, "mJ": 1e3, "mJ*ms": 1e6}
 
@@ -165,14 +165,7 @@ def main(argv=None) -> int:
     runs = sorted(merged.values(), key=lambda r: (r.network, r.seed, r.budget))
     methods = [m for m in METHODS if any(r.method == m for r in runs)]
     methods += sorted({r.method for r in runs} - set(methods))
-    best_known: dict[str, float] = {}
-    for r in runs:
-        if not r.error:
-            best_known[r.network] = min(best_known.get(r.network, math.inf), r.best)
-    for r in runs:
-        if r.curve and not r.error:
-            hit = [i + 1 for i, v in enumerate(r.curve) if v <= best_known[r.network] * (1 + WITHIN)]
-            r.to_within = float(hit[0]) if hit else math.inf
+    best_known = mark_to_within(runs)
     text = markdown(runs, best_known, scale, unit, methods)
     print(text)
     rows = summarise(runs, methods, scale)

@@ -142,6 +142,21 @@ def run_one(net, method, seed, budget, memo, constraints, objective, mapper_budg
     return out
 
 
+def mark_to_within(runs: list[Run], within: float = WITHIN) -> dict[str, float]:
+    """The best objective each network reached over ``runs`` (failed runs left out), and each
+    run's ``to_within`` set: designs evaluated until its curve came within ``within`` of that
+    best (inf: never). A run without a curve (a stopped invocation's, read back) keeps nan."""
+    best_known: dict[str, float] = {}
+    for r in runs:
+        if not r.error:
+            best_known[r.network] = min(best_known.get(r.network, math.inf), r.best)
+    for r in runs:
+        if r.curve and not r.error:
+            hit = [i + 1 for i, v in enumerate(r.curve) if v <= best_known[r.network] * (1 + within)]
+            r.to_within = float(hit[0]) if hit else math.inf
+    return best_known
+
+
 def geomean(xs) -> float:
     xs = [x for x in xs if np.isfinite(x) and x > 0]
     return float(np.exp(np.mean(np.log(xs)))) if xs else math.nan
@@ -363,17 +378,7 @@ def main(argv=None) -> int:
                         flush=True,
                     )
 
-    best_known = {}
-    for r in runs:
-        if not r.error:
-            best_known[r.network] = min(best_known.get(r.network, math.inf), r.best)
-    for r in runs:
-        if r.error:
-            continue
-        target = best_known[r.network] * (1 + WITHIN)
-        hit = [i + 1 for i, v in enumerate(r.curve) if v <= target]
-        r.to_within = float(hit[0]) if hit else math.inf
-
+    best_known = mark_to_within(runs)
     rows = summarise(runs, methods, scale)
     print()
     print(

@@ -12,8 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def network(name: str):
-    """A zoo network, or ``tiny_cnn`` (the example workload file, for quick runs)."""
-    return w.load(ROOT / "workloads/examples/tiny_cnn.yaml") if name == "tiny_cnn" else w.get(name)
+    """A zoo network, a workload file's path, or ``tiny_cnn`` (the example workload file, for quick runs)."""
+    if name == "tiny_cnn":
+        return w.load(ROOT / "workloads/examples/tiny_cnn.yaml")
+    return w.load(name) if Path(name).is_file() else w.get(name)
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

@@ -36,16 +36,12 @@ from jaxdse.codesign.space import table1_space, to_arch
 from jaxdse.mapper.api import map_network
 
 DESIGNS = ROOT / "benchmarks/results/mapper_join/designs.json"
-NETWORKS = "heldout/swin_t_stage3,heldout/odd_stem,heldout/dlrm_mlperf_mlps,resnet18,bert_base,mobilenet_v2"
+HELD_OUT = "workloads/heldout/{}.yaml"
+NETWORKS = ",".join(
+    [HELD_OUT.format(n) for n in ("swin_t_stage3", "odd_stem", "dlrm_mlperf_mlps")]
+    + ["resnet18", "bert_base", "mobilenet_v2"]
+)
 BUDGET = 873  # Evaluator.mapper_budget: 4 gradient starts
-
-
-def _net(name: str):
-    if name.startswith("heldout/"):
-        import workloads as w
-
-        return w.load(ROOT / "workloads" / f"{name}.yaml")
-    return network(name)
 
 
 def _mapped(net, arch, join: bool):
@@ -71,10 +67,10 @@ def main() -> None:
     args = ap.parse_args()
     space = table1_space()
     designs = json.loads(DESIGNS.read_text())["designs"] + [space.default_design()]
-    names = (args.networks or ("heldout/swin_t_stage3,resnet18" if args.quick else NETWORKS)).split(",")
+    names = (args.networks or (HELD_OUT.format("swin_t_stage3") + ",resnet18" if args.quick else NETWORKS)).split(",")
     if args.quick:
         designs = designs[:1] + designs[-1:]
-    nets = [_net(n) for n in names]
+    nets = [network(str(ROOT / n) if n.startswith("workloads/") else n) for n in names]
     rows, logs = [], []
     wall = {"gradient": 0.0, "joined": 0.0}
     evals = {"gradient": 0, "joined": 0}

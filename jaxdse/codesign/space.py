@@ -18,6 +18,7 @@ int16, 500 MHz and the 291-cycle DMA setup are fixed (``costmodels.arch``).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,6 +237,36 @@ def describe(design: dict[str, float]) -> str:
     )
 
 
+_DESCRIBED = re.compile(
+    r"(?P<num_pes>[\d.]+) PEs, L1 (?P<l1_bytes>[\d.]+) B, L2 (?P<l2_kib>[\d.]+) KiB, "
+    r"(?P<dram_mb_per_s>[\d.]+) MB/s, NoC (?P<noc_width_bits>[\d.]+) b, "
+    r"links (?P<links>[\d./]+), virtual (?P<virtual>[\d./]+)"
+)
+
+
+def parse_described(text: str) -> dict[str, float]:
+    """The design ``describe`` wrote into ``text`` (e.g. a baseline's trace reason),
+    its physical links turned back into indices (i = links x 64 / PEs, exact for the
+    PE counts of Table 1, multiples of 64). Raises ``SpaceError`` naming what is missing."""
+    m = _DESCRIBED.search(text)
+    if m is None:
+        raise SpaceError(f"expected a design as describe() writes it ('N PEs, L1 ... virtual a/b/c/d'), found {text!r}")
+    d = {k: float(m[k]) for k in ("num_pes", "l1_bytes", "l2_kib", "dram_mb_per_s", "noc_width_bits")}
+    for part in ("links", "virtual"):
+        vals = m[part].split("/")
+        if len(vals) != len(NOC_KEYS):
+            raise SpaceError(f"{part}: expected {len(NOC_KEYS)} values a/b/c/d, found {m[part]!r} in {text!r}")
+        for k, v in zip(NOC_KEYS, vals):
+            d[f"{part}_{k}"] = float(v)
+    for k in NOC_KEYS:
+        i = d[f"links_{k}"] * 64 / d["num_pes"]
+        if i != int(i) or i < 1:
+            n, pes = d[f"links_{k}"], d["num_pes"]
+            raise SpaceError(f"links_{k}: {n:g} links on {pes:g} PEs is not PEs x i / 64 for a whole i >= 1")
+        d[f"links_{k}"] = float(i)
+    return d
+
+
 def load_space(path: str | Path) -> DesignSpace:
     """A YAML/JSON space file: ``{parameter: [legal values]}``; parameters left
     out keep their Table-1 values; optional ``fixed: {dma_setup_cycles, freq_mhz}``."""
@@ -277,6 +308,7 @@ __all__ = [
     "describe",
     "links",
     "load_space",
+    "parse_described",
     "table1_space",
     "to_arch",
 ]

@@ -15,7 +15,7 @@ import jaxdse
 from costmodels.counts import check_counts
 from jaxdse.cli import main
 from jaxdse.codesign import DesignSpace, SpaceError, load_space, table1_space
-from jaxdse.codesign.space import links
+from jaxdse.codesign.space import describe, links, parse_described
 from workloads import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +68,19 @@ def test_links_are_whole_for_any_pe_count():
         n = links({"num_pes": 100.0, "links_inputs": i}, "inputs")
         assert n == int(n) and 1 <= n <= 100
     assert space.values["num_pes"] == (100.0,)
+
+
+def test_parse_described_inverts_describe_on_table1_designs():
+    import numpy as np
+
+    space, rng = table1_space(), np.random.default_rng(0)
+    for _ in range(200):
+        d = space.random_design(rng)
+        assert parse_described(f"trial 7, proposed: {describe(d)}; feasible") == d
+    with pytest.raises(SpaceError, match="links_weights"):
+        parse_described("100 PEs, L1 8 B, L2 64 KiB, 1024 MB/s, NoC 16 b, links 100/3/100/100, virtual 1/1/1/1")
+    with pytest.raises(SpaceError, match="expected a design"):
+        parse_described("neighbour: l2_kib 128 KiB -> 256 KiB")
 
 
 def test_zoo_throughput_limit_applies_to_the_zoo_network_only():

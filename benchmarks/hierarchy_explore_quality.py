@@ -84,8 +84,8 @@ def main() -> None:
                                  "over_explainable": round(ratio, 4), "wall_s": round(r.wall_s, 1)})  # fmt: skip
                     print(f"{preset:<14} {name:<10} {seed:>4} {method:<12} {budget:>6} {len(r.evaluations):>5} "
                           f"{lat:>9.4f} {ratio:>11.3f}", flush=True)  # fmt: skip
-    if args.csv:
-        write_csv(args.csv, rows)
+                    if args.csv:  # after every run: an interrupted invocation keeps what it measured
+                        write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":

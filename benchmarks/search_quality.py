@@ -58,11 +58,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from common import network
 
 from jaxdse.codesign import Constraints, DesignEval, Evaluator, Trace, table1_space
 from jaxdse.codesign.api import EXPLORERS
 from jaxdse.codesign.baselines import BaselineUnavailable
-from workloads import get, load
 
 METHODS = ("explainable", "random", "grid", "annealing", "genetic", "bayesian_tpe", "bayesian_gp", "cmaes")
 FULL_NETWORKS = ("resnet18", "mobilenet_v2", "vgg16", "bert_base")
@@ -352,7 +352,7 @@ def main(argv=None) -> int:
     constraints = Constraints()
     runs: list[Run] = []
     for name in networks:
-        net = load(name) if Path(name).is_file() else get(name)
+        net = network(name)
         name = net.name
         t = time.perf_counter()
         warm: dict = {}

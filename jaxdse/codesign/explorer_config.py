@@ -76,6 +76,9 @@ class ExplorerConfig(ConfigDict):
         free_grows: Bottleneck moves a free-budget stage tries to pay for.
         free_paid: Payments (one shrink or a pair) per move proposed by the
             unchecked free-budget stage (the least latency cost first).
+        paid_harm: Largest latency cost alone (measured, else predicted) of a
+            payment the unchecked free-budget stage proposes before the
+            neighbour sweep has ended (after it, any cost).
         shrinks_per_step: Shrinks proposed per step while over an area or
             power limit.
         warm_start_share: Share of the budget first given to the gradient
@@ -99,6 +102,7 @@ class ExplorerConfig(ConfigDict):
     free_gain: float = 0.01
     free_grows: int = 3
     free_paid: int = 2
+    paid_harm: float = 0.5
     shrinks_per_step: int = 6
     warm_start_share: float = 0.3
     warm_start_burn_in: int = 250
@@ -122,6 +126,7 @@ class ExplorerConfig(ConfigDict):
                 "min_gain": (0.0, 1.0, True),
                 "free_harm": (0.0, math.inf, True),
                 "free_gain": (0.0, 1.0, True),
+                "paid_harm": (0.0, math.inf, True),
                 "warm_start_share": (0.0, 1.0, True),
             },
         )

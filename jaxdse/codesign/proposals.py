@@ -391,6 +391,7 @@ def free_and_spend(
     tight: Limit,
     strict: bool = True,
     cfg: ExplorerConfig = DEFAULT,
+    max_harm: float = math.inf,
 ) -> list[Proposal]:
     """Stall escape: pay for a latency move with shrinks of what is over-provisioned.
 
@@ -409,7 +410,8 @@ def free_and_spend(
     With ``strict`` false (the unchecked stage, after every neighbour was
     measured), each move is first paid for by one shrink, or a pair of shrinks
     neither of which pays alone, that brings it back inside the ``tight`` limit, whatever their latency
-    cost alone (``cfg.free_paid`` of them, least cost first); the stacking
+    cost alone (``cfg.free_paid`` of them, least cost first) up to
+    ``max_harm`` (a payment costing more alone is left out); the stacking
     above is the fallback when none pays.
 
     This is the move a greedy search cannot make in one step when the
@@ -463,6 +465,8 @@ def free_and_spend(
             paying = []
             for harm1, moves in sorted(combos, key=lambda c: c[0]):
                 d = {**g.design, **dict(moves)}
+                if harm1 > max_harm:
+                    break  # sorted: every later payment costs more
                 if evaluator.seen(d) or any(d == q.design for q in out) or not fits(moves):
                     continue
                 paying.append((harm1, moves, d))

@@ -219,6 +219,14 @@ def test_unchecked_free_budget_pays_with_the_shrinks_that_cost_least(monkeypatch
         assert ev.hardware_budgets(o.design)["power_w"] <= 1.0
         assert o.latency_predicted == pytest.approx((1 - 0.3) * math.prod(1 + harm_of[p] for p in c) - 1)
         assert "cost least latency on their own" in o.why
+    # before the neighbour sweep ends, payments costing more than paid_harm alone are left out
+    cap = math.prod(1 + harm_of[p] for p in expected[0]) - 1
+    capped = proposals.free_and_spend(cur, ev, {}, ["tiny_cnn"], ["tiny_cnn"], POWER_LIMIT, strict=False, cfg=cfg,
+                                      max_harm=cap)  # fmt: skip
+    within = [c for c in expected if math.prod(1 + harm_of[p] for p in c) - 1 <= cap]
+    assert [o.design for o in capped if "cost least latency" in o.why] == [
+        {**grow_d, **{p: shrink_values[p] for p in c}} for c in within
+    ]
     # strict: shrinks costing more than free_harm (0.2) alone are never used, only stacked cheap ones
     strict = proposals.free_and_spend(cur, ev, {}, ["tiny_cnn"], ["tiny_cnn"], POWER_LIMIT, strict=True, cfg=cfg)
     assert all(o.design[p] == d[p] for o in strict for p in ("num_pes", "l2_kib", "l1_bytes"))
@@ -227,11 +235,14 @@ def test_unchecked_free_budget_pays_with_the_shrinks_that_cost_least(monkeypatch
 def test_stages_in_order_and_back_to_the_bottleneck_on_acceptance():
     s = Stage.BOTTLENECK
     order = []
-    for _ in range(6):
+    for _ in range(7):
         s = next_stage(s, accepted=False, proposed=False)
         order.append(s)
-    assert order == [Stage.SECOND_TERM, Stage.FREE_BUDGET, Stage.NEIGHBOURS, Stage.FREE_BUDGET_UNCHECKED,
-                     Stage.SAMPLED, Stage.SAMPLED]  # fmt: skip
+    assert order == [Stage.SECOND_TERM, Stage.FREE_BUDGET, Stage.FREE_BUDGET_UNCHECKED, Stage.NEIGHBOURS,
+                     Stage.FREE_BUDGET_ANY, Stage.SAMPLED, Stage.SAMPLED]  # fmt: skip
+    # a neighbour batch that proposed something goes back to the payments, cheap ones first
+    s = next_stage(Stage.NEIGHBOURS, accepted=False, proposed=True)
+    assert [s, next_stage(s, False, True)] == [Stage.FREE_BUDGET, Stage.FREE_BUDGET_UNCHECKED]
     assert next_stage(Stage.NEIGHBOURS, accepted=False, proposed=True) == Stage.FREE_BUDGET
     assert next_stage(Stage.SAMPLED, accepted=True, proposed=True) == Stage.BOTTLENECK
 

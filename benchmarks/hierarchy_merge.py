@@ -2,7 +2,7 @@
 
 The explorer rows come from the newest run of the explainable and gradient
 explorers (``--new``, e.g. ``*_warmstart.csv``); the baselines' rows, whose
-code did not change, from earlier runs (``--old``, any number of files); the
+code did not change, from earlier runs (``--old``, any number of files, or none); the
 earlier explainable row is kept as ``explainable (before)``. Prints a
 Markdown table, best latency in ms and, in brackets, its ratio to the new
 explainable run (> 1: the explorer is better), and writes the merged rows.
@@ -26,7 +26,7 @@ ORDER = ("explainable", "gradient", "explainable (before)", "random", "grid", "a
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--new", type=Path, nargs="+", required=True)
-    ap.add_argument("--old", type=Path, nargs="+", required=True)
+    ap.add_argument("--old", type=Path, nargs="*", default=[], help="earlier runs (none: a table of --new alone)")
     ap.add_argument("--csv", type=Path, default=None)
     args = ap.parse_args()
     rows: dict[tuple, dict] = {}

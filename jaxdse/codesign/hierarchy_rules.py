@@ -225,6 +225,20 @@ def _level_below(space: HierarchySpace, level: int) -> list[str]:
     return [p.name for p in sorted(space.params, key=lambda p: p.level) if p.kind == "capacity" and p.level > level]
 
 
+def fanout_pairs(space: HierarchySpace) -> list[tuple[str, str]]:
+    """(X, Y) parameter names of every fan-out whose both dimensions are in the space."""
+    xs = {p.level: p.name for p in space.params if p.kind == "fanout_x"}
+    ys = {p.level: p.name for p in space.params if p.kind == "fanout_y"}
+    return [(xs[lv], ys[lv]) for lv in sorted(set(xs) & set(ys))]
+
+
+def reshaped(space: HierarchySpace, design: dict[str, float], x: str, y: str, k: int) -> dict[str, float] | None:
+    """``design`` with fan-out X ``k`` places up and Y ``k`` places down (same instances on power-of-two
+    ladders); None past either end."""
+    d = space.step(design, x, k)
+    return None if d is None else space.step(d, y, -k)
+
+
 def propose(
     space: HierarchySpace,
     ev: HierEval,
@@ -251,9 +265,7 @@ def propose(
                 if p.kind == "capacity":
                     moves.append((p.name, 1, f"but uses {util:.0%} of the MACs (tiling-limited): a larger {p.name}"))
         if util < reshape_utilisation:  # idle MACs: the layer's loops may fit another aspect ratio better
-            xs = {p.level: p.name for p in space.params if p.kind == "fanout_x"}
-            ys = {p.level: p.name for p in space.params if p.kind == "fanout_y"}
-            reshapes = [(xs[lv], ys[lv], k) for lv in sorted(set(xs) & set(ys)) for k in (1, -1)]
+            reshapes = [(x, y, k) for x, y in fanout_pairs(space) for k in (1, -1)]
     elif bound.endswith(" bandwidth"):
         level = names.index(bound[: -len(" bandwidth")])
         bw = f"{names[level]}.read_bw"
@@ -272,8 +284,7 @@ def propose(
             p = space.by_name[name]
             out.append(Proposal(d, f"{head} {what}: {p.show(ev.design[name])} -> {p.show(d[name])}"))
     for x, y, k in reshapes:
-        d = space.step(ev.design, x, k)
-        d = None if d is None else space.step(d, y, -k)
+        d = reshaped(space, ev.design, x, y, k)
         if d is not None:
             px, py = space.by_name[x], space.by_name[y]
             out.append(

@@ -11,7 +11,14 @@ from costmodels import hierarchy_model as hm
 from costmodels.hierarchy import hierarchy_preset
 from jaxdse.cli import main
 from jaxdse.codesign.explorer_config import ConfigError
-from jaxdse.codesign.hierarchy_explore import HierarchyExplorerConfig, explore_hierarchy, resume_hierarchy
+from jaxdse.codesign.hierarchy_explore import (
+    HierarchyExplorerConfig,
+    _hardware_ok,
+    _rank,
+    _restart,
+    explore_hierarchy,
+    resume_hierarchy,
+)
 from jaxdse.codesign.hierarchy_rules import HierEval, fit_limits, hardware_budgets, propose, throughput_limits
 from jaxdse.codesign.hierarchy_space import HierarchySpace
 from jaxdse.codesign.report import write_report
@@ -359,6 +366,27 @@ def test_second_pass_from_the_base_spends_the_budget_left_after_convergence():
     net = w.load(TINY)
     r = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", budget=30, mapper_budget=100,
                           max_power_w=20.0, progress=None)  # fmt: skip
-    assert "second pass" in r.stopped and len(r.evaluations) <= 30
+    assert "pass 2, from the base design" in r.stopped and len(r.evaluations) <= 30
     assert r.steps[0].reason.startswith("base design") and r.steps[-1].evaluation == r.best.index
     assert r.best.objective == min(e.objective for e in r.evaluations if e.feasible)
+    # then restarts from designs two parameters away from every start and end until the budget is spent
+    assert len(r.evaluations) == 30 or r.stopped.endswith("no evaluated design left to restart from")
+    restarts = [st for st in r.steps if st.reason.startswith("restart with")]
+    assert len(restarts) <= 1 and all(st is r.steps[1] for st in restarts)
+
+
+def test_restart_picks_the_best_design_two_parameters_from_every_known_one():
+    """``_restart``: the best-ranked evaluated design that differs in at least two parameters from
+    each given design, None when every evaluated design is within one parameter of one."""
+    net = w.load(TINY)
+    r = explore_hierarchy([net], hierarchy_preset("gemmini_like"), "gemmini_like", budget=12, mapper_budget=100,
+                          max_power_w=20.0, method="random", seed=3, progress=None)  # fmt: skip
+    space, evs = r.space, r.evaluations
+    cache = type("Cache", (), {"cache": {space.key(e.design): e for e in evs}})()
+    best = min(evs, key=_rank)
+    pick = _restart(space, cache, [best])
+    differs = [sum(a != b for a, b in zip(space.key(e.design), space.key(best.design))) for e in evs]
+    far = [e for e, n in zip(evs, differs) if n >= 2 and (e.feasible or _hardware_ok(e))]
+    assert far, "the random designs should include one two parameters from the best"
+    assert pick is not None and any(pick is e for e in far) and _rank(pick) == min(_rank(e) for e in far)
+    assert _restart(space, cache, list(evs)) is None

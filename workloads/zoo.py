@@ -370,7 +370,10 @@ def get(name: str, batch: int = 1) -> Network:
         TypeError: A registered builder did not return a Network.
     """
     if not isinstance(name, str) or name not in _REGISTRY:
-        raise WorkloadError(f"zoo.get: field 'name' expected one of {names()}, found {name!r}")
+        hint = ""
+        if isinstance(name, str) and name.lower().endswith((".yaml", ".yml", ".json")):
+            hint = " (a workload file: workloads.load(path), or --workload on the command line)"
+        raise WorkloadError(f"zoo.get: field 'name' expected one of {names()}, found {name!r}{hint}")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise WorkloadError(f"zoo.get: field 'batch' expected a positive int, found {batch!r}")
     try:

@@ -172,6 +172,8 @@ def test_unknown_name_lists_valid_names():
         get("resnet51")
     msg = str(info.value)
     assert "'name'" in msg and "'resnet51'" in msg and "resnet50" in msg
+    with pytest.raises(WorkloadError, match=r"a workload file: workloads.load\(path\), or --workload"):
+        get("workloads/heldout/odd_stem.yaml")
 
 
 @pytest.mark.parametrize("batch", [0, -1, 1.5, True, 2**24 + 1])

@@ -72,6 +72,25 @@ def change(design: dict, param: str, value: float) -> dict:
     return d
 
 
+def keep_reach(old: dict, new: dict, space: DesignSpace) -> dict:
+    """``new`` with the virtual unicast of every NoC whose links it cuts raised
+    to keep that NoC's reach: a NoC serves at most physical links x virtual
+    unicast workgroups (``costmodels.arch``), so fewer links with the same
+    virtual unicast caps the spatial unrolling the mapper can use, while the
+    virtual unicast costs no area or power (``Evaluator.hardware_budgets``).
+    The smallest legal value with links x virtual >= the old reach (the
+    largest legal value where none reaches it). E.g. vgg16 seed 2: weight and
+    input links 2/64 -> 1/64 to pay for L2 128 -> 256 KiB, 73.8 ms with
+    virtual 8 x, 52.5 ms with virtual 64 x (55.9 ms before the move)."""
+    out = dict(new)
+    for k in NOC_KEYS:
+        v = f"virtual_{k}"
+        if new[f"links_{k}"] < old[f"links_{k}"] and new[v] == old[v]:
+            reach = links(old, k) * old[v]
+            out[v] = space.snap(v, reach / links(new, k))
+    return out
+
+
 def moves_text(old: dict, new: dict) -> str:
     """``p a -> b, q c -> d`` for every parameter that differs."""
     return ", ".join(f"{p} {fmt(p, old[p])} -> {fmt(p, new[p])}" for p in PARAMS if new[p] != old[p])
@@ -306,18 +325,18 @@ def shrink_proposals(
             cut = 1.0 - evaluator.hardware_budgets(change(d, p, new))[key] / now
             if cut <= 1e-3:
                 continue
-            modelled = predict(ev, nets, p, new)
+            modelled = predict_design(ev, keep_reach(d, change(d, p, new), space))
             harm = modelled
             if harm is None:
                 harm = math.exp(el["latency"].get(p, 0.0) * math.log(new / d[p])) - 1.0
             ranked.append((cut / (max(harm, 0.0) + 0.01), p, new, -cut, harm, modelled))
     out = []
     for _, p, new, pred, harm, modelled in sorted(ranked, key=lambda r: -r[0])[:most]:
+        nd = keep_reach(d, change(d, p, new), space)  # fewer links: more virtual unicast (free)
         out.append(
             Proposal(
-                change(d, p, new),
-                f"shrink {p} {fmt(p, d[p])} -> {fmt(p, new)}: {-pred:.0%} less {cost.kind}, "
-                f"predicted latency cost {harm:+.0%}",
+                nd,
+                f"shrink {moves_text(d, nd)}: {-pred:.0%} less {cost.kind}, predicted latency cost {harm:+.0%}",
                 pred,
                 -pred,
                 max(harm, 0.0),
@@ -342,7 +361,7 @@ def neighbours(ev: DesignEval, evaluator: Evaluator, tight: Limit) -> list[Propo
             new = space.step(p, d[p], k)
             if new == d[p]:
                 continue
-            nd = change(d, p, new)
+            nd = keep_reach(d, change(d, p, new), space)  # fewer links: more virtual unicast (free)
             hw = evaluator.hardware_budgets(nd)
             if p in GUESSED_MEMORIES and hw.get(key, 0.0) < now.get(key, 0.0):
                 rank = 2.0
@@ -350,8 +369,8 @@ def neighbours(ev: DesignEval, evaluator: Evaluator, tight: Limit) -> list[Propo
                 rank = 1.0
             else:
                 rank = 0.0
-            pred = predict(ev, None, p, new)
-            why = f"neighbour: {p} {fmt(p, d[p])} -> {fmt(p, new)}"
+            pred = predict_design(ev, nd)
+            why = f"neighbour: {moves_text(d, nd)}"
             out.append(Proposal(nd, why, priority=rank, latency_predicted=pred, source="neighbour"))
     return out
 
@@ -449,19 +468,19 @@ def free_and_spend(
             # design can cost far less next to the move (dlrm: input links 32 -> 16 cost +32%
             # alone, +4% next to the L2 256 -> 512 KiB they paid for, which remaps the layers
             # off the input NoC)
-            single = []
+            single = []  # (latency cost alone, the shrunk parameter, its moves: a links cut keeps its reach)
             for sh in every:
-                (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]
-                if p not in grown and all((p, sh.design[p]) != (q, v) for _, q, v in single):
-                    single.append((harm_of(sh), p, sh.design[p]))
+                p, moves = _shrunk(sh, cur.design)
+                if p not in grown and all(moves != m for _, _, m in single):
+                    single.append((harm_of(sh), p, moves))
 
             def fits(moves, grown_design=g.design) -> bool:
                 return evaluator.hardware_budgets({**grown_design, **dict(moves)})[key] <= 1.0
 
-            combos = [(h, ((p, v),)) for h, p, v in single]
-            alone = [c for c in single if not fits(((c[1], c[2]),))]  # pairs of shrinks that do not pay alone
-            for i, (h1, p1, v1) in enumerate(alone):
-                combos += [((1 + h1) * (1 + h2) - 1, ((p1, v1), (p2, v2))) for h2, p2, v2 in alone[i + 1 :] if p1 != p2]
+            combos = [(h, m) for h, _, m in single]
+            alone = [c for c in single if not fits(c[2])]  # pairs of shrinks that do not pay alone
+            for i, (h1, p1, m1) in enumerate(alone):
+                combos += [((1 + h1) * (1 + h2) - 1, m1 + m2) for h2, p2, m2 in alone[i + 1 :] if p1 != p2]
             paying = []
             for harm1, moves in sorted(combos, key=lambda c: c[0]):
                 d = {**g.design, **dict(moves)}
@@ -491,7 +510,7 @@ def free_and_spend(
                 continue
         chosen: dict[str, Proposal] = {}  # parameter -> its shrink (a later one replaces an earlier one)
         for sh in shrinks:
-            (p,) = [q for q in PARAMS if sh.design[q] != cur.design[q]]
+            p, moves = _shrunk(sh, cur.design)
             if p in grown or (p in chosen and chosen[p].design[p] == sh.design[p]):
                 continue  # 2x and 4x can snap to the same legal value
             trial = {**chosen, p: sh}
@@ -499,13 +518,15 @@ def free_and_spend(
             if strict and harm > 1.0 - cfg.free_gain:
                 continue  # this shrink would cost what the move buys
             d = dict(g.design)
-            d.update({q: s.design[q] for q, s in trial.items()})
+            for s in trial.values():
+                d.update(_shrunk(s, cur.design)[1])
             if evaluator.seen(d):
                 continue  # measured already (it did not win): try the next stack instead
             chosen = trial
             after = evaluator.hardware_budgets(d)[key]
             if after <= 1.0:
-                paid = ", ".join(f"{q} {fmt(q, cur.design[q])} -> {fmt(q, d[q])}" for q in chosen)
+                paid = ", ".join(f"{q} {fmt(q, cur.design[q])} -> {fmt(q, v)}" for s in chosen.values()
+                                 for q, v in _shrunk(s, cur.design)[1])  # fmt: skip
                 out.append(
                     Proposal(
                         d,
@@ -519,6 +540,14 @@ def free_and_spend(
                 )
                 break
     return out
+
+
+def _shrunk(sh: Proposal, cur: dict) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """A shrink's parameter and its moves ((param, value) for every parameter
+    it changes: the shrunk one, and the virtual unicast that keeps a cut
+    NoC's reach, ``keep_reach``)."""
+    moves = tuple((q, sh.design[q]) for q in PARAMS if sh.design[q] != cur[q])
+    return next(q for q, v in moves if v < cur[q]), moves
 
 
 def blocked_fixes(cur: DesignEval, evaluator: Evaluator, votes: list[Proposal], most: int = 2) -> list[str]:

@@ -317,3 +317,29 @@ def test_sampled_neighbours_name_only_the_parameters_that_moved(monkeypatch):
         named = p.why.split(": ", 1)[1].split(", ")
         moved = [q for q in proposals.PARAMS if p.design[q] != design[q]]
         assert sorted(n.split(" ")[0] for n in named) == sorted(moved), p.why
+
+
+def test_a_links_cut_keeps_its_reach_with_more_virtual_unicast():
+    """Fewer links of a NoC with the same virtual unicast cap the workgroups it serves (links x
+    virtual, costmodels.arch); the shrinks and neighbours that cut links raise that NoC's virtual
+    unicast to the smallest legal value keeping links x virtual, which costs no area or power."""
+    from jaxdse.codesign.proposals import keep_reach, neighbours
+    from jaxdse.codesign.space import links, table1_space
+
+    space = table1_space()
+    d = {**space.default_design(), "num_pes": 1024.0, "links_weights": 2.0, "links_inputs": 2.0}
+    cut = {**d, "links_weights": 1.0}
+    kept = keep_reach(d, cut, space)
+    assert kept["virtual_weights"] == 64.0  # 32 links x 8 = 256 workgroups; 16 links need 16 -> 64
+    assert links(kept, "weights") * kept["virtual_weights"] >= links(d, "weights") * d["virtual_weights"]
+    assert kept == {**cut, "virtual_weights": 64.0}
+    assert keep_reach(d, {**d, "links_weights": 4.0}, space) == {**d, "links_weights": 4.0}  # more links: as is
+    top = {**cut, "virtual_weights": 512.0}
+    assert keep_reach({**d, "virtual_weights": 512.0}, top, space) == top  # at the top of its range: as is
+    ev = Evaluator([TINY_NET], space, Constraints())
+    assert ev.hardware_budgets(kept) == ev.hardware_budgets(cut)
+    cur = _ev(1, 1.0, ev.hardware_budgets(d), design=d)
+    cur.plans = {}
+    down = [n for n in neighbours(cur, ev, POWER_LIMIT) if n.design["links_weights"] == 1.0]
+    assert [n.design for n in down] == [kept]
+    assert down[0].why == "neighbour: links_weights 2/64 of PEs -> 1/64 of PEs, virtual_weights 8 x -> 64 x"

@@ -9,10 +9,10 @@ command line turns that on by default, library users call
 ``enable_compile_cache()`` (a notebook, a research script) or leave JAX's
 settings alone.
 
-``compile_in_background(fn, *args)`` calls a jitted function once, for its
-compile, in a daemon thread: the explorers compile their relaxed losses
-while the mapper (on the main thread) compiles and maps the first design,
-so the two compiles share the cores instead of queueing.
+``compile_in_background(*lowered)`` compiles computations the caller has
+lowered (traced) in a daemon thread: the explorers compile their relaxed
+losses while the mapper (on the main thread) compiles and maps the first
+design, so the two compiles share the cores instead of queueing.
 
 Where the cache lives: ``$JAXDSE_COMPILE_CACHE`` if set (``off`` disables it), else
 ``$XDG_CACHE_HOME/jaxdse/xla`` or ``~/.cache/jaxdse/xla``. A folder that
@@ -78,22 +78,28 @@ def enable_compile_cache(path: str | Path | None = None) -> Path | None:
     return folder
 
 
-def compile_in_background(fn, *args, **kwargs) -> threading.Thread:
-    """Call ``fn(*args, **kwargs)`` in a daemon thread and drop the result.
+def compile_in_background(*lowered) -> threading.Thread:
+    """Compile computations already lowered (``jitted.lower(*args)``) in a daemon thread.
 
-    Meant for a jitted function called with the shapes and static arguments
-    of a later real call: the executable lands in JAX's cache, so the real
-    call (after ``join()``) does not compile. A failure here is ignored: the
-    real call raises it where it can be reported.
+    Lower with the shapes and static arguments of a later real call: the real
+    call traces again but finds the executable compiled (JAX keeps compiled
+    computations keyed by their lowering), so XLA's compile, the slow part,
+    overlaps the caller's own work. Only the compile runs in the thread:
+    tracing the model in two threads at once is not safe here (jax 0.10.2:
+    ``StoreException: Store occupied`` from ``jnp.logaddexp``'s custom JVP, then
+    an abort, when the gradient explorer's loss was traced beside the mapper's;
+    seen in ``tests/jaxdse/test_explore.py`` on a busy machine). A failure here
+    is ignored: the real call raises it where it can be reported.
     """
 
     def run() -> None:
-        try:
-            fn(*args, **kwargs)
-        except Exception:  # noqa: BLE001 - the real call reports it
-            pass
+        for lo in lowered:
+            try:
+                lo.compile()
+            except Exception:  # noqa: BLE001 - the real call reports it
+                pass
 
-    t = threading.Thread(target=run, name=f"compile {getattr(fn, '__name__', fn)}", daemon=True)
+    t = threading.Thread(target=run, name="compile in background", daemon=True)
     t.start()
     return t
 

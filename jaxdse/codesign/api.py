@@ -38,7 +38,7 @@ from jaxdse.codesign.checkpoint import (
     write_settings,
 )
 from jaxdse.codesign.constraints import Constraints
-from jaxdse.codesign.elasticity import precompile_elasticities
+from jaxdse.codesign.elasticity import lower_elasticities
 from jaxdse.codesign.evaluator import Evaluator
 from jaxdse.codesign.explainable import explainable
 from jaxdse.codesign.explorer_config import ConfigError, ExplorerConfig
@@ -104,7 +104,7 @@ def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start
     # first needed after the start design is evaluated, by when the compile
     # is done (at worst the main thread compiles them again)
     arch = to_arch(start or evaluator.space.default_design(), evaluator.space.fixed)
-    compiling = compile_in_background(precompile_elasticities, evaluator.networks, arch)
+    compiling = compile_in_background(*lower_elasticities(evaluator.networks, arch))
     if warm > 0 and budget > 4:
         gradient_explorer(
             evaluator, min(warm, budget - 1), trace, progress=progress, start=start,

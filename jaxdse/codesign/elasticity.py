@@ -38,8 +38,9 @@ def _grads(arch, layers, mappings, counts, temperature):
     return jax.jacrev(costs)(logs)
 
 
-def _jacobian(arch: Arch, network: Network, mappings: list, temperature: float):
-    return _grads(
+def _jacobian(arch: Arch, network: Network, mappings: list, temperature: float, lower: bool = False):
+    """The Jacobian (``lower``: ``_grads`` lowered with these arguments, not run)."""
+    return (_grads.lower if lower else _grads)(
         arch,
         stack_layers(list(network.layers)),
         stack_mappings(mappings),
@@ -48,11 +49,12 @@ def _jacobian(arch: Arch, network: Network, mappings: list, temperature: float):
     )
 
 
-def precompile_elasticities(networks: list[Network], arch: Arch, temperature: float = 0.05) -> None:
-    """Compile ``elasticities`` for these networks (e.g. in a background
-    thread): the same shapes as a mapped plan's, with the default mappings."""
-    for net in networks:
-        _jacobian(arch, net, [default_mapping(layer, arch) for layer in net.layers], temperature)
+def lower_elasticities(networks: list[Network], arch: Arch, temperature: float = 0.05) -> list:
+    """``elasticities`` of these networks lowered (traced), to be compiled
+    (``compile_in_background``): the same shapes as a mapped plan's, with the
+    default mappings."""
+    return [_jacobian(arch, net, [default_mapping(layer, arch) for layer in net.layers], temperature, lower=True)
+            for net in networks]  # fmt: skip
 
 
 def elasticities(plan: Plan, temperature: float = 0.05) -> dict[str, dict[str, float]]:

@@ -157,7 +157,8 @@ def gradient_explorer(
     counts = jnp.asarray(counts, jnp.float32)
     hyper = (evaluator.objective, snap_every, lr, jnp.float32(temperature), jnp.float32(penalty_weight))
     # compile the loop while the mapper compiles and maps the start design
-    compiling = compile_in_background(_run, params, opt_state, lo, hi, base, la, log_bounds, counts, limits, *hyper)
+    args = (params, opt_state, lo, hi, base, la, log_bounds, counts, limits, *hyper)
+    compiling = compile_in_background(_run.lower(*args))
     cur = evaluator.evaluate(start)
     compiling.join()
     trace.add(0, cur, True, f"initial design: {describe(cur.design)}")

@@ -170,3 +170,27 @@ def test_python_evaluate_never_searches():
 
     with pytest.raises(MappingError, match="never searches: jaxdse.map_network"):
         jaxdse.evaluate(load(EXAMPLE), "tiny")
+
+
+def test_compile_in_background_compiles_what_the_real_call_runs(caplog):
+    """Only XLA's compile runs in the thread (tracing the model in two threads at once aborted:
+    jax 0.10.2, 'Store occupied'); the later real call traces again but does not compile again."""
+    import logging
+
+    import jax
+    import jax.numpy as jnp
+
+    from jaxdse.compile_cache import compile_in_background
+
+    @jax.jit
+    def f(x):
+        return jnp.logaddexp(x, 0.0).sum()
+
+    x = jnp.arange(11.0)
+    with jax.log_compiles(True), caplog.at_level(logging.DEBUG):
+        compile_in_background(f.lower(x)).join()
+        compiled = [r for r in caplog.records if "Finished XLA compilation of jit(f)" in r.getMessage()]
+        assert len(compiled) == 1
+        assert float(f(x)) == pytest.approx(float(jnp.sum(jnp.logaddexp(x, 0.0))))
+        again = [r for r in caplog.records if "Finished XLA compilation of jit(f)" in r.getMessage()]
+    assert len(again) == 1  # the real call found the executable

@@ -105,15 +105,16 @@ def _explainable(evaluator, budget, trace, progress=None, start=None, warm_start
     # is done (at worst the main thread compiles them again)
     arch = to_arch(start or evaluator.space.default_design(), evaluator.space.fixed)
     compiling = compile_in_background(*lower_elasticities(evaluator.networks, arch))
-    if warm > 0 and budget > 4:
-        gradient_explorer(
-            evaluator, min(warm, budget - 1), trace, progress=progress, start=start,
-            burn_in_steps=cfg.warm_start_burn_in,
-        )  # fmt: skip
-        start = returned(list(evaluator.cache.values()))[0].design  # the design a gradient run would return
-    result = explainable(evaluator, budget=budget, trace=trace, progress=progress, start=start, config=cfg)
-    compiling.join()  # no thread left compiling when the caller exits
-    return result
+    try:
+        if warm > 0 and budget > 4:
+            gradient_explorer(
+                evaluator, min(warm, budget - 1), trace, progress=progress, start=start,
+                burn_in_steps=cfg.warm_start_burn_in,
+            )  # fmt: skip
+            start = returned(list(evaluator.cache.values()))[0].design  # the design a gradient run would return
+        return explainable(evaluator, budget=budget, trace=trace, progress=progress, start=start, config=cfg)
+    finally:
+        compiling.join()  # no thread left compiling when the caller exits (an error included)
 
 
 EXPLORERS.update({"explainable": _explainable, "random": random_explorer, "gradient": gradient_explorer})

@@ -159,8 +159,10 @@ def gradient_explorer(
     # compile the loop while the mapper compiles and maps the start design
     args = (params, opt_state, lo, hi, base, la, log_bounds, counts, limits, *hyper)
     compiling = compile_in_background(_run.lower(*args))
-    cur = evaluator.evaluate(start)
-    compiling.join()
+    try:
+        cur = evaluator.evaluate(start)
+    finally:
+        compiling.join()  # no thread left compiling when the caller exits (an error included)
     trace.add(0, cur, True, f"initial design: {describe(cur.design)}")
     best = cur if cur.feasible else None
     step, stale, repeats = 0, 0, 0

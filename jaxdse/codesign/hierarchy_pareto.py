@@ -12,8 +12,8 @@ hierarchy, stated per level and fan-out like ``hierarchy_explore``'s rules:
   shrinking buffers, ``fit_limits``);
 - energy moves, from the part that dominates energy (each layer's plan
   records every level's access energy, the MACs', the NoC's and leakage):
-  a level's accesses -> a larger child level (more reuse below it, fewer
-  accesses to it) or that level smaller (cheaper accesses); the NoC -> fewer
+  a level's accesses -> a larger level below it, any of them (more reuse
+  below it, fewer accesses to it) or that level smaller (cheaper accesses); the NoC -> fewer
   instances at a fan-out; leakage -> a smaller buffer;
 - one and two legal steps of every parameter.
 
@@ -162,7 +162,9 @@ class HierarchyMoves:
         moves: list[tuple[str, int, str]] = []
         if part in names:
             lv = names.index(part)
-            for cap in _level_below(self.space, lv)[:2]:
+            # every level below, not the nearest two: gemmini_like tiny_cnn (seed 0), DRAM 80% of
+            # energy, a PE weight register 4 -> 8 B cut DRAM energy by 30% (remapped: 60.8 -> 38.7 uJ)
+            for cap in _level_below(self.space, lv):
                 moves.append((cap, 1, f"more reuse below {part}: a larger {cap}"))
             own = f"{part}.capacity"
             if own in self.space.by_name:

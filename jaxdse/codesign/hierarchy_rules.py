@@ -271,7 +271,7 @@ def propose(
         bw = f"{names[level]}.read_bw"
         if bw in space.by_name:
             moves.append((bw, 1, f"more {names[level]} bandwidth"))
-        for cap in _level_below(space, level)[:2]:
+        for cap in _level_below(space, level):  # any level below (hierarchy_pareto's energy rule, measured)
             moves.append((cap, 1, f"more reuse below {names[level]}: a larger {cap}"))
     else:  # a NoC stream or the DMA of the Explainable-DSE template models
         for p in space.params:

@@ -412,3 +412,15 @@ def test_pareto_energy_rule_grows_every_level_below_the_dominant_one(monkeypatch
     grown = {next(k for k in d if d[k] != design[k]) for d, why, _ in moves.energy_rules(ev) if "below DRAM" in why}
     below = {p.name for p in space.params if p.kind == "capacity" and p.level > 0}
     assert len(below) >= 3 and grown == {n for n in below if space.step(design, n, 1) is not None}
+
+
+def test_a_bandwidth_bound_level_calls_for_a_larger_level_anywhere_below_it():
+    """DRAM bandwidth bound: more DRAM bandwidth, or more reuse below DRAM at every level below."""
+    space = HierarchySpace(hierarchy_preset("gemmini_like"))
+    d = space.base_design()
+    ev = HierEval(index=1, design=d, plans={}, latency_s=1.0, energy_j=1.0, area_mm2=1.0, power_w=1.0,
+                  budgets={}, objective=1.0, wall_s=0.0)  # fmt: skip
+    props = propose(space, ev, "net", {"name": "fc", "bound": "DRAM bandwidth", "utilisation": 0.2}, 0.5)
+    grown = {next(k for k in d if q.design[k] != d[k]) for q in props}
+    below = {p.name for p in space.params if p.kind == "capacity" and p.level > 0 and space.step(d, p.name, 1)}
+    assert len(below) >= 3 and grown == below | ({"DRAM.read_bw"} if space.step(d, "DRAM.read_bw", 1) else set())

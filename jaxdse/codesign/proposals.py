@@ -322,17 +322,17 @@ def shrink_proposals(
                 new = space.step(p, d[p], -1)
             if new == d[p]:
                 continue
-            cut = 1.0 - evaluator.hardware_budgets(change(d, p, new))[key] / now
+            nd = keep_reach(d, change(d, p, new), space)  # fewer links: more virtual unicast (free)
+            cut = 1.0 - evaluator.hardware_budgets(nd)[key] / now
             if cut <= 1e-3:
                 continue
-            modelled = predict_design(ev, keep_reach(d, change(d, p, new), space))
+            modelled = predict_design(ev, nd)
             harm = modelled
             if harm is None:
                 harm = math.exp(el["latency"].get(p, 0.0) * math.log(new / d[p])) - 1.0
-            ranked.append((cut / (max(harm, 0.0) + 0.01), p, new, -cut, harm, modelled))
+            ranked.append((cut / (max(harm, 0.0) + 0.01), nd, -cut, harm, modelled))
     out = []
-    for _, p, new, pred, harm, modelled in sorted(ranked, key=lambda r: -r[0])[:most]:
-        nd = keep_reach(d, change(d, p, new), space)  # fewer links: more virtual unicast (free)
+    for _, nd, pred, harm, modelled in sorted(ranked, key=lambda r: -r[0])[:most]:
         out.append(
             Proposal(
                 nd,

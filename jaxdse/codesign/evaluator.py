@@ -104,8 +104,9 @@ class Evaluator:
         seed: Mapper seed (same seed, same mappings).
         mapper_budget: Exact evaluations per layer for the gradient mapper
             (sets its starts; default 4 starts, ~880 per layer), whose
-            candidates are joined with the pruned top-N mapper's from 4
-            starts up (``jaxdse.mapper.api.JOIN_PRUNED_STARTS``).
+            candidates are joined with the pruned top-N mapper's (latency
+            from 4 starts up, ``jaxdse.mapper.api.JOIN_PRUNED_STARTS``;
+            energy and EDP at every budget).
         log_path: If set, every newly mapped design is appended to this
             ``evaluations.jsonl`` (``jaxdse.codesign.checkpoint``).
         replay: Stored evaluations by design key (from a checkpoint): such a

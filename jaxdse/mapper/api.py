@@ -7,9 +7,9 @@ Methods (``METHODS``):
   candidates are joined with the pruned mapper's (``_with_pruned``: the
   relaxed descent alone missed the energy optimum of a GEMM by 6% and left
   networks on large designs up to 1.47x slower): from 4 starts up
-  (``JOIN_PRUNED_STARTS``: the default and the explorer's budget) at the
-  pruned mapper's full range for every objective, below it for energy and
-  EDP only, capped at the budget.
+  (``JOIN_PRUNED_STARTS``: the default and the explorer's budget) for
+  every objective, below it for energy and EDP only, always at the pruned
+  mapper's full range.
 * ``pruned``: the classical dMazeRunner / Explainable-DSE pruned top-N
   enumeration (``jaxdse.mapper.enumerate``).
 * ``random``: Timeloop-style random legal mappings (``random_search``).
@@ -94,14 +94,20 @@ GRADIENT_STARTS_DEFAULT = 12
 10,000 random mappings on every zoo network (benchmarks/mapper_quality.py)."""
 
 JOIN_PRUNED_STARTS = 4
-"""Gradient starts from which the gradient mapper's candidates are joined with the pruned
-top-N mapper's at its full reference range (10,000 candidates; ``_with_pruned``): the
-explorer's default budget (``Evaluator.mapper_budget``, 4 starts) and ``map_network``'s
-default (12). Below it, energy and EDP join the pruned candidates capped at the budget (as
-before this constant) and latency goes without them: ``REMAP_BUDGET`` (2 starts) asks for
+"""Gradient starts from which a latency mapping joins the gradient mapper's candidates with
+the pruned top-N mapper's at its full reference range (10,000 candidates; ``_with_pruned``):
+the explorer's default budget (``Evaluator.mapper_budget``, 4 starts) and ``map_network``'s
+default (12). Below it latency goes without them: ``REMAP_BUDGET`` (2 starts) asks for
 speed, and the pruned enumeration and scoring cost about as much as four gradient starts
 (re-mapping efficientnet_b0's 47 layers took 3.0 s with them, 0.86 s without;
-``benchmarks/remap_speed.py``)."""
+``benchmarks/remap_speed.py``). Energy and EDP join the full range at every budget: capped
+at a small budget (the Pareto benchmark's 40 per layer: 4 tilings x 9 orders, ranked by
+utilisation, a latency proxy, and under dMazeRunner's no-spatial-reduction rule) the join
+mapped a design with more legal mappings worse, e.g. ResNet-18 on NSGA-II's fastest
+seed-1 front design (README, "Pareto fronts") 14.995 mJ with its own virtual unicast and
+16.119 mJ with 512 x on every NoC (a superset of its mappings, same costs per mapping);
+at the full range 14.478 and 14.932 mJ, in about the same mapping time (one gradient
+start's ~1,200 exact evaluations per layer dominate it)."""
 
 REMAP_BUDGET = 2 * _GRAD_ROUNDS * _GRAD_NEIGHBOURS * _ORDERS + _ORDERS
 """Per-layer budget for re-mapping at deployment time (issue 14, section 3):
@@ -173,11 +179,9 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
             max_padding=max_padding,
             progress=progress,
         )
-        full = _gradient_starts(budget) >= JOIN_PRUNED_STARTS
-        if objective == "latency" and not full:
+        if objective == "latency" and _gradient_starts(budget) < JOIN_PRUNED_STARTS:
             return cands  # a small budget asks for speed (REMAP_BUDGET)
-        cap = None if full else budget
-        return [_with_pruned(c, layer, arch, objective, cap, max_padding) for c, layer in zip(cands, layers)]
+        return [_with_pruned(c, layer, arch, objective, max_padding) for c, layer in zip(cands, layers)]
     rng = np.random.default_rng(seed)
     out = []
     for i, layer in enumerate(layers):
@@ -198,7 +202,7 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
     return out
 
 
-def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, cap, max_padding) -> Candidates:
+def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, max_padding) -> Candidates:
     """The gradient mapper's candidates joined with the pruned top-N mapper's.
 
     The relaxed descent stops in local optima that the pruned enumeration
@@ -213,10 +217,9 @@ def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, cap
     (swin_t_stage3 on one design: 5.25 / 4.86 / 4.64 ms at seeds 0 / 1 / 2, joined
     4.63 ms), which made the explorer's result a matter of the mapper's seed
     (README, "Changed figures"). So both run and the best exact candidate wins; the
-    exact evaluations of both are counted. ``cap``: the pruned mapper's most candidates
-    (None: its reference range; ``JOIN_PRUNED_STARTS`` says when). At that full range
-    the pruned half unrolls reduction dims (C, R, S) whenever they fit (``unroll_reduction``;
-    capped, it keeps the rule, as before the full join existed), not only
+    exact evaluations of both are counted. The pruned half runs at its full reference
+    range (``JOIN_PRUNED_STARTS`` says why not capped) and unrolls reduction dims (C, R,
+    S) whenever they fit (``unroll_reduction``), not only
     when dMazeRunner's rule allows it (no other unrolling reaches 90% of the PEs): with
     the rule, a larger virtual unicast (more non-reduction unrollings legal) hid the
     K x C unrollings and swin_t_stage3's qkv mapped 2.5x slower (5.42 instead of 4.63
@@ -226,9 +229,7 @@ def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, cap
     """
     from jaxdse.mapper.enumerate import pruned
 
-    extra = pruned(
-        layer, arch, objective, cap, np.random.default_rng(0), max_padding=max_padding, unroll_reduction=cap is None
-    )
+    extra = pruned(layer, arch, objective, None, np.random.default_rng(0), max_padding=max_padding, unroll_reduction=True)
     mappings = jax.tree_util.tree_map(
         lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), cand.mappings, extra.mappings
     )

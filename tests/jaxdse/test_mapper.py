@@ -236,6 +236,20 @@ def test_join_is_never_worse_than_the_gradient_mapper_alone(monkeypatch):
     assert joined.exact_evaluations > alone.exact_evaluations  # both searches counted
 
 
+@pytest.mark.parametrize("objective", ["energy", "edp"])
+def test_small_budget_energy_and_edp_join_the_full_pruned_range(objective):
+    """Below ``JOIN_PRUNED_STARTS`` an energy or EDP mapping still joins the pruned mapper at its
+    full range (capped at the budget it kept 4 utilisation-ranked tilings and mapped designs with
+    more legal mappings worse), so it is never worse than that range's best alone."""
+    from jaxdse.mapper.enumerate import pruned
+
+    layer = w.get("resnet18").layers[5]
+    arch = _swin_design([512, 512, 512, 512])
+    small = jaxdse.map_layer(layer, arch, objective=objective, budget=40)
+    full = pruned(layer, arch, objective, None, np.random.default_rng(0), unroll_reduction=True)
+    assert small.top[0][1] <= float(np.min(full.objective)) * (1 + 1e-6)
+    assert small.exact_evaluations >= full.exact_evaluations  # the full range was scored
+
 def test_mapping_from_factors_inverts_factors():
     layer = w.conv2d("c", 64, 64, 14, 3)
     m = jaxdse.default_mapping(layer, ARCH)

@@ -229,7 +229,9 @@ def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, max
     """
     from jaxdse.mapper.enumerate import pruned
 
-    extra = pruned(layer, arch, objective, None, np.random.default_rng(0), max_padding=max_padding, unroll_reduction=True)
+    extra = pruned(
+        layer, arch, objective, None, np.random.default_rng(0), max_padding=max_padding, unroll_reduction=True
+    )
     mappings = jax.tree_util.tree_map(
         lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), cand.mappings, extra.mappings
     )

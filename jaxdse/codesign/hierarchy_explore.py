@@ -195,8 +195,9 @@ class HierarchyExploreResult:
 
     def summary(self) -> str:
         base = self.evaluations[0]
+        aim = f"objectives {', '.join(self.objectives)}" if self.objectives else f"objective {self.objective}"
         lines = [
-            f"hierarchy codesign on {self.arch} ({self.method}, objective {self.objective}) for "
+            f"hierarchy codesign on {self.arch} ({self.method}, {aim}) for "
             f"{', '.join(self.networks)}: {len(self.evaluations)} designs, {self.wall_s:.1f} s; {self.stopped}",
             f"limits: area {self.limits['area_mm2']:.3f} mm^2, peak power {self.limits['power_w']:.3f} W"
             + "".join(f", {n} at least {v:g} inferences/s" for n, v in self.min_per_s.items()),

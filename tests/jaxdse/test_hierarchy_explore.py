@@ -205,6 +205,7 @@ def test_hierarchy_front_is_non_dominated_exact_and_resumes(tmp_path):
     kw = dict(budget=10, mapper_budget=60, max_power_w=20.0, progress=None, objectives=("latency", "energy"))
     r = explore_hierarchy([net], hier, "gemmini_like", out=tmp_path / "run", **kw)
     assert r.method == "pareto" and r.pareto and len(r.evaluations) == 10
+    assert "(pareto, objectives latency, energy)" in r.summary().splitlines()[0]
     vec = {e.index: (e.latency_s, e.energy_j) for e in r.evaluations}
     feas = {e.index for e in r.evaluations if e.feasible}
     front = [f["evaluation"] for f in r.pareto]

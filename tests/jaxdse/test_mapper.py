@@ -250,6 +250,7 @@ def test_small_budget_energy_and_edp_join_the_full_pruned_range(objective):
     assert small.top[0][1] <= float(np.min(full.objective)) * (1 + 1e-6)
     assert small.exact_evaluations >= full.exact_evaluations  # the full range was scored
 
+
 def test_mapping_from_factors_inverts_factors():
     layer = w.conv2d("c", 64, 64, 14, 3)
     m = jaxdse.default_mapping(layer, ARCH)

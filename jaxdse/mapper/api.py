@@ -39,7 +39,6 @@ import os
 import time
 from dataclasses import dataclass
 
-import jax
 import numpy as np
 
 from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
@@ -232,15 +231,7 @@ def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, max
     extra = pruned(
         layer, arch, objective, None, np.random.default_rng(0), max_padding=max_padding, unroll_reduction=True
     )
-    mappings = jax.tree_util.tree_map(
-        lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), cand.mappings, extra.mappings
-    )
-    return Candidates(
-        mappings,
-        np.concatenate([np.asarray(cand.objective, np.float64), np.asarray(extra.objective, np.float64)]),
-        cand.exact_evaluations + extra.exact_evaluations,
-        (cand.notes + "; " if cand.notes else "") + "joined with the pruned top-N mapper's candidates",
-    )
+    return cand.joined(extra, "joined with the pruned top-N mapper's candidates")
 
 
 def _finish(layer: Layer, arch: Arch, cand: Candidates, method: str, objective: str, top_n: int) -> LayerMapping:

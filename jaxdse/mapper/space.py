@@ -137,3 +137,15 @@ class Candidates:
     objective: np.ndarray
     exact_evaluations: int
     notes: str = ""
+
+    def joined(self, other: Candidates, note: str) -> Candidates:
+        """Both methods' candidates in one batch, both methods' exact evaluations counted."""
+        mappings = jax.tree_util.tree_map(
+            lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), self.mappings, other.mappings
+        )
+        return Candidates(
+            mappings,
+            np.concatenate([np.asarray(self.objective, np.float64), np.asarray(other.objective, np.float64)]),
+            self.exact_evaluations + other.exact_evaluations,
+            (self.notes + "; " if self.notes else "") + note,
+        )

@@ -188,3 +188,20 @@ def test_pareto_config_is_checked_and_recorded(finished):
     with pytest.raises(ExploreError, match="'pareto_config'"):
         jaxdse.explore([TINY_NET], pareto_config=ParetoConfig(), budget=2)
     assert json.loads((finished / RUN_FILE).read_text())["pareto_config"]["per_step"] == ParetoConfig().per_step
+
+
+def test_table1_energy_rule_grows_every_level_below_dram(monkeypatch):
+    """DRAM dominating energy calls for more reuse at every level below it (L2 and L1), as on a
+    hierarchy: held mappings predict nothing for a larger L1, so only this rule proposes it."""
+    from types import SimpleNamespace
+
+    from jaxdse.codesign import pareto as pa
+    from jaxdse.codesign.space import table1_space
+
+    space = table1_space()
+    ev = SimpleNamespace(design=space.default_design())
+    parts = {"mac": 1.0, "l1": 1.0, "noc": 1.0, "l2": 1.0, "dram": 10.0, "leakage": 0.0}
+    monkeypatch.setattr(pa, "energy_components", lambda e: parts)
+    rules = pa._energy_rules(ev, space, pa.ParetoConfig())
+    assert {p for p, *_ in rules} == {"l2_kib", "l1_bytes"}
+    assert all(new > ev.design[p] and "dram is 71% of energy" in why for p, new, why, _ in rules)

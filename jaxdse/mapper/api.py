@@ -105,8 +105,8 @@ utilisation, a latency proxy, and under dMazeRunner's no-spatial-reduction rule)
 mapped a design with more legal mappings worse, e.g. ResNet-18 on NSGA-II's fastest
 seed-1 front design (README, "Pareto fronts") 14.995 mJ with its own virtual unicast and
 16.119 mJ with 512 x on every NoC (a superset of its mappings, same costs per mapping);
-at the full range 14.478 and 14.932 mJ, in about the same mapping time (one gradient
-start's ~1,200 exact evaluations per layer dominate it)."""
+at the full range 14.478 and 14.932 mJ. Over 42 such mappings (``benchmarks/energy_join.py``)
+the full range gave 4.9% less energy (geometric mean) for 1.3x the mapping time."""
 
 REMAP_BUDGET = 2 * _GRAD_ROUNDS * _GRAD_NEIGHBOURS * _ORDERS + _ORDERS
 """Per-layer budget for re-mapping at deployment time (issue 14, section 3):

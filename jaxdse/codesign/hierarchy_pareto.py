@@ -10,8 +10,10 @@ hierarchy, stated per level and fan-out like ``hierarchy_explore``'s rules:
 - latency moves: the bottleneck rules of ``hierarchy_explore.propose`` for
   the dominant layers (a move that breaks area or power is paid for by
   shrinking buffers, ``fit_limits``);
-- energy moves, from the part that dominates energy (each layer's plan
-  records every level's access energy, the MACs', the NoC's and leakage):
+- energy moves, from the part with the most energy a hardware change can
+  still remove (each layer's plan records every level's access energy, the
+  MACs', the NoC's and leakage; the outermost level counts only its bytes
+  above the compulsory traffic, ``top_level_excess``):
   a level's accesses -> a larger level below it, any of them (more reuse
   below it, fewer accesses to it) or that level smaller (cheaper accesses); the NoC -> fewer
   instances at a fan-out; leakage -> a smaller buffer;
@@ -120,6 +122,28 @@ def energy_parts(ev: HierEval) -> dict[str, float]:
     return out
 
 
+def top_level_excess(ev: HierEval, networks: list[Network]) -> float | None:
+    """Share of the outermost level's bytes (reads and updates, x layer counts) above the
+    compulsory traffic (every operand moved once, ``Layer.compulsory_bytes``): the part of its
+    energy that more reuse below it can still remove (``pareto.dram_excess`` on a hierarchy;
+    words weighed by their operand's bits, read and write energies taken as equal).
+    None when a plan was stored without its access counts."""
+    by_name = {n.name: n for n in networks}
+    moved = floor = 0.0
+    for name, plan in ev.plans.items():
+        net = by_name.get(name)
+        if net is None:
+            return None
+        for layer, r in zip(net.layers, plan.layers, strict=True):
+            c = r.get("counts")
+            if not c:
+                return None
+            wb = [b / 8.0 for b in layer.bits]
+            moved += r["count"] * sum((rd + up) * b for rd, up, b in zip(c["reads"][0], c["updates"][0], wb))
+            floor += r["count"] * sum(layer.compulsory_bytes().values())
+    return max(0.0, 1.0 - floor / moved) if moved > 0 else None
+
+
 class HierarchyMoves:
     """The moves and predictions of the module docstring (``pareto.Table1Moves``'s interface)."""
 
@@ -154,11 +178,18 @@ class HierarchyMoves:
         total = sum(parts.values())
         if not parts or total <= 0:
             return []
-        part = max(parts, key=parts.get)
-        share = parts[part] / total
-        gain = math.log(max(1.0 - share * (1.0 - 1.0 / self.cfg.energy_rule_scale), 1e-6))
         names = list(self.space.base.names)
+        # the outermost level counts only its bytes above the compulsory traffic (``pareto._energy_rules``)
+        top, excess = names[0], top_level_excess(ev, self.networks)
+        removable = {k: v / total * (excess if k == top and excess is not None else 1.0) for k, v in parts.items()}
+        part = max(removable, key=removable.get)
+        share = parts[part] / total
+        gain = math.log(max(1.0 - min(share * (1.0 - 1.0 / self.cfg.energy_rule_scale), removable[part]), 1e-6))
         head = f"{part} is {share:.0%} of energy"
+        if part == top and excess is not None:
+            head += f" ({excess:.0%} of its bytes above the compulsory traffic)"
+        elif parts.get(top, 0.0) > parts[part]:
+            head = f"{top} is {parts[top] / total:.0%} of energy but at its compulsory traffic; " + head
         moves: list[tuple[str, int, str]] = []
         if part in names:
             lv = names.index(part)
@@ -284,4 +315,12 @@ def difference(space: HierarchySpace, a: Point | None, b: Point) -> str:
     return ", ".join(parts) or "same design"
 
 
-__all__ = ["HierarchyMoves", "HierarchyStore", "difference", "energy_parts", "front_records", "hier_costs"]
+__all__ = [
+    "HierarchyMoves",
+    "HierarchyStore",
+    "difference",
+    "energy_parts",
+    "front_records",
+    "hier_costs",
+    "top_level_excess",
+]

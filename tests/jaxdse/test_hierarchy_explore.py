@@ -256,6 +256,19 @@ def test_plan_records_energy_by_part_summing_to_the_layer_energy():
         parts = r["energy_parts_j"]
         assert set(hier.names) | {"MACs", "NoC", "leakage"} == set(parts)
         assert sum(parts.values()) == pytest.approx(r["energy_j"], rel=1e-5)
+    # the outermost level never moves less than the compulsory bytes: its excess is a share
+    from types import SimpleNamespace
+
+    from jaxdse.codesign.hierarchy_pareto import top_level_excess
+
+    net = w.load(TINY)
+    for layer, r in zip(net.layers, plan.layers, strict=True):
+        moved = sum(
+            (a + b) * bits / 8 for a, b, bits in zip(r["counts"]["reads"][0], r["counts"]["updates"][0], layer.bits)
+        )
+        assert moved >= sum(layer.compulsory_bytes().values()) * (1 - 1e-6)
+    excess = top_level_excess(SimpleNamespace(plans={net.name: plan}), [net])
+    assert excess is not None and 0.0 <= excess < 1.0
 
 
 def test_min_fps_climbs_from_a_slow_base_and_returns_the_closest_when_unreachable(tmp_path):
@@ -413,6 +426,11 @@ def test_pareto_energy_rule_grows_every_level_below_the_dominant_one(monkeypatch
     grown = {next(k for k in d if d[k] != design[k]) for d, why, _ in moves.energy_rules(ev) if "below DRAM" in why}
     below = {p.name for p in space.params if p.kind == "capacity" and p.level > 0}
     assert len(below) >= 3 and grown == {n for n in below if space.step(design, n, 1) is not None}
+    # DRAM at its compulsory traffic: no buffer lowers it; the rule says so and turns to the next part
+    monkeypatch.setattr(hp, "top_level_excess", lambda e, nets: 0.0)
+    rules = moves.energy_rules(ev)
+    assert rules and all(why.startswith("DRAM is 80% of energy but at its compulsory traffic; Scratchpad is 10%")
+                         for _, why, _ in rules)  # fmt: skip
 
 
 def test_a_bandwidth_bound_level_calls_for_a_larger_level_anywhere_below_it():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -192,9 +193,8 @@ def test_pareto_config_is_checked_and_recorded(finished):
 
 def test_table1_energy_rule_grows_every_level_below_dram(monkeypatch):
     """DRAM dominating energy calls for more reuse at every level below it (L2 and L1), as on a
-    hierarchy: held mappings predict nothing for a larger L1, so only this rule proposes it."""
-    from types import SimpleNamespace
-
+    hierarchy: held mappings predict nothing for a larger L1, so only this rule proposes it.
+    The predicted gain is capped by the DRAM bytes above the compulsory traffic."""
     from jaxdse.codesign import pareto as pa
     from jaxdse.codesign.space import table1_space
 
@@ -202,6 +202,41 @@ def test_table1_energy_rule_grows_every_level_below_dram(monkeypatch):
     ev = SimpleNamespace(design=space.default_design())
     parts = {"mac": 1.0, "l1": 1.0, "noc": 1.0, "l2": 1.0, "dram": 10.0, "leakage": 0.0}
     monkeypatch.setattr(pa, "energy_components", lambda e: parts)
+    monkeypatch.setattr(pa, "dram_excess", lambda e: 0.1)
     rules = pa._energy_rules(ev, space, pa.ParetoConfig())
     assert {p for p, *_ in rules} == {"l2_kib", "l1_bytes"}
-    assert all(new > ev.design[p] and "dram is 71% of energy" in why for p, new, why, _ in rules)
+    assert all(new > ev.design[p] and "dram is 71% of energy (10% of its" in why for p, new, why, _ in rules)
+    assert all(gain == pytest.approx(-10 / 14 * 0.1) for *_, gain in rules)  # removable, not half of 71%
+
+
+def test_table1_energy_rule_leaves_dram_at_its_compulsory_traffic(monkeypatch):
+    """DRAM at its compulsory traffic (every operand moved once) cannot be lowered by a buffer:
+    the rule names that and turns to the largest component it can lower (L2 here: a larger L1)."""
+    from jaxdse.codesign import pareto as pa
+    from jaxdse.codesign.space import table1_space
+
+    space = table1_space()
+    ev = SimpleNamespace(design={**space.default_design(), "l2_kib": 256.0})
+    monkeypatch.setattr(pa, "energy_components", lambda e: {"l1": 1.0, "l2": 2.0, "dram": 10.0, "noc": 0.0})
+    monkeypatch.setattr(pa, "dram_excess", lambda e: 0.0)
+    rules = pa._energy_rules(ev, space, pa.ParetoConfig())
+    assert {(p, new > ev.design[p]) for p, new, *_ in rules} == {("l1_bytes", True), ("l2_kib", False)}
+    head = "dram is 77% of energy but at its compulsory traffic; l2 is 15%"
+    assert all(why.startswith(head) for _, _, why, _ in rules)
+
+
+def test_dram_excess_of_real_mappings_is_the_share_above_compulsory_bytes(finished):
+    """On the run's stored mappings: DRAM never moves less than the compulsory bytes of a
+    layer (the floor is a lower bound of the model), and the excess is the share above it."""
+    from jaxdse.codesign.pareto import dram_excess
+
+    records = read_records(finished / EVALS_FILE)
+    for rec in records[:3]:
+        plans = plans_from_record(rec, [TINY_NET], to_arch(rec["design"], small_space().fixed))
+        plan = plans["tiny_cnn"]
+        moved = np.asarray(plan.costs.layers.traffic.dram_bytes, dtype=np.float64).sum(-1)
+        floor = np.array([sum(layer.compulsory_bytes().values()) for layer in plan.network.layers], dtype=np.float64)
+        assert np.all(moved >= floor * (1 - 1e-6))
+        counts = np.asarray(plan.costs.counts, dtype=np.float64)
+        want = 1 - (counts * floor).sum() / (counts * moved).sum()
+        assert dram_excess(SimpleNamespace(plans=plans)) == pytest.approx(want, abs=1e-9)

@@ -15,8 +15,9 @@ hierarchy, stated per level and fan-out like ``hierarchy_explore``'s rules:
   MACs', the NoC's and leakage; the outermost level counts only its bytes
   above the compulsory traffic, ``top_level_excess``):
   a level's accesses -> a larger level below it, any of them (more reuse
-  below it, fewer accesses to it) or that level smaller (cheaper accesses); the NoC -> fewer
-  instances at a fan-out; leakage -> a smaller buffer;
+  below it, fewer accesses to it) or that level smaller (cheaper accesses); the NoC -> a
+  larger level below a fan-out (fewer words on it) or fewer instances at a fan-out;
+  leakage -> a smaller buffer;
 - one and two legal steps of every parameter.
 
 Predictions (``HierarchyMoves.delta``): latency and energy by the exact
@@ -31,6 +32,8 @@ exact (``hardware_budgets``).
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from jaxdse.codesign.hierarchy_rules import (
     LAYERS_TRIED,
@@ -201,6 +204,16 @@ class HierarchyMoves:
             if own in self.space.by_name:
                 moves.append((own, -1, f"cheaper {part} accesses: a smaller {own}"))
         elif part == "NoC":
+            # fewer words on the NoC (more reuse in the levels it feeds, as a larger L1 does in
+            # the Table-1 rule) or cheaper ones (fewer instances: shorter wires)
+            fan = np.asarray(self.space.base.fanout_x) * np.asarray(self.space.base.fanout_y)
+            spread = [lv for lv in range(len(names)) if fan[lv] > 1]
+            spread += [p.level for p in self.space.params if p.kind.startswith("fanout") and ev.design[p.name] > 1]
+            if spread:
+                moves += [
+                    (cap, 1, f"more reuse below the NoC: a larger {cap}")
+                    for cap in _level_below(self.space, min(spread))
+                ]
             moves += [
                 (p.name, -1, f"fewer instances at {p.name}") for p in self.space.params if p.kind.startswith("fanout")
             ]

@@ -40,7 +40,7 @@ The method, and why (a choice among the ideas of issue 16):
    (the component with the most energy a hardware change can still remove,
    DRAM counting only its bytes above the compulsory traffic: DRAM -> a
    larger L2 or L1 for reuse, L2 -> a larger L1, L1 -> a smaller L1, NoC ->
-   fewer PEs, leakage -> less area; a first-order guess the held-mapping
+   a larger L1 or fewer PEs, leakage -> less area; a first-order guess the held-mapping
    elasticity cannot see);
    area and peak power exactly (functions of the hardware alone,
    ``Evaluator.hardware_costs``). Candidates (rule moves, one and two legal
@@ -478,7 +478,7 @@ def _energy_rules(ev: DesignEval, space, cfg: ParetoConfig) -> list[tuple[str, f
         "dram": [("l2_kib", +1), ("l1_bytes", +1)],
         "l2": [("l1_bytes", +1), ("l2_kib", -1)],
         "l1": [("l1_bytes", -1)],
-        "noc": [("num_pes", -1)],
+        "noc": [("l1_bytes", +1), ("num_pes", -1)],  # fewer deliveries (reuse in the PE) or shorter wires
         "leakage": [("num_pes", -1), ("l2_kib", -1)],
     }.get(name, [])
     out = []

@@ -37,11 +37,11 @@ The method, and why (a choice among the ideas of issue 16):
    held mappings' traffic (``proposals.layer_votes``,
    ``proposals.predict_design``, pairs included); energy by the relaxed
    model's energy elasticities (mappings held) plus the energy bottleneck
-   (the component with the most energy a hardware change can still remove,
-   DRAM counting only its bytes above the compulsory traffic: DRAM -> a
-   larger L2 or L1 for reuse, L2 -> a larger L1, L1 -> a smaller L1, NoC ->
-   a larger L1 or fewer PEs, leakage -> less area; a first-order guess the held-mapping
-   elasticity cannot see);
+   (the component with the most energy that more reuse below it can still
+   remove, DRAM counting only its bytes above the compulsory traffic:
+   DRAM -> a larger L2 or L1, L2 or NoC -> a larger L1; a first-order guess
+   of a reuse change the held-mapping elasticity cannot see; cheaper accesses
+   and less area it does predict, ``REUSE_MOVES``);
    area and peak power exactly (functions of the hardware alone,
    ``Evaluator.hardware_costs``). Candidates (rule moves, one and two legal
    steps of every parameter) are ranked by the predicted scalarised change;
@@ -449,43 +449,52 @@ def dram_excess(ev: DesignEval) -> float:
     return max(0.0, 1.0 - floor / moved) if moved > 0 else 0.0
 
 
+REUSE_MOVES: dict[str, list[tuple[str, int]]] = {
+    "dram": [("l2_kib", +1), ("l1_bytes", +1)],
+    "l2": [("l1_bytes", +1)],
+    "noc": [("l1_bytes", +1)],
+}
+"""The energy rule's moves: more reuse below each component that has a level below it (fewer
+DRAM bytes, fewer L2 accesses, fewer NoC deliveries). The MACs and L1 have none; cheaper
+accesses (a smaller L1 or L2, fewer PEs: shorter NoC wires) and less leakage (less area) are
+what the held mappings predict exactly (the energy elasticities), so they come as the ordinary
+one- and two-step moves, ranked by that prediction instead of a guess."""
+
+
 def _energy_rules(ev: DesignEval, space, cfg: ParetoConfig) -> list[tuple[str, float, str, float]]:
     """Energy bottleneck: (parameter, new value, why, predicted relative energy change).
 
-    The component with the most energy that a hardware change can still remove is the
-    bottleneck: DRAM's share above its compulsory traffic (``dram_excess``), every other
-    component's whole share. At the floor no buffer lowers DRAM energy: on tiny_cnn (seed 2)
-    the rule grew L2 and L1 of DRAM-dominated (75%) points 20 times, predicted -37% each,
-    measured +1% to +4%, on traffic already at the floor. The bottleneck calls for more reuse
-    below it at every level (DRAM: a larger L2 or a larger L1), as the hierarchy rule does
-    (``HierarchyMoves.energy_rules``): with held mappings a larger L1 predicts nothing (its
-    accesses cost more), yet on tiny_cnn (seed 2) NSGA-II's lower-energy front points had
+    The bottleneck is the component with the most energy that more reuse below it can still
+    remove: DRAM's share above its compulsory traffic (``dram_excess``), the L2's and the NoC's
+    whole share (``REUSE_MOVES``); the rule's gain is that share x (1 - 1/s), at most what is
+    removable. Why the floor: on tiny_cnn (seed 2) the rule grew L2 and L1 of DRAM-dominated
+    (75%) points 20 times, predicted -37% each, measured +1% to +4%, on traffic already at
+    the floor. Why reuse only: with the floor, bert_base's (seed 2) energy end had L1 at 21% of
+    its energy and DRAM 17% above its floor; a "smaller L1" rule at a guessed -10% outranked
+    the larger L2 that cut DRAM's excess to 6% (NSGA-II's and the earlier run's front).
+    Reuse at every level below (DRAM: a larger L2 or L1), as the hierarchy rule
+    (``HierarchyMoves.energy_rules``): on tiny_cnn (seed 2) NSGA-II's lower-energy points had
     L1 64 B where every jaxdse point kept 32 B, DRAM being 73% of their energy."""
     parts = energy_components(ev)
     total = max(sum(parts.values()), 1e-30)
     excess = dram_excess(ev)
-    removable = {k: v / total * (excess if k == "dram" else 1.0) for k, v in parts.items()}
+    removable = {k: parts.get(k, 0.0) / total * (excess if k == "dram" else 1.0) for k in REUSE_MOVES}
     name = max(removable, key=removable.get)
+    if removable[name] <= 0:
+        return []
     share = parts[name] / total
     d, s = ev.design, cfg.energy_rule_scale
     gain = -min(share * (1 - 1 / s), removable[name])
     head = f"{name} is {share:.0%} of energy"
     if name == "dram":
         head += f" ({excess:.0%} of its bytes above the compulsory traffic)"
-    elif parts["dram"] > parts[name]:
+    elif parts.get("dram", 0.0) > parts[name]:
         head = f"dram is {parts['dram'] / total:.0%} of energy but at its compulsory traffic; " + head
-    moves = {
-        "dram": [("l2_kib", +1), ("l1_bytes", +1)],
-        "l2": [("l1_bytes", +1), ("l2_kib", -1)],
-        "l1": [("l1_bytes", -1)],
-        "noc": [("l1_bytes", +1), ("num_pes", -1)],  # fewer deliveries (reuse in the PE) or shorter wires
-        "leakage": [("num_pes", -1), ("l2_kib", -1)],
-    }.get(name, [])
     out = []
-    for p, k in moves:
+    for p, k in REUSE_MOVES[name]:
         new = space.step(p, d[p], k)
         if new != d[p]:
-            out.append((p, new, f"{head}; {p} {_fmt(p, d[p])} -> {_fmt(p, new)}", gain))
+            out.append((p, new, f"{head}; more reuse below it: {p} {_fmt(p, d[p])} -> {_fmt(p, new)}", gain))
     return out
 
 

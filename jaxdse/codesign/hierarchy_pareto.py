@@ -10,14 +10,13 @@ hierarchy, stated per level and fan-out like ``hierarchy_explore``'s rules:
 - latency moves: the bottleneck rules of ``hierarchy_explore.propose`` for
   the dominant layers (a move that breaks area or power is paid for by
   shrinking buffers, ``fit_limits``);
-- energy moves, from the part with the most energy that more reuse below
-  it can still remove (each layer's plan records every level's access
-  energy, the MACs', the NoC's and leakage; the outermost level counts only
-  its bytes above the compulsory traffic, ``top_level_excess``): a level's
-  accesses -> a larger level below it, any of them; the NoC -> a larger
-  level below a fan-out (fewer words on it). Cheaper accesses (a smaller
-  level, fewer instances) and less leakage are predicted by the held
-  mappings themselves and come as ordinary steps (``reuse_moves``);
+- energy moves, from the part with the most energy a hardware change can
+  still remove (each layer's plan records every level's access energy, the
+  MACs', the NoC's and leakage; the outermost level counts only its bytes
+  above the compulsory traffic, ``top_level_excess``):
+  a level's accesses -> a larger level below it, any of them (more reuse
+  below it, fewer accesses to it) or that level smaller (cheaper accesses); the NoC -> fewer
+  instances at a fan-out; leakage -> a smaller buffer;
 - one and two legal steps of every parameter.
 
 Predictions (``HierarchyMoves.delta``): latency and energy by the exact
@@ -32,8 +31,6 @@ exact (``hardware_budgets``).
 from __future__ import annotations
 
 import math
-
-import numpy as np
 
 from jaxdse.codesign.hierarchy_rules import (
     LAYERS_TRIED,
@@ -175,40 +172,17 @@ class HierarchyMoves:
         worst = max(hw, key=hw.get)
         return fitted[0], f"{why}, paid for within the {worst} limit by {', '.join(fitted[1])}"
 
-    def reuse_moves(self, ev: HierEval) -> dict[str, list[tuple[str, str]]]:
-        """Per energy part, the capacities whose growth gives more reuse below it (fewer accesses
-        to it): every level below a level, every level below the outermost fan-out for the NoC
-        (``pareto.REUSE_MOVES`` on a hierarchy). Parts without one (the innermost level, the
-        MACs, leakage) are left to the held-mapping predictions (cheaper accesses, less area)."""
-        names = list(self.space.base.names)
-        # every level below, not the nearest two: gemmini_like tiny_cnn (seed 0), DRAM 80% of
-        # energy, a PE weight register 4 -> 8 B cut DRAM energy by 30% (remapped: 60.8 -> 38.7 uJ)
-        out = {
-            part: [(cap, f"more reuse below {part}: a larger {cap}") for cap in _level_below(self.space, lv)]
-            for lv, part in enumerate(names)
-        }
-        fan = np.asarray(self.space.base.fanout_x) * np.asarray(self.space.base.fanout_y)
-        spread = [lv for lv in range(len(names)) if fan[lv] > 1]
-        spread += [p.level for p in self.space.params if p.kind.startswith("fanout") and ev.design[p.name] > 1]
-        if spread:  # fewer words on the NoC: more reuse in the levels it feeds (the Table-1 rule's larger L1)
-            below = _level_below(self.space, min(spread))
-            out["NoC"] = [(cap, f"more reuse below the NoC: a larger {cap}") for cap in below]
-        return {k: v for k, v in out.items() if v}
-
     def energy_rules(self, ev: HierEval) -> list[tuple[dict, str, float]]:
-        """(design, why, predicted log energy change) for the part with the most energy that more
-        reuse below it can still remove (``pareto._energy_rules``)."""
+        """(design, why, predicted log energy change) from the part that dominates energy."""
         parts = energy_parts(ev)
         total = sum(parts.values())
-        reuse = self.reuse_moves(ev)
-        if not parts or total <= 0 or not reuse:
+        if not parts or total <= 0:
             return []
-        # the outermost level counts only its bytes above the compulsory traffic
-        top, excess = list(self.space.base.names)[0], top_level_excess(ev, self.networks)
-        removable = {k: parts.get(k, 0.0) / total * (excess if k == top and excess is not None else 1.0) for k in reuse}
+        names = list(self.space.base.names)
+        # the outermost level counts only its bytes above the compulsory traffic (``pareto._energy_rules``)
+        top, excess = names[0], top_level_excess(ev, self.networks)
+        removable = {k: v / total * (excess if k == top and excess is not None else 1.0) for k, v in parts.items()}
         part = max(removable, key=removable.get)
-        if removable[part] <= 0:
-            return []
         share = parts[part] / total
         gain = math.log(max(1.0 - min(share * (1.0 - 1.0 / self.cfg.energy_rule_scale), removable[part]), 1e-6))
         head = f"{part} is {share:.0%} of energy"
@@ -216,9 +190,29 @@ class HierarchyMoves:
             head += f" ({excess:.0%} of its bytes above the compulsory traffic)"
         elif parts.get(top, 0.0) > parts[part]:
             head = f"{top} is {parts[top] / total:.0%} of energy but at its compulsory traffic; " + head
+        moves: list[tuple[str, int, str]] = []
+        if part in names:
+            lv = names.index(part)
+            # every level below, not the nearest two: gemmini_like tiny_cnn (seed 0), DRAM 80% of
+            # energy, a PE weight register 4 -> 8 B cut DRAM energy by 30% (remapped: 60.8 -> 38.7 uJ)
+            for cap in _level_below(self.space, lv):
+                moves.append((cap, 1, f"more reuse below {part}: a larger {cap}"))
+            # kept here, unlike the Table-1 rule (``pareto.REUSE_MOVES``): a held mapping that no
+            # longer fits a smaller level gives no prediction (``delta``), so without the rule's
+            # guess such a move never ranks; measured on gemmini_like tiny_cnn seed 0, reuse moves
+            # alone: 1.1515 against 1.2100 with these (benchmarks/results/pareto_gemmini/top_level_floor)
+            own = f"{part}.capacity"
+            if own in self.space.by_name:
+                moves.append((own, -1, f"cheaper {part} accesses: a smaller {own}"))
+        elif part == "NoC":
+            moves += [
+                (p.name, -1, f"fewer instances at {p.name}") for p in self.space.params if p.kind.startswith("fanout")
+            ]
+        elif part == "leakage":
+            moves += [(p.name, -1, f"less area: a smaller {p.name}") for p in self.space.params if p.kind == "capacity"]
         out = []
-        for name, what in reuse[part]:
-            d = self.space.step(ev.design, name, 1)
+        for name, k, what in moves:
+            d = self.space.step(ev.design, name, k)
             if d is None:
                 continue
             p = self.space.by_name[name]

@@ -474,7 +474,9 @@ def _energy_rules(ev: DesignEval, space, cfg: ParetoConfig) -> list[tuple[str, f
     the larger L2 that cut DRAM's excess to 6% (NSGA-II's and the earlier run's front).
     Reuse at every level below (DRAM: a larger L2 or L1), as the hierarchy rule
     (``HierarchyMoves.energy_rules``): on tiny_cnn (seed 2) NSGA-II's lower-energy points had
-    L1 64 B where every jaxdse point kept 32 B, DRAM being 73% of their energy."""
+    L1 64 B where every jaxdse point kept 32 B, DRAM being 73% of their energy. (The hierarchy
+    rule keeps its cheaper-access moves: there a held mapping that no longer fits a smaller
+    level predicts nothing, where the Table-1 elasticities always do.)"""
     parts = energy_components(ev)
     total = max(sum(parts.values()), 1e-30)
     excess = dram_excess(ev)

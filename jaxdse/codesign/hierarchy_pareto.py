@@ -44,7 +44,7 @@ from jaxdse.codesign.hierarchy_rules import (
     propose,
 )
 from jaxdse.codesign.hierarchy_space import HierarchySpace
-from jaxdse.codesign.pareto import ParetoConfig, Point, non_dominated
+from jaxdse.codesign.pareto import ParetoConfig, Point, floor_text, non_dominated
 from workloads import Network
 
 LIMIT_COST = {"area_mm2": "area", "power_w": "power"}
@@ -189,7 +189,7 @@ class HierarchyMoves:
         if part == top and excess is not None:
             head += f" ({excess:.0%} of its bytes above the compulsory traffic)"
         elif parts.get(top, 0.0) > parts[part]:
-            head = f"{top} is {parts[top] / total:.0%} of energy but at its compulsory traffic; " + head
+            head = f"{top} is {parts[top] / total:.0%} of energy but {floor_text(excess)}; " + head
         moves: list[tuple[str, int, str]] = []
         if part in names:
             lv = names.index(part)

@@ -449,6 +449,13 @@ def dram_excess(ev: DesignEval) -> float:
     return max(0.0, 1.0 - floor / moved) if moved > 0 else 0.0
 
 
+def floor_text(excess: float | None) -> str:
+    """How far DRAM (the outermost level) is above its compulsory traffic, in words."""
+    if excess is None or excess < 0.005:
+        return "at its compulsory traffic"
+    return f"only {excess:.0%} of its bytes above the compulsory traffic"
+
+
 REUSE_MOVES: dict[str, list[tuple[str, int]]] = {
     "dram": [("l2_kib", +1), ("l1_bytes", +1)],
     "l2": [("l1_bytes", +1)],
@@ -491,7 +498,7 @@ def _energy_rules(ev: DesignEval, space, cfg: ParetoConfig) -> list[tuple[str, f
     if name == "dram":
         head += f" ({excess:.0%} of its bytes above the compulsory traffic)"
     elif parts.get("dram", 0.0) > parts[name]:
-        head = f"dram is {parts['dram'] / total:.0%} of energy but at its compulsory traffic; " + head
+        head = f"dram is {parts['dram'] / total:.0%} of energy but {floor_text(excess)}; " + head
     out = []
     for p, k in REUSE_MOVES[name]:
         new = space.step(p, d[p], k)
@@ -775,6 +782,7 @@ __all__ = [
     "costs_of",
     "dominates",
     "dram_excess",
+    "floor_text",
     "hypervolume",
     "mapper_objectives",
     "non_dominated",

@@ -236,6 +236,11 @@ def test_table1_energy_rule_leaves_dram_at_its_compulsory_traffic(monkeypatch):
         assert rules[0][2].startswith(head)
     monkeypatch.setattr(pa, "energy_components", lambda e: {"mac": 2.0, "l1": 5.0, "dram": 10.0})
     assert pa._energy_rules(ev, space, pa.ParetoConfig()) == []
+    # a little above the floor: said so, and the larger removable share still wins
+    monkeypatch.setattr(pa, "dram_excess", lambda e: 0.05)
+    monkeypatch.setattr(pa, "energy_components", lambda e: {"l1": 1.0, "l2": 2.0, "dram": 10.0})
+    (rule,) = pa._energy_rules(ev, space, pa.ParetoConfig())
+    assert rule[2].startswith("dram is 77% of energy but only 5% of its bytes above the compulsory traffic; l2 is 15%")
 
 
 def test_dram_excess_of_real_mappings_is_the_share_above_compulsory_bytes(finished):

@@ -44,7 +44,7 @@ from jaxdse.codesign.hierarchy_rules import (
     propose,
 )
 from jaxdse.codesign.hierarchy_space import HierarchySpace
-from jaxdse.codesign.pareto import ParetoConfig, Point, floor_text, non_dominated
+from jaxdse.codesign.pareto import ParetoConfig, Point, energy_reason, non_dominated
 from workloads import Network
 
 LIMIT_COST = {"area_mm2": "area", "power_w": "power"}
@@ -185,11 +185,7 @@ class HierarchyMoves:
         part = max(removable, key=removable.get)
         share = parts[part] / total
         gain = math.log(max(1.0 - min(share * (1.0 - 1.0 / self.cfg.energy_rule_scale), removable[part]), 1e-6))
-        head = f"{part} is {share:.0%} of energy"
-        if part == top and excess is not None:
-            head += f" ({excess:.0%} of its bytes above the compulsory traffic)"
-        elif parts.get(top, 0.0) > parts[part]:
-            head = f"{top} is {parts[top] / total:.0%} of energy but {floor_text(excess)}; " + head
+        head = energy_reason(part, parts, top, excess)
         moves: list[tuple[str, int, str]] = []
         if part in names:
             lv = names.index(part)

@@ -449,11 +449,22 @@ def dram_excess(ev: DesignEval) -> float:
     return max(0.0, 1.0 - floor / moved) if moved > 0 else 0.0
 
 
-def floor_text(excess: float | None) -> str:
-    """How far DRAM (the outermost level) is above its compulsory traffic, in words."""
-    if excess is None or excess < 0.005:
-        return "at its compulsory traffic"
-    return f"only {excess:.0%} of its bytes above the compulsory traffic"
+def energy_reason(part: str, parts: dict[str, float], top: str, excess: float | None) -> str:
+    """The energy rule's reason for ``part`` (Table 1 or any hierarchy): its share of the
+    energy, and how far the outermost level ``top`` (DRAM) is above its compulsory traffic
+    (``excess``, None: not known) where that level holds more energy but was not chosen."""
+    total = max(sum(parts.values()), 1e-30)
+    head = f"{part} is {parts[part] / total:.0%} of energy"
+    if part == top and excess is not None:
+        return head + f" ({excess:.0%} of its bytes above the compulsory traffic)"
+    if parts.get(top, 0.0) > parts[part]:
+        far = (
+            "at its compulsory traffic"
+            if excess is None or excess < 0.005
+            else f"only {excess:.0%} of its bytes above the compulsory traffic"
+        )
+        return f"{top} is {parts[top] / total:.0%} of energy but {far}; " + head
+    return head
 
 
 REUSE_MOVES: dict[str, list[tuple[str, int]]] = {
@@ -494,11 +505,7 @@ def _energy_rules(ev: DesignEval, space, cfg: ParetoConfig) -> list[tuple[str, f
     share = parts[name] / total
     d, s = ev.design, cfg.energy_rule_scale
     gain = -min(share * (1 - 1 / s), removable[name])
-    head = f"{name} is {share:.0%} of energy"
-    if name == "dram":
-        head += f" ({excess:.0%} of its bytes above the compulsory traffic)"
-    elif parts.get("dram", 0.0) > parts[name]:
-        head = f"dram is {parts['dram'] / total:.0%} of energy but {floor_text(excess)}; " + head
+    head = energy_reason(name, parts, "dram", excess)
     out = []
     for p, k in REUSE_MOVES[name]:
         new = space.step(p, d[p], k)
@@ -782,7 +789,7 @@ __all__ = [
     "costs_of",
     "dominates",
     "dram_excess",
-    "floor_text",
+    "energy_reason",
     "hypervolume",
     "mapper_objectives",
     "non_dominated",

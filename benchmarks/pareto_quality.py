@@ -83,7 +83,10 @@ random sampling with the same seed, so equal seeds would give the same designs."
 
 def multi_evaluator(net, seed: int, mapper_budget: int | None) -> MultiEvaluator:
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
-    evs = {m: Evaluator([net], table1_space(), Constraints(), m, seed, **kw) for m in mapper_objectives(OBJECTIVES)}
+    evs = {
+        m: Evaluator([net], table1_space(), Constraints(), m, seed, mapper_join=True, **kw)
+        for m in mapper_objectives(OBJECTIVES)
+    }
     return MultiEvaluator(evs, OBJECTIVES)
 
 

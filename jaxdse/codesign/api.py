@@ -270,9 +270,14 @@ def _check_no_run(out: Path, force: bool) -> None:
 
 def _pareto(evaluator: Evaluator, objectives, budget, out, start, progress, records, cfg: ParetoConfig,
             command_line=None) -> Result:  # fmt: skip
-    """A multi-objective run: one evaluator per mapper objective (same settings), the
-    gray-box front search, the result saved to ``out``."""
-    evs = {m: dataclasses.replace(evaluator, objective=m, cache={}, replay={}) for m in mapper_objectives(objectives)}
+    """A multi-objective run: one evaluator per mapper objective (same settings, each joining
+    the pruned mapper at every budget, so that no mapper objective maps with a smaller search
+    than another: ``Evaluator.mapper_join``), the gray-box front search, the result saved to
+    ``out``."""
+    evs = {
+        m: dataclasses.replace(evaluator, objective=m, cache={}, replay={}, mapper_join=True)
+        for m in mapper_objectives(objectives)
+    }
     me = MultiEvaluator(evs, objectives)
     for r in records:
         m = r.get("mapper_objective")

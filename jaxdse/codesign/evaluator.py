@@ -107,6 +107,9 @@ class Evaluator:
             candidates are joined with the pruned top-N mapper's (latency
             from 4 starts up, ``jaxdse.mapper.api.JOIN_PRUNED_STARTS``;
             energy and EDP at every budget).
+        mapper_join: The mapper's ``join`` (``jaxdse.mapper.map_network``): None
+            (its default policy) or True, latency joined at every budget too, as a
+            multi-objective run sets it (its mapper objectives meet on the same axes).
         log_path: If set, every newly mapped design is appended to this
             ``evaluations.jsonl`` (``jaxdse.codesign.checkpoint``).
         replay: Stored evaluations by design key (from a checkpoint): such a
@@ -123,6 +126,7 @@ class Evaluator:
     objective: str = "latency"
     seed: int = 0
     mapper_budget: int = 4 * 3 * 8 * 9 + 9
+    mapper_join: bool | None = None
     cache: dict[tuple, DesignEval] = field(default_factory=dict)
     log_path: Path | None = None
     replay: dict[tuple, dict] = field(default_factory=dict)
@@ -202,7 +206,13 @@ class Evaluator:
         else:
             plans = {
                 n.name: map_network(
-                    n, arch, objective=self.objective, budget=self.mapper_budget, seed=self.seed, progress=False
+                    n,
+                    arch,
+                    objective=self.objective,
+                    budget=self.mapper_budget,
+                    seed=self.seed,
+                    progress=False,
+                    join=self.mapper_join,
                 )
                 for n in self.networks
             }

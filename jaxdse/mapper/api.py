@@ -9,7 +9,9 @@ Methods (``METHODS``):
   networks on large designs up to 1.47x slower): from 4 starts up
   (``JOIN_PRUNED_STARTS``: the default and the explorer's budget) for
   every objective, below it for energy and EDP only, always at the pruned
-  mapper's full range.
+  mapper's full range. ``join=True`` joins latency at every budget too (a
+  multi-objective run compares its mapper objectives on the same axes),
+  ``join=False`` never joins.
 * ``pruned``: the classical dMazeRunner / Explainable-DSE pruned top-N
   enumeration (``jaxdse.mapper.enumerate``).
 * ``random``: Timeloop-style random legal mappings (``random_search``).
@@ -162,7 +164,20 @@ class LayerMapping:
     objective: str
 
 
-def _run_method(layers, arch, objective, method, budget, seed, progress, max_padding) -> list[Candidates]:
+def _check_join(join) -> None:
+    if join is not None and not isinstance(join, bool):
+        raise MapperError(f"mapper: field 'join' expected True, False or None (the default policy), found {show(join)}")
+
+
+def _joins(objective: str, budget: int | None, join: bool | None) -> bool:
+    """Whether the gradient mapper's candidates are joined with the pruned mapper's: ``join``
+    when given, else energy and EDP always and latency from ``JOIN_PRUNED_STARTS`` starts."""
+    if join is not None:
+        return join
+    return objective != "latency" or _gradient_starts(budget) >= JOIN_PRUNED_STARTS
+
+
+def _run_method(layers, arch, objective, method, budget, seed, progress, max_padding, join=None) -> list[Candidates]:
     if method == "gradient":
         from jaxdse.mapper.gradient import gradient_map
 
@@ -178,8 +193,8 @@ def _run_method(layers, arch, objective, method, budget, seed, progress, max_pad
             max_padding=max_padding,
             progress=progress,
         )
-        if objective == "latency" and _gradient_starts(budget) < JOIN_PRUNED_STARTS:
-            return cands  # a small budget asks for speed (REMAP_BUDGET)
+        if not _joins(objective, budget, join):
+            return cands  # a small latency budget asks for speed (REMAP_BUDGET)
         return [_with_pruned(c, layer, arch, objective, max_padding) for c, layer in zip(cands, layers)]
     rng = np.random.default_rng(seed)
     out = []
@@ -263,13 +278,15 @@ def map_layer(
     seed: int = 0,
     top_n: int = 10,
     max_padding: float = DEFAULT_MAX_PADDING,
+    join: bool | None = None,
 ) -> LayerMapping:
-    """Best mapping of one layer on one design (see the module docstring)."""
+    """Best mapping of one layer on one design (see the module docstring; ``join`` there)."""
     if not isinstance(layer, Layer):
         raise MapperError(f"map_layer: field 'layer' expected a workloads.Layer, found {show(layer)}")
     arch, budget = _validated(arch, objective, method, budget, seed, max_padding)
     _check_int("top_n", top_n, 1)
-    cand = _run_method([layer], arch, objective, method, budget, seed, None, float(max_padding))[0]
+    _check_join(join)
+    cand = _run_method([layer], arch, objective, method, budget, seed, None, float(max_padding), join)[0]
     return _finish(layer, arch, cand, method, objective, top_n)
 
 
@@ -282,6 +299,7 @@ def map_network(
     seed: int = 0,
     progress=True,
     max_padding: float = DEFAULT_MAX_PADDING,
+    join: bool | None = None,
 ):
     """Map every unique layer of a network; returns a ``jaxdse.Plan`` with exact costs.
 
@@ -296,14 +314,18 @@ def map_network(
             callable(str) receives progress lines (``jaxdse.progress``).
         max_padding: Padding slack per dim (module docstring; 0: exact
             factorisations only).
+        join: Join the gradient mapper's candidates with the pruned mapper's: None
+            (default) from 4 starts for latency and always for energy and EDP, True
+            always, False never (module docstring).
     """
     if not isinstance(network, Network):
         raise MapperError(f"map_network: field 'network' expected a workloads.Network, found {show(network)}")
     arch, budget = _validated(arch, objective, method, budget, seed, max_padding)
     check_progress(progress, "map_network", MapperError)
+    _check_join(join)
     t0 = time.perf_counter()
     with progress_reporter(progress, f"mapping {network.name}", "step") as report:
-        cands = _run_method(network.layers, arch, objective, method, budget, seed, report, float(max_padding))
+        cands = _run_method(network.layers, arch, objective, method, budget, seed, report, float(max_padding), join)
     results = [_finish(lay, arch, c, method, objective, 1) for lay, c in zip(network.layers, cands)]
     wall = time.perf_counter() - t0
     evals = int(sum(c.exact_evaluations for c in cands))

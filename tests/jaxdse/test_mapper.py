@@ -251,6 +251,24 @@ def test_small_budget_energy_and_edp_join_the_full_pruned_range(objective):
     assert small.exact_evaluations >= full.exact_evaluations  # the full range was scored
 
 
+def test_join_argument_overrides_the_budget_policy():
+    """``join=True`` joins a small latency budget too (a multi-objective run compares its mapper
+    objectives on the same axes), ``join=False`` never joins; a bad value names the field."""
+    from jaxdse.mapper.enumerate import pruned
+
+    layer = w.get("resnet18").layers[5]
+    arch = _swin_design([512, 512, 512, 512])
+    alone = jaxdse.map_layer(layer, arch, budget=40)
+    joined = jaxdse.map_layer(layer, arch, budget=40, join=True)
+    full = pruned(layer, arch, "latency", None, np.random.default_rng(0), unroll_reduction=True)
+    assert joined.top[0][1] <= min(alone.top[0][1], float(np.min(full.objective))) * (1 + 1e-6)
+    assert joined.exact_evaluations == alone.exact_evaluations + full.exact_evaluations
+    never = jaxdse.map_layer(layer, arch, objective="energy", budget=40, join=False)
+    assert never.exact_evaluations < full.exact_evaluations
+    with pytest.raises(MapperError, match="field 'join'"):
+        jaxdse.map_layer(layer, arch, join="yes")
+
+
 def test_mapping_from_factors_inverts_factors():
     layer = w.conv2d("c", 64, 64, 14, 3)
     m = jaxdse.default_mapping(layer, ARCH)

@@ -86,6 +86,21 @@ def test_front_is_the_non_dominated_set_of_feasible_exactly_evaluated_points(fin
         assert p["steps"][-1]["evaluation"] == p["evaluation"] and p["steps"][0]["evaluation"] <= 3
 
 
+def test_every_mapper_objective_joins_the_pruned_mapper(finished):
+    """At a small mapper budget latency alone would skip the pruned mapper's join that energy and
+    EDP always make; a front compares them on the same axes, so a multi-objective run joins all."""
+    from jaxdse.mapper import map_network
+
+    records = read_records(finished / EVALS_FILE)
+    rec = next(r for r in records if r["mapper_objective"] == "latency")
+    arch = to_arch(rec["design"], small_space().fixed)
+    kw = dict(objective="latency", budget=SETTINGS["mapper_budget"], seed=SETTINGS["seed"], progress=False)
+    joined = map_network(TINY_NET, arch, join=True, **kw)
+    alone = map_network(TINY_NET, arch, **kw)
+    assert rec["plans"]["tiny_cnn"]["exact_evaluations"] == joined.exact_evaluations > alone.exact_evaluations
+    assert joined.total()["latency_s"] <= alone.total()["latency_s"] * (1 + 1e-9)
+
+
 @pytest.mark.slow  # a 9-design multi-objective run (minutes on 2 cores); CI runs it with -m slow
 def test_one_hardware_can_give_several_mapper_objectives(finished):
     records = read_records(finished / EVALS_FILE)
@@ -258,3 +273,53 @@ def test_dram_excess_of_real_mappings_is_the_share_above_compulsory_bytes(finish
         counts = np.asarray(plan.costs.counts, dtype=np.float64)
         want = 1 - (counts * floor).sum() / (counts * moved).sum()
         assert dram_excess(SimpleNamespace(plans=plans)) == pytest.approx(want, abs=1e-9)
+
+
+def test_pair_is_the_cheapest_pay_back_that_keeps_the_limit():
+    """A move that breaks the power limit is paired with the pay-backs that keep the limit at the
+    least predicted cost, not with the largest power saving (which here undoes the gain)."""
+    from jaxdse.codesign.pareto import FrontSearch, ParetoConfig
+    from jaxdse.codesign.result import Trace
+
+    # log-change per unit step of each parameter: (latency, power)
+    effect = {
+        "bw": (-0.24, 0.28),
+        "pes": (0.50, -0.33),
+        "l2": (0.40, -0.15),
+        "width": (0.06, -0.08),
+        "l1": (0.02, -0.03),
+    }
+    power0, limit = 3.2, 4.0
+
+    def delta(base, design, rule=None):
+        moved = [q for q in effect if design[q] != base.ev.design[q]]
+        lat = sum(effect[q][0] * (design[q] - base.ev.design[q]) for q in moved)
+        pw = sum(effect[q][1] * (design[q] - base.ev.design[q]) for q in moved)
+        return {"latency": lat, "energy": 0.0, "power": pw, "area": 0.0, "edp": lat}
+
+    def breaks(design, base_design):
+        return power0 * np.exp(delta(base, design)["power"]) > limit
+
+    moves = SimpleNamespace(
+        params=tuple(effect),
+        delta=delta,
+        breaks_limit=breaks,
+        predicted_infeasible=lambda base, dl: False,
+    )
+    store = SimpleNamespace(seed=0, seen=lambda design, m: False)
+    base = SimpleNamespace(ev=SimpleNamespace(design={q: 0 for q in effect}, feasible=True))
+    search = FrontSearch(store, moves, 10, Trace(), ParetoConfig(), None)
+    w, spans = {"latency": 1.0}, {}
+    singles = []
+    for q in effect:
+        for step in (1, -1):
+            d = {**base.ev.design, q: step}
+            dl = delta(base, d)
+            score = search.score(base.ev.design, d, dl, w, spans)
+            singles.append((d, f"{q} {step:+d}", None, dl, not breaks(d, base.ev.design) and score < -1e-6))
+    pairs = search.pairs(base, "latency", w, spans, "why", singles)
+    assert all(not breaks(c.design, base.ev.design) and c.score < 0 for c in pairs)
+    more_bw = sorted((c for c in pairs if c.design["bw"] == 1), key=lambda c: c.score)
+    assert more_bw, "the bandwidth step paid for by a narrower NoC is predicted to help"
+    assert more_bw[0].design == {"bw": 1, "pes": 0, "l2": 0, "width": 1, "l1": 0}
+    assert all(c.design["pes"] == 0 for c in more_bw), "fewer PEs pays the most power but costs more than it gains"

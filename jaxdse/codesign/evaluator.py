@@ -108,8 +108,9 @@ class Evaluator:
             from 4 starts up, ``jaxdse.mapper.api.JOIN_PRUNED_STARTS``;
             energy and EDP at every budget).
         mapper_join: The mapper's ``join`` (``jaxdse.mapper.map_network``): None
-            (its default policy) or True, latency joined at every budget too, as a
-            multi-objective run sets it (its mapper objectives meet on the same axes).
+            (its default policy), True (latency joined at every budget too, as a
+            multi-objective run sets it: its mapper objectives meet on the same axes)
+            or False (never joined).
         log_path: If set, every newly mapped design is appended to this
             ``evaluations.jsonl`` (``jaxdse.codesign.checkpoint``).
         replay: Stored evaluations by design key (from a checkpoint): such a

@@ -89,13 +89,14 @@ def fake_search(evaluator, method, budget, out, start, progress, warm_start, com
     raise Reached("explore search")
 
 
-def fake_run_method(layers, arch, objective, method, budget, seed, progress, max_padding):
+def fake_run_method(layers, arch, objective, method, budget, seed, progress, max_padding, join=None):
     assert layers and all(isinstance(x, Layer) for x in layers)
     _check_arch(arch)
     assert objective in OBJECTIVES and method in METHODS
     assert budget is None or (isinstance(budget, int) and 1 <= budget <= MAX_BUDGET), budget
     _check_seed(seed)
     assert isinstance(max_padding, float) and 0.0 <= max_padding <= 1.0, max_padding
+    assert join is None or isinstance(join, bool), join
     raise Reached("mapper search")
 
 
@@ -484,6 +485,7 @@ def test_explore_arguments(kwargs, networks):
             "budget": _maybe([None, 1, 500]),
             "seed": _maybe([0, 3]),
             "max_padding": _maybe([0, 0.125]),
+            "join": _maybe([None, True, False]),
         },
     ),
     st.booleans(),

@@ -66,6 +66,7 @@ from jaxdse.codesign.pareto import (
     hypervolume,
     mapper_objectives,
     non_dominated,
+    pareto_evaluators,
     pareto_search,
 )
 from jaxdse.codesign.result import Trace
@@ -83,11 +84,8 @@ random sampling with the same seed, so equal seeds would give the same designs."
 
 def multi_evaluator(net, seed: int, mapper_budget: int | None) -> MultiEvaluator:
     kw = {} if mapper_budget is None else {"mapper_budget": mapper_budget}
-    evs = {
-        m: Evaluator([net], table1_space(), Constraints(), m, seed, mapper_join=True, **kw)
-        for m in mapper_objectives(OBJECTIVES)
-    }
-    return MultiEvaluator(evs, OBJECTIVES)
+    base = Evaluator([net], table1_space(), Constraints(), "latency", seed, **kw)
+    return MultiEvaluator(pareto_evaluators(base, OBJECTIVES), OBJECTIVES)
 
 
 def hierarchy_store(net, arch: str, seed: int, mapper_budget: int | None, scale: float = 2.0):

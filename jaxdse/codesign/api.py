@@ -47,7 +47,7 @@ from jaxdse.codesign.pareto import (
     MultiEvaluator,
     ParetoConfig,
     check_objectives,
-    mapper_objectives,
+    pareto_evaluators,
     pareto_search,
 )
 from jaxdse.codesign.pareto_result import pareto_result
@@ -270,14 +270,9 @@ def _check_no_run(out: Path, force: bool) -> None:
 
 def _pareto(evaluator: Evaluator, objectives, budget, out, start, progress, records, cfg: ParetoConfig,
             command_line=None) -> Result:  # fmt: skip
-    """A multi-objective run: one evaluator per mapper objective (same settings, each joining
-    the pruned mapper at every budget, so that no mapper objective maps with a smaller search
-    than another: ``Evaluator.mapper_join``), the gray-box front search, the result saved to
-    ``out``."""
-    evs = {
-        m: dataclasses.replace(evaluator, objective=m, cache={}, replay={}, mapper_join=True)
-        for m in mapper_objectives(objectives)
-    }
+    """A multi-objective run: one evaluator per mapper objective (``pareto_evaluators``), the
+    gray-box front search, the result saved to ``out``."""
+    evs = pareto_evaluators(evaluator, objectives)
     me = MultiEvaluator(evs, objectives)
     for r in records:
         m = r.get("mapper_objective")

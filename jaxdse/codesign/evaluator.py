@@ -111,6 +111,9 @@ class Evaluator:
             (its default policy), True (latency joined at every budget too, as a
             multi-objective run sets it: its mapper objectives meet on the same axes)
             or False (never joined).
+        mapper_tie_break: The mapper's ``tie_break`` (``jaxdse.mapper.map_network``):
+            None, or the objective that picks among mappings tied at the best value
+            (a multi-objective run maps latency with ``"energy"``).
         log_path: If set, every newly mapped design is appended to this
             ``evaluations.jsonl`` (``jaxdse.codesign.checkpoint``).
         replay: Stored evaluations by design key (from a checkpoint): such a
@@ -128,6 +131,7 @@ class Evaluator:
     seed: int = 0
     mapper_budget: int = 4 * 3 * 8 * 9 + 9
     mapper_join: bool | None = None
+    mapper_tie_break: str | None = None
     cache: dict[tuple, DesignEval] = field(default_factory=dict)
     log_path: Path | None = None
     replay: dict[tuple, dict] = field(default_factory=dict)
@@ -214,6 +218,7 @@ class Evaluator:
                     seed=self.seed,
                     progress=False,
                     join=self.mapper_join,
+                    tie_break=self.mapper_tie_break,
                 )
                 for n in self.networks
             }

@@ -45,7 +45,8 @@ import numpy as np
 
 from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
 from costmodels.counts import check_counts
-from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, take
+from jaxdse.mapper.random_search import CHUNK as TIE_CHUNK
+from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, score, take
 from jaxdse.mapspace import DEFAULT_MAX_PADDING, check_max_padding
 from jaxdse.plan import evaluate as evaluate_plan
 from jaxdse.progress import check_progress, progress_reporter
@@ -169,6 +170,15 @@ def _check_join(join) -> None:
         raise MapperError(f"mapper: field 'join' expected True, False or None (the default policy), found {show(join)}")
 
 
+def _check_tie_break(tie_break, objective: str) -> None:
+    if tie_break is not None and (tie_break not in OBJECTIVES or tie_break == objective):
+        others = tuple(o for o in OBJECTIVES if o != objective)
+        raise MapperError(
+            f"mapper: field 'tie_break' expected None or another objective than {objective!r}, one of {others}, "
+            f"found {show(tie_break)}"
+        )
+
+
 def _joins(objective: str, budget: int | None, join: bool | None) -> bool:
     """Whether the gradient mapper's candidates are joined with the pruned mapper's: ``join``
     when given, else energy and EDP always and latency from ``JOIN_PRUNED_STARTS`` starts."""
@@ -249,11 +259,43 @@ def _with_pruned(cand: Candidates, layer: Layer, arch: Arch, objective: str, max
     return cand.joined(extra, "joined with the pruned top-N mapper's candidates")
 
 
-def _finish(layer: Layer, arch: Arch, cand: Candidates, method: str, objective: str, top_n: int) -> LayerMapping:
+def _tie_order(layer: Layer, arch: Arch, cand: Candidates, v: np.ndarray, tie_break: str | None) -> np.ndarray:
+    """Candidate indices best first: by objective, and among those tied at the best
+    value by ``tie_break`` (another objective, scored exactly; None keeps the order
+    the method gave).
+
+    Latency ties are common (cycles are integers and a compute-bound layer reaches
+    the same count under many tilings), and their energies differ: a latency-mapped
+    point of a front should be the least-energy one of the fastest mappings.
+    """
+    order = np.argsort(v, kind="stable")
+    if tie_break is None or not np.isfinite(v[order[0]]):
+        return order
+    tied = np.flatnonzero(v == v[order[0]])
+    if len(tied) < 2:
+        return order
+    second = np.empty(len(tied), np.float64)
+    for start in range(0, len(tied), TIE_CHUNK):
+        idx = tied[start : start + TIE_CHUNK]
+        padded = np.concatenate([idx, np.full(TIE_CHUNK - len(idx), idx[0])])  # one compiled shape
+        second[start : start + len(idx)] = score(arch, layer, take(cand.mappings, padded), tie_break)[: len(idx)]
+    best = tied[np.argsort(second, kind="stable")]
+    return np.concatenate([best, order[len(tied) :]])
+
+
+def _finish(
+    layer: Layer,
+    arch: Arch,
+    cand: Candidates,
+    method: str,
+    objective: str,
+    top_n: int,
+    tie_break: str | None = None,
+) -> LayerMapping:
     from jaxdse.heuristic import default_mapping
 
     v = np.asarray(cand.objective, dtype=np.float64)
-    order = np.argsort(v, kind="stable")
+    order = _tie_order(layer, arch, cand, v, tie_break)
     top, seen = [], set()
     for i in order:
         if not np.isfinite(v[i]) or len(top) >= top_n:
@@ -279,6 +321,7 @@ def map_layer(
     top_n: int = 10,
     max_padding: float = DEFAULT_MAX_PADDING,
     join: bool | None = None,
+    tie_break: str | None = None,
 ) -> LayerMapping:
     """Best mapping of one layer on one design (see the module docstring; ``join`` there)."""
     if not isinstance(layer, Layer):
@@ -286,8 +329,9 @@ def map_layer(
     arch, budget = _validated(arch, objective, method, budget, seed, max_padding)
     _check_int("top_n", top_n, 1)
     _check_join(join)
+    _check_tie_break(tie_break, objective)
     cand = _run_method([layer], arch, objective, method, budget, seed, None, float(max_padding), join)[0]
-    return _finish(layer, arch, cand, method, objective, top_n)
+    return _finish(layer, arch, cand, method, objective, top_n, tie_break)
 
 
 def map_network(
@@ -300,6 +344,7 @@ def map_network(
     progress=True,
     max_padding: float = DEFAULT_MAX_PADDING,
     join: bool | None = None,
+    tie_break: str | None = None,
 ):
     """Map every unique layer of a network; returns a ``jaxdse.Plan`` with exact costs.
 
@@ -317,16 +362,21 @@ def map_network(
         join: Join the gradient mapper's candidates with the pruned mapper's: None
             (default) from 4 starts for latency and always for energy and EDP, True
             always, False never (module docstring).
+        tie_break: None (default) or another objective that picks among the
+            mappings tied at the best objective value (a multi-objective run maps
+            latency with ``tie_break="energy"``: of the fastest mappings, the one
+            with the least energy).
     """
     if not isinstance(network, Network):
         raise MapperError(f"map_network: field 'network' expected a workloads.Network, found {show(network)}")
     arch, budget = _validated(arch, objective, method, budget, seed, max_padding)
     check_progress(progress, "map_network", MapperError)
     _check_join(join)
+    _check_tie_break(tie_break, objective)
     t0 = time.perf_counter()
     with progress_reporter(progress, f"mapping {network.name}", "step") as report:
         cands = _run_method(network.layers, arch, objective, method, budget, seed, report, float(max_padding), join)
-    results = [_finish(lay, arch, c, method, objective, 1) for lay, c in zip(network.layers, cands)]
+    results = [_finish(lay, arch, c, method, objective, 1, tie_break) for lay, c in zip(network.layers, cands)]
     wall = time.perf_counter() - t0
     evals = int(sum(c.exact_evaluations for c in cands))
     return evaluate_plan(

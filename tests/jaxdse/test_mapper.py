@@ -269,6 +269,30 @@ def test_join_argument_overrides_the_budget_policy():
         jaxdse.map_layer(layer, arch, join="yes")
 
 
+def test_tie_break_picks_the_least_energy_of_the_fastest_mappings():
+    """Among mappings tied at the best latency, ``tie_break="energy"`` returns the one with the
+    least energy (every tied candidate scored exactly); latency is unchanged."""
+    from jaxdse.mapper.api import _run_method
+    from jaxdse.mapper.space import score, take
+
+    layer = w.get("resnet18").layers[5]
+    arch = _swin_design([512, 512, 512, 512])
+    kw = dict(budget=40, seed=2, join=True)
+    plain = jaxdse.map_layer(layer, arch, **kw)
+    tied = jaxdse.map_layer(layer, arch, tie_break="energy", **kw)
+    assert tied.top[0][1] == plain.top[0][1]
+    cand = _run_method([layer], arch, "latency", "gradient", 40, 2, None, 0.125, True)[0]
+    v = np.asarray(cand.objective)
+    best = np.flatnonzero(v == v.min())
+    assert len(best) > 1  # the case the tie-break exists for
+    energies = score(arch, layer, take(cand.mappings, best), "energy")
+    assert float(tied.costs.energy_total_pj) == pytest.approx(float(energies.min()), rel=1e-6)
+    assert float(tied.costs.energy_total_pj) <= float(plain.costs.energy_total_pj)
+    for bad in ("latency", "area", 3):
+        with pytest.raises(MapperError, match="field 'tie_break'"):
+            jaxdse.map_layer(layer, arch, tie_break=bad)
+
+
 def test_mapping_from_factors_inverts_factors():
     layer = w.conv2d("c", 64, 64, 14, 3)
     m = jaxdse.default_mapping(layer, ARCH)

@@ -88,17 +88,21 @@ def test_front_is_the_non_dominated_set_of_feasible_exactly_evaluated_points(fin
 
 def test_every_mapper_objective_joins_the_pruned_mapper(finished):
     """At a small mapper budget latency alone would skip the pruned mapper's join that energy and
-    EDP always make; a front compares them on the same axes, so a multi-objective run joins all."""
+    EDP always make; a front compares them on the same axes, so a multi-objective run joins all,
+    and its latency mapper breaks ties by energy."""
     from jaxdse.mapper import map_network
 
     records = read_records(finished / EVALS_FILE)
     rec = next(r for r in records if r["mapper_objective"] == "latency")
     arch = to_arch(rec["design"], small_space().fixed)
     kw = dict(objective="latency", budget=SETTINGS["mapper_budget"], seed=SETTINGS["seed"], progress=False)
-    joined = map_network(TINY_NET, arch, join=True, **kw)
+    joined = map_network(TINY_NET, arch, join=True, tie_break="energy", **kw)
     alone = map_network(TINY_NET, arch, **kw)
     assert rec["plans"]["tiny_cnn"]["exact_evaluations"] == joined.exact_evaluations > alone.exact_evaluations
     assert joined.total()["latency_s"] <= alone.total()["latency_s"] * (1 + 1e-9)
+    # ... and of its fastest mappings it keeps the least-energy one (Evaluator.mapper_tie_break)
+    stored = plans_from_record(rec, [TINY_NET], arch)["tiny_cnn"]
+    assert stored.total()["energy_j"] == pytest.approx(joined.total()["energy_j"], rel=1e-9)
 
 
 @pytest.mark.slow  # a 9-design multi-objective run (minutes on 2 cores); CI runs it with -m slow

@@ -486,6 +486,7 @@ def test_explore_arguments(kwargs, networks):
             "seed": _maybe([0, 3]),
             "max_padding": _maybe([0, 0.125]),
             "join": _maybe([None, True, False]),
+            "tie_break": _maybe([None, *OBJECTIVES]),
         },
     ),
     st.booleans(),

@@ -33,6 +33,11 @@ nearest 7-smooth bound, ``random`` samples padded bounds for half its samples
 (on dims with a prime factor above 7) and ``exhaustive`` enumerates every padded bound, so it stays the reference.
 ``max_padding=0`` searches exact factorisations only. The plan reports each
 layer's padding (``Plan.layer_dict``: ``padded_bounds``, ``padded_work``).
+
+``tie_break`` (default None) names a second objective that picks among the
+candidates tied at the best value (``_tie_order``; every tied candidate scored
+exactly). A multi-objective run maps latency with ``tie_break="energy"``;
+single-objective runs keep the method's own order among ties.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ A *point* is a hardware design mapped with one mapper objective (``latency``,
 one, so one hardware can give several front points, and each (hardware,
 mapper objective) pair costs one evaluation of the budget. The front is the
 set of evaluated, feasible points that no other such point dominates; every
-cost on it is exact (``Evaluator``: mapper in the loop, exact model).
+cost on it is exact (``Evaluator``: mapper in the loop, exact model). Every
+mapper objective searches as widely (``pareto_evaluators``: all join the
+pruned mapper) and a latency mapping is the least-energy one of the fastest.
 
 The method, and why (a choice among the ideas of issue 16):
 

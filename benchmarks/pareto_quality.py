@@ -65,6 +65,7 @@ from jaxdse.codesign.pareto import (
     costs_of,
     hypervolume,
     mapper_objectives,
+    mapper_tie_break,
     non_dominated,
     pareto_evaluators,
     pareto_search,
@@ -102,7 +103,10 @@ def hierarchy_store(net, arch: str, seed: int, mapper_budget: int | None, scale:
     limits = {"area_mm2": scale * area, "power_w": scale * float(hm.peak_power_w(base, area))}
     space = HierarchySpace(base)
     mb = mapper_budget or DEFAULT_MAPPER_BUDGET
-    evs = {m: HierarchyEvaluator([net], space, limits, m, seed, mb) for m in mapper_objectives(OBJECTIVES)}
+    evs = {
+        m: HierarchyEvaluator([net], space, limits, m, seed, mb, mapper_tie_break=mapper_tie_break(m))
+        for m in mapper_objectives(OBJECTIVES)
+    }
     return HierarchyStore(evs, OBJECTIVES, seed), limits
 
 

@@ -168,9 +168,19 @@ def _map_on_hierarchy(args: argparse.Namespace, net, hier):
         print(f"{args.arch}: {len(hier.names)} levels ({' -> '.join(hier.names)}); {method} mapper", file=sys.stderr)
     if method == "random":
         samples = args.budget or DEFAULT_SAMPLES
-        return map_on_hierarchy(net, hier, objective=args.objective, samples=samples, seed=args.seed, method=method)
+        return map_on_hierarchy(
+            net,
+            hier,
+            objective=args.objective,
+            samples=samples,
+            seed=args.seed,
+            method=method,
+            tie_break=args.tie_break,
+        )
     config = NestSearchConfig(budget=args.budget) if args.budget else None
-    return map_on_hierarchy(net, hier, objective=args.objective, seed=args.seed, method=method, config=config)
+    return map_on_hierarchy(
+        net, hier, objective=args.objective, seed=args.seed, method=method, config=config, tie_break=args.tie_break
+    )
 
 
 def _check_out_dirs(args: argparse.Namespace) -> None:
@@ -282,6 +292,11 @@ def _search(args: argparse.Namespace):
     if hier is not None:
         return net, _map_on_hierarchy(args, net, hier)
     if args.method == "default":
+        if args.tie_break is not None:
+            raise MapperError(
+                "command line: field '--tie-break' expected a search method (--method default maps greedily, "
+                f"with no ties to break), found --tie-break {args.tie_break} with --method default"
+            )
         return net, evaluate(net, arch, "default")
     return net, map_network(
         net,
@@ -292,6 +307,7 @@ def _search(args: argparse.Namespace):
         seed=args.seed,
         progress=None if args.json else _progress,
         max_padding=args.max_padding,
+        tie_break=args.tie_break,
     )
 
 
@@ -600,6 +616,12 @@ def build_parser() -> argparse.ArgumentParser:
                 help="mapping method; 'default' = greedy heuristic, no search [gradient]",
             )
             p.add_argument("--objective", default="latency", choices=list(OBJECTIVES), help="[latency]")
+            p.add_argument(
+                "--tie-break",
+                choices=list(OBJECTIVES),
+                help="another objective that picks among the mappings tied at the best value "
+                "(e.g. the least energy of the fastest) [none: the method's own order]",
+            )
             p.add_argument("--budget", type=int, help="per-layer search size (see jaxdse.mapper.api)")
             p.add_argument("--seed", type=int, default=0, help="[0]")
             p.add_argument(

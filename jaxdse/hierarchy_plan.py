@@ -31,7 +31,7 @@ from costmodels.compile import jit
 from costmodels.nest_mapping import MAX_LEVELS
 from jaxdse.codesign.checkpoint import atomic_write
 from jaxdse.mapper.nest_search import NestSearchConfig, nest_search
-from jaxdse.mapper.space import OBJECTIVES, objective_value
+from jaxdse.mapper.space import OBJECTIVES, MapperError, check_tie_break, objective_value
 from jaxdse.mapspace import prime_factors
 from workloads import DIMS, Layer, Network
 
@@ -232,6 +232,7 @@ def map_on_hierarchy(
     seed: int = 0,
     method: str = "search",
     config: NestSearchConfig | None = None,
+    tie_break: str | None = None,
 ) -> HierarchyPlan:
     """Best mapping per unique layer, exact costs.
 
@@ -244,6 +245,9 @@ def map_on_hierarchy(
         method: ``search`` (``nest_search``) or ``random``.
         config: ``NestSearchConfig`` for ``search`` (default budget 1,000
             exact evaluations per layer).
+        tie_break: None, or another objective that picks among the mappings
+            tied at the best value (a multi-objective run maps latency with
+            ``"energy"``, as ``map_layer``'s ``tie_break``).
     """
     if objective not in OBJECTIVES:
         raise HierarchyMapError(
@@ -255,6 +259,10 @@ def map_on_hierarchy(
         )
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise HierarchyMapError(f"map_on_hierarchy: field 'samples' expected a positive int, found {samples!r}")
+    try:
+        check_tie_break(tie_break, objective)
+    except MapperError as e:
+        raise HierarchyMapError(f"map_on_hierarchy: {str(e).removeprefix('mapper: ')}") from None
     if method == "search":
         cfg = config or NestSearchConfig()
         plan = HierarchyPlan(
@@ -263,7 +271,7 @@ def map_on_hierarchy(
             method=f"search (local search on the exact model, budget {cfg.budget} per layer)",
         )
         for li, (layer, count) in enumerate(network.items()):
-            r = nest_search(layer, hier, objective, cfg, seed=seed + li)
+            r = nest_search(layer, hier, objective, cfg, seed=seed + li, tie_break=tie_break)
             c = jax.tree_util.tree_map(lambda x: np.asarray(x)[None], r.costs)
             plan.layers.append(_record(layer, count, hier, c, 0, r.mapping, r.exact_evaluations))
         return plan
@@ -276,7 +284,12 @@ def map_on_hierarchy(
         legal = np.asarray(c.legal) > 0
         if not legal.any():
             raise HierarchyMapError(f"map_on_hierarchy: layer '{layer.name}' expected a legal mapping, found none")
-        i = int(np.argmin(np.where(legal, score, np.inf)))
+        score = np.where(legal, score, np.inf)
+        tied = np.flatnonzero(score == score.min())
+        if tie_break is not None:  # the least tie_break among those tied at the best value
+            second = np.asarray(objective_value(c, tie_break), dtype=np.float64)
+            tied = tied[np.argsort(second[tied], kind="stable")]
+        i = int(tied[0])
         one = jax.tree_util.tree_map(lambda x, i=i: x[i], ms)
         plan.layers.append(_record(layer, count, hier, c, i, one, samples))
     return plan

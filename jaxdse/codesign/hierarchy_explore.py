@@ -779,13 +779,21 @@ def _explore_front(
     min_per_s=None,
 ) -> HierarchyExploreResult:  # fmt: skip
     """The front search of ``hierarchy_pareto`` (``explore_hierarchy(objectives=...)``)."""
-    from jaxdse.codesign.pareto import FrontSearch, ParetoConfig, mapper_objectives
+    from jaxdse.codesign.pareto import FrontSearch, ParetoConfig, mapper_objectives, mapper_tie_break
     from jaxdse.codesign.result import Trace
 
     cfg = cfg or ParetoConfig()
     evs = {
         m: HierarchyEvaluator(
-            list(networks), space, limits, m, seed, mapper_budget, log_path=log_path, min_per_s=min_per_s or {}
+            list(networks),
+            space,
+            limits,
+            m,
+            seed,
+            mapper_budget,
+            log_path=log_path,
+            min_per_s=min_per_s or {},
+            mapper_tie_break=mapper_tie_break(m),
         )
         for m in mapper_objectives(objectives)
     }

@@ -108,6 +108,9 @@ class HierarchyEvaluator:
     """Least inferences/s per network name (``throughput_limits``): budget ``throughput.{network}``
     = that network's latency x its limit (the Table-1 constraints' key and form,
     ``constraints.Limit``), > 1 when too slow."""
+    mapper_tie_break: str | None = None
+    """Another objective that picks among the mappings tied at the best value
+    (``map_on_hierarchy``'s ``tie_break``; ``pareto.mapper_tie_break``)."""
 
     def _throughput(self, latencies: dict[str, float]) -> dict[str, float]:
         return {f"{THROUGHPUT}.{n}": lat * self.min_per_s[n] for n, lat in latencies.items() if n in self.min_per_s}
@@ -155,7 +158,9 @@ class HierarchyEvaluator:
         cfg = NestSearchConfig(budget=self.mapper_budget, starts=min(256, max(1, self.mapper_budget // 2)))
         try:
             plans = {
-                n.name: map_on_hierarchy(n, hier, objective=self.objective, seed=self.seed, config=cfg)
+                n.name: map_on_hierarchy(
+                    n, hier, objective=self.objective, seed=self.seed, config=cfg, tie_break=self.mapper_tie_break
+                )
                 for n in self.networks
             }
         except MapperError as e:  # e.g. a buffer too small for any tile: a design, not a crash

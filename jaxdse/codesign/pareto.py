@@ -177,15 +177,22 @@ def mapper_objectives(objectives: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out) or ("latency",)
 
 
+def mapper_tie_break(m: str) -> str | None:
+    """The tie-break of a front's mapper objective ``m``: latency ties are common (integer
+    cycles; compute-bound layers reach the same count under many tilings) and their energies
+    differ, so the latency mapper returns the least-energy of its fastest mappings."""
+    return "energy" if m == "latency" else None
+
+
 def pareto_evaluators(evaluator: Evaluator, objectives) -> dict[str, Evaluator]:
     """One evaluator per mapper objective of a multi-objective run, with ``evaluator``'s settings.
 
     Each joins the pruned mapper at every budget (``Evaluator.mapper_join``), so that no
     mapper objective maps with a smaller search than another; the latency mapper picks,
     of its fastest mappings, the one with the least energy (``Evaluator.mapper_tie_break``):
-    latency ties are common and their energies differ, so an arbitrary one put a design's
-    latency-mapped point above its least energy (tiny_cnn, seed 2's front designs: 0.0459
-    mJ where the least-energy mapping of equal latency, 0.0234 ms, costs 0.0431 mJ).
+    an arbitrary one of the tied latency mappings put a design's latency-mapped point above
+    its least energy (tiny_cnn, seed 2's front designs: 0.0459 mJ where the least-energy
+    mapping of equal latency, 0.0234 ms, costs 0.0431 mJ).
     """
     return {
         m: dataclasses.replace(
@@ -194,7 +201,7 @@ def pareto_evaluators(evaluator: Evaluator, objectives) -> dict[str, Evaluator]:
             cache={},
             replay={},
             mapper_join=True,
-            mapper_tie_break="energy" if m == "latency" else None,
+            mapper_tie_break=mapper_tie_break(m),
         )
         for m in mapper_objectives(objectives)
     }

@@ -51,7 +51,7 @@ import numpy as np
 from costmodels import Arch, Costs, Mapping, evaluate_jit, get_arch, layer_arrays
 from costmodels.counts import check_counts
 from jaxdse.mapper.random_search import CHUNK as TIE_CHUNK
-from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, score, take
+from jaxdse.mapper.space import OBJECTIVES, Candidates, MapperError, check_objective, check_tie_break, score, take
 from jaxdse.mapspace import DEFAULT_MAX_PADDING, check_max_padding
 from jaxdse.plan import evaluate as evaluate_plan
 from jaxdse.progress import check_progress, progress_reporter
@@ -173,15 +173,6 @@ class LayerMapping:
 def _check_join(join) -> None:
     if join is not None and not isinstance(join, bool):
         raise MapperError(f"mapper: field 'join' expected True, False or None (the default policy), found {show(join)}")
-
-
-def _check_tie_break(tie_break, objective: str) -> None:
-    if tie_break is not None and (tie_break not in OBJECTIVES or tie_break == objective):
-        others = tuple(o for o in OBJECTIVES if o != objective)
-        raise MapperError(
-            f"mapper: field 'tie_break' expected None or another objective than {objective!r}, one of {others}, "
-            f"found {show(tie_break)}"
-        )
 
 
 def _joins(objective: str, budget: int | None, join: bool | None) -> bool:
@@ -334,7 +325,7 @@ def map_layer(
     arch, budget = _validated(arch, objective, method, budget, seed, max_padding)
     _check_int("top_n", top_n, 1)
     _check_join(join)
-    _check_tie_break(tie_break, objective)
+    check_tie_break(tie_break, objective)
     cand = _run_method([layer], arch, objective, method, budget, seed, None, float(max_padding), join)[0]
     return _finish(layer, arch, cand, method, objective, top_n, tie_break)
 
@@ -377,7 +368,7 @@ def map_network(
     arch, budget = _validated(arch, objective, method, budget, seed, max_padding)
     check_progress(progress, "map_network", MapperError)
     _check_join(join)
-    _check_tie_break(tie_break, objective)
+    check_tie_break(tie_break, objective)
     t0 = time.perf_counter()
     with progress_reporter(progress, f"mapping {network.name}", "step") as report:
         cands = _run_method(network.layers, arch, objective, method, budget, seed, report, float(max_padding), join)

@@ -45,8 +45,10 @@ evaluations where random search wastes them:
    few random moves (iterated local search).
 3. Stops when the budget of exact evaluations is spent or no walker
    improved for ``patience`` rounds. The best legal mapping is returned with
-   its exact costs; every call of the model is padded to one batch size,
-   so the mapper compiles once per (hierarchy depth, NoC level, DMA).
+   its exact costs (with ``tie_break``, of the scored mappings tied at the best
+   value the one best for that second objective: the walks are unchanged);
+   every call of the model is padded to one batch size, so the mapper
+   compiles once per (hierarchy depth, NoC level, DMA).
 
 ``exhaustive_nest`` enumerates every padded split and every order of the
 non-trivial loops of a small layer: the reference the tests compare with.
@@ -64,7 +66,7 @@ import numpy as np
 import costmodels as cm
 from costmodels.compile import jit
 from costmodels.nest_mapping import MAX_LEVELS
-from jaxdse.mapper.space import ORDER_ROWS, MapperError, check_objective, objective_of
+from jaxdse.mapper.space import ORDER_ROWS, MapperError, check_objective, check_tie_break, objective_of
 from jaxdse.mapspace import DEFAULT_MAX_PADDING, prime_factors
 from workloads import DIMS, Layer
 
@@ -194,10 +196,13 @@ class Scorer:
     compiles once; only the real rows are counted in ``evaluations``.
     """
 
-    def __init__(self, hier: cm.Hierarchy, layer: Layer, objective: str, batch: int):
+    def __init__(self, hier: cm.Hierarchy, layer: Layer, objective: str, batch: int, tie_break: str | None = None):
         self.hier = canonical(hier)
         self.layer = cm.layer_arrays(layer)
         self.objective = objective
+        self.tie_break = tie_break
+        self.ties = np.empty(0)
+        """``tie_break``'s value of the mappings of the last call (inf where illegal; zeros without one)."""
         self.batch = batch
         self.evaluations = 0
 
@@ -212,14 +217,22 @@ class Scorer:
 
     def __call__(self, factors: np.ndarray, orders: np.ndarray) -> np.ndarray:
         n = factors.shape[0]
-        out = np.empty(n)
+        out, self.ties = np.empty(n), np.zeros(n)
         for lo in range(0, n, self.batch):
             c = self.costs(factors[lo : lo + self.batch], orders[lo : lo + self.batch])
             m = min(self.batch, n - lo)
             lat, en, legal = (np.asarray(x, np.float64)[:m] for x in (c.latency_cycles, c.energy_total_pj, c.legal))
             out[lo : lo + m] = np.where(legal > 0, objective_of(self.objective, lat, en), np.inf)
+            if self.tie_break is not None:
+                self.ties[lo : lo + m] = np.where(legal > 0, objective_of(self.tie_break, lat, en), np.inf)
         self.evaluations += n
         return out
+
+
+def _lex_best(values: np.ndarray, ties: np.ndarray) -> int:
+    """Index of the least value; among equal least values, the least ``ties`` (first on a tie of both)."""
+    tied = np.flatnonzero(values == values.min())
+    return int(tied[np.argmin(ties[tied])])
 
 
 def _key(f: np.ndarray, o: np.ndarray) -> bytes:
@@ -363,14 +376,17 @@ def nest_search(
     objective: str = "latency",
     config: NestSearchConfig | None = None,
     seed: int = 0,
+    tie_break: str | None = None,
 ) -> NestSearchResult:
-    """Best mapping of ``layer`` on ``hier`` for ``objective`` (module docstring: the method)."""
+    """Best mapping of ``layer`` on ``hier`` for ``objective`` (module docstring: the method);
+    ``tie_break`` (None or another objective) picks among the scored mappings tied at the best value."""
     check_objective(objective)
+    check_tie_break(tie_break, objective)
     cfg = config or NestSearchConfig()
     rng = np.random.default_rng(seed)
     space = nest_space(layer, hier, cfg.pad_slack)
     mix = np.asarray(cfg.move_mix, np.float64) / sum(cfg.move_mix)
-    score = Scorer(hier, layer, objective, cfg.neighbours)
+    score = Scorer(hier, layer, objective, cfg.neighbours, tie_break)
     seen: set[bytes] = set()
 
     def fresh(batch):
@@ -393,8 +409,9 @@ def nest_search(
     fs = np.stack([s[0] for s in starts])
     os_ = np.stack([s[1] for s in starts])
     vals = score(fs, os_)
-    best_i = int(np.argmin(vals))
+    best_i = _lex_best(vals, score.ties)
     best = (fs[best_i], os_[best_i], float(vals[best_i]))
+    best_tie = float(score.ties[best_i])
     history = [best[2]]
     # 2. walkers: the best distinct starts
     rank = np.argsort(vals, kind="stable")[: cfg.walkers]
@@ -430,9 +447,10 @@ def nest_search(
                 improved = True
             else:
                 stale[w] += 1
-        j = int(np.argmin(v))
-        if v[j] < best[2]:
+        j = _lex_best(v, score.ties)
+        if v[j] < best[2] or (v[j] == best[2] and score.ties[j] < best_tie):
             best = (props[j][0], props[j][1], float(v[j]))
+            best_tie = float(score.ties[j])
         history.append(best[2])
         idle = 0 if improved else idle + 1
         for w in range(len(walk)):  # restart stuck walkers near the best

@@ -27,6 +27,7 @@ from costmodels import Arch, Costs, Mapping, evaluate_batch, evaluate_sharded, l
 from costmodels.compile import jit
 from costmodels.sharding import device_count
 from workloads import DIMS, Layer
+from workloads.specfile import show
 
 OBJECTIVES: tuple[str, ...] = ("latency", "energy", "edp")
 
@@ -86,6 +87,18 @@ def check_objective(objective: str) -> str:
     if objective not in OBJECTIVES:
         raise MapperError(f"mapper: field 'objective' expected one of {OBJECTIVES}, found {objective!r}")
     return objective
+
+
+def check_tie_break(tie_break, objective: str) -> str | None:
+    """``tie_break``: None, or an objective other than ``objective`` that picks among the
+    mappings tied at the best value (``map_layer``, ``nest_search``)."""
+    if tie_break is not None and (tie_break not in OBJECTIVES or tie_break == objective):
+        others = tuple(o for o in OBJECTIVES if o != objective)
+        raise MapperError(
+            f"mapper: field 'tie_break' expected None or another objective than {objective!r}, one of {others}, "
+            f"found {show(tie_break)}"
+        )
+    return tie_break
 
 
 def objective_value(costs: Costs, objective: str):

@@ -194,3 +194,27 @@ def test_compile_in_background_compiles_what_the_real_call_runs(caplog):
         assert float(f(x)) == pytest.approx(float(jnp.sum(jnp.logaddexp(x, 0.0))))
         again = [r for r in caplog.records if "Finished XLA compilation of jit(f)" in r.getMessage()]
     assert len(again) == 1  # the real call found the executable
+
+
+def test_map_passes_tie_break_to_either_mapper(monkeypatch, capsys):
+    """``--tie-break`` reaches the template mapper and the hierarchy mapper; with
+    ``--method default`` (no search, no ties) it is an error naming the flag."""
+    import jaxdse.hierarchy_plan as hierarchy_plan
+    import jaxdse.mapper.api as mapper_api
+    from jaxdse.mapper.space import MapperError
+
+    seen = []
+
+    def record(*args, **kwargs):
+        seen.append(kwargs.get("tie_break"))
+        raise MapperError("mapper: recorded")
+
+    monkeypatch.setattr(mapper_api, "map_network", record)
+    monkeypatch.setattr(hierarchy_plan, "map_on_hierarchy", record)
+    assert main(["map", "--workload", str(EXAMPLE), "--tie-break", "energy"]) == 2
+    assert main(["map", "--workload", str(EXAMPLE), "--arch", "gemmini_like", "--tie-break", "edp"]) == 2
+    assert main(["map", "--workload", str(EXAMPLE), "--arch", "gemmini_like"]) == 2
+    assert seen == ["energy", "edp", None]
+    capsys.readouterr()
+    assert main(["map", "--workload", str(EXAMPLE), "--method", "default", "--tie-break", "energy"]) == 2
+    assert "field '--tie-break'" in capsys.readouterr().err

@@ -3,12 +3,13 @@ Timeloop's shipped exercise mappings beaten, and its place behind ``map_on_hiera
 
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
 import costmodels as cm
 import workloads as w
-from jaxdse.hierarchy_plan import HierarchyMapError, map_on_hierarchy
+from jaxdse.hierarchy_plan import HierarchyMapError, map_on_hierarchy, random_nest_mappings
 from jaxdse.interop.timeloop_hierarchy import load_design
 from jaxdse.mapper import nest_search as ns
 from jaxdse.mapper.space import MapperError
@@ -110,3 +111,35 @@ def test_map_on_hierarchy_defaults_to_the_search():
     assert plan.method.startswith("search") and plan.total()["legal"]
     assert all(r["exact_evaluations"] <= 400 for r in plan.layers)
     assert plan.total()["latency_s"] <= rand.total()["latency_s"]
+
+
+@pytest.mark.slow  # compiles the 4-level model
+def test_tie_break_picks_the_least_energy_of_the_fastest_mappings():
+    """With ``tie_break="energy"`` the search walks as without it (same latency) and returns the
+    least-energy of the mappings it scored at that latency; the random method returns exactly
+    the least-energy sample among those tied at the best latency. Bad values are named."""
+    hier = cm.hierarchy_preset("gemmini_like")
+    layer = w.get("resnet18").layers[0]
+    cfg = ns.NestSearchConfig(budget=256, starts=128)  # the explorer's share of starts
+    plain = ns.nest_search(layer, hier, "latency", cfg, seed=0)
+    tied = ns.nest_search(layer, hier, "latency", cfg, seed=0, tie_break="energy")
+    assert tied.value == plain.value and tied.exact_evaluations == plain.exact_evaluations
+    assert float(tied.costs.energy_total_pj) < float(plain.costs.energy_total_pj)  # the case it exists for
+
+    small = raw("tiny", TINY["gemmini_like"])  # small enough for ties among 300 random mappings
+    net = w.Network(name="one", layers=[small], counts=[1])
+    got = map_on_hierarchy(net, hier, method="random", samples=300, seed=1, tie_break="energy")
+    ms = random_nest_mappings(small, hier, 300, np.random.default_rng(1))
+    c = jax.vmap(cm.evaluate_hierarchy, in_axes=(None, None, 0))(hier, cm.layer_arrays(small), ms)
+    lat = np.where(np.asarray(c.legal) > 0, np.asarray(c.latency_cycles, np.float64), np.inf)
+    fastest = np.flatnonzero(lat == lat.min())
+    assert len(fastest) > 1
+    energy = np.asarray(c.energy_total_pj, np.float64)[fastest]
+    assert energy.min() < energy[0]  # the first of the tied (what argmin gave) is not the least
+    assert got.layers[0]["latency_s"] == pytest.approx(float(np.asarray(c.latency_s)[fastest[0]]), rel=1e-6)
+    assert got.layers[0]["energy_j"] == pytest.approx(energy.min() * 1e-12, rel=1e-6)
+    for bad in ("latency", "power", 3):
+        with pytest.raises(MapperError, match="field 'tie_break'"):
+            ns.nest_search(layer, hier, "latency", cfg, tie_break=bad)
+        with pytest.raises(HierarchyMapError, match="field 'tie_break'"):
+            map_on_hierarchy(net, hier, tie_break=bad)

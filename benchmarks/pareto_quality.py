@@ -64,8 +64,6 @@ from jaxdse.codesign.pareto import (
     ParetoConfig,
     costs_of,
     hypervolume,
-    mapper_objectives,
-    mapper_tie_break,
     non_dominated,
     pareto_evaluators,
     pareto_search,
@@ -95,7 +93,7 @@ def hierarchy_store(net, arch: str, seed: int, mapper_budget: int | None, scale:
     from costmodels import hierarchy_model as hm
     from costmodels.hierarchy import hierarchy_preset
     from jaxdse.codesign.hierarchy_pareto import HierarchyStore
-    from jaxdse.codesign.hierarchy_rules import DEFAULT_MAPPER_BUDGET, HierarchyEvaluator
+    from jaxdse.codesign.hierarchy_rules import DEFAULT_MAPPER_BUDGET
     from jaxdse.codesign.hierarchy_space import HierarchySpace
 
     base = hierarchy_preset(arch)
@@ -103,11 +101,7 @@ def hierarchy_store(net, arch: str, seed: int, mapper_budget: int | None, scale:
     limits = {"area_mm2": scale * area, "power_w": scale * float(hm.peak_power_w(base, area))}
     space = HierarchySpace(base)
     mb = mapper_budget or DEFAULT_MAPPER_BUDGET
-    evs = {
-        m: HierarchyEvaluator([net], space, limits, m, seed, mb, mapper_tie_break=mapper_tie_break(m))
-        for m in mapper_objectives(OBJECTIVES)
-    }
-    return HierarchyStore(evs, OBJECTIVES, seed), limits
+    return HierarchyStore.for_objectives([net], space, limits, OBJECTIVES, seed, mb), limits
 
 
 def space_values(me) -> dict[str, list[float]]:

@@ -779,29 +779,17 @@ def _explore_front(
     min_per_s=None,
 ) -> HierarchyExploreResult:  # fmt: skip
     """The front search of ``hierarchy_pareto`` (``explore_hierarchy(objectives=...)``)."""
-    from jaxdse.codesign.pareto import FrontSearch, ParetoConfig, mapper_objectives, mapper_tie_break
+    from jaxdse.codesign.pareto import FrontSearch, ParetoConfig
     from jaxdse.codesign.result import Trace
 
     cfg = cfg or ParetoConfig()
-    evs = {
-        m: HierarchyEvaluator(
-            list(networks),
-            space,
-            limits,
-            m,
-            seed,
-            mapper_budget,
-            log_path=log_path,
-            min_per_s=min_per_s or {},
-            mapper_tie_break=mapper_tie_break(m),
-        )
-        for m in mapper_objectives(objectives)
-    }
+    store = HierarchyStore.for_objectives(
+        networks, space, limits, objectives, seed, mapper_budget, log_path=log_path, min_per_s=min_per_s
+    )
     for r in replay or []:
         m = r.get("mapper_objective", "latency")
-        if m in evs:
-            evs[m].replay[space.key(space.validate(r["design"]))] = r
-    store = HierarchyStore(evs, objectives, seed)
+        if m in store.evaluators:
+            store.evaluators[m].replay[space.key(space.validate(r["design"]))] = r
     trace = Trace(out_dir=None if out is None else Path(out))
     trace.start_file()
     moves = HierarchyMoves(store, networks, limits, cfg)

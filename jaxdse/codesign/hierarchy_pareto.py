@@ -44,7 +44,14 @@ from jaxdse.codesign.hierarchy_rules import (
     propose,
 )
 from jaxdse.codesign.hierarchy_space import HierarchySpace
-from jaxdse.codesign.pareto import ParetoConfig, Point, energy_reason, non_dominated
+from jaxdse.codesign.pareto import (
+    ParetoConfig,
+    Point,
+    energy_reason,
+    mapper_objectives,
+    mapper_tie_break,
+    non_dominated,
+)
 from workloads import Network
 
 LIMIT_COST = {"area_mm2": "area", "power_w": "power"}
@@ -66,6 +73,37 @@ class HierarchyStore:
         self.space: HierarchySpace = next(iter(evaluators.values())).space
         self.points: list[Point] = []
         self._by_key: dict[tuple, Point] = {}
+
+    @classmethod
+    def for_objectives(
+        cls,
+        networks: list[Network],
+        space: HierarchySpace,
+        limits: dict[str, float],
+        objectives: tuple[str, ...],
+        seed: int,
+        mapper_budget: int,
+        log_path=None,
+        min_per_s: dict[str, float] | None = None,
+    ) -> HierarchyStore:
+        """The store of a front search over ``objectives``: one evaluator per mapper objective
+        (``pareto.mapper_objectives``), the latency mapper breaking ties by energy
+        (``pareto.mapper_tie_break``), as ``pareto.pareto_evaluators`` on the Table-1 space."""
+        evs = {
+            m: HierarchyEvaluator(
+                list(networks),
+                space,
+                limits,
+                m,
+                seed,
+                mapper_budget,
+                log_path=log_path,
+                min_per_s=dict(min_per_s or {}),
+                mapper_tie_break=mapper_tie_break(m),
+            )
+            for m in mapper_objectives(objectives)
+        }
+        return cls(evs, objectives, seed)
 
     @property
     def count(self) -> int:

@@ -113,6 +113,13 @@ class ParetoConfig:
             in another objective than they gain) considered for pairing at each
             step, the most promising first, each with its two best compensating
             moves (``FrontSearch.pairs``); 0 turns pairing off.
+        min_progress: Least drop of a target's scalarised cost (its weights on the
+            log objectives, each divided by its span on the front) below the best
+            front point's for a new front point to count as progress on that
+            target; a smaller gain still joins the front, but the target waits as
+            after a batch without one. Measured on bert_base, seed 2: the energy
+            extreme spent 60 of 200 designs on links steps that each lowered energy
+            by 0.01-0.05% (0.2-1% of the span) while the 256-PE designs waited.
     """
 
     per_step: int = 4
@@ -120,6 +127,7 @@ class ParetoConfig:
     min_span: float = 0.05
     energy_rule_scale: float = 2.0
     pairs: int = 4
+    min_progress: float = 0.02
 
     def __post_init__(self) -> None:
         def bad(name: str, expected: str) -> ValueError:
@@ -138,6 +146,9 @@ class ParetoConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= low:
                 raise bad(name, f"a finite number > {low:g}")
+        v = self.min_progress
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise bad("min_progress", "a finite number >= 0")
 
 
 def check_objectives(who: str, error, objectives, method: str) -> tuple[str, ...] | None:
@@ -719,8 +730,18 @@ class FrontSearch:
         if self.progress is not None:
             self.progress(f"[{p.ev.index}/{self.budget}] {text}")
 
+    def scalarised(self, p: Point) -> float:
+        """The current target's cost of ``p``: its weights on the log objectives over their spans."""
+        return sum(
+            wk * math.log(max(self.me.costs(p)[o], 1e-300)) / self.spans.get(o, 1.0) for o, wk in self.weights.items()
+        )
+
     def evaluate(self, step: int, base: Point | None, cands: list[_Cand]) -> bool:
-        new_front = False
+        """Evaluate ``cands`` in order (to the budget); True when one joined the front and lowered
+        the target's scalarised cost by at least ``min_progress`` below the front's best."""
+        progress = False
+        front = self.me.front()
+        best = min((self.scalarised(q) for q in front), default=math.inf) if self.weights else math.inf
         for c in cands:
             if self.me.count >= self.budget:
                 break
@@ -739,9 +760,12 @@ class FrontSearch:
                 )
                 sig = signature(self.mv.params, base.ev.design, c.design)
                 self.miss[sig] = self.miss.get(sig, 0) + 1 if not got < 0 else max(self.miss.get(sig, 0) - 1, 0)
-            new_front |= joined
+            if joined and self.weights and math.isfinite(best):
+                progress |= self.scalarised(p) < best - self.cfg.min_progress
+            else:
+                progress |= joined
             self.record(step, p, joined, base, c)
-        return new_front
+        return progress
 
     def run(self, start: dict) -> None:
         step = 0

@@ -277,3 +277,59 @@ def test_dram_excess_of_real_mappings_is_the_share_above_compulsory_bytes(finish
         counts = np.asarray(plan.costs.counts, dtype=np.float64)
         want = 1 - (counts * floor).sum() / (counts * moved).sum()
         assert dram_excess(SimpleNamespace(plans=plans)) == pytest.approx(want, abs=1e-9)
+
+
+class _Store:
+    """A store of hand-set costs (``FrontSearch``'s interface, no model): a design is its costs."""
+
+    objectives, mappers, seed = ("latency", "energy"), ("latency",), 0
+
+    def __init__(self) -> None:
+        self.points = []
+
+    @property
+    def count(self) -> int:
+        return len(self.points)
+
+    def evaluate(self, design, m, parent=None, reason=""):
+        from jaxdse.codesign.pareto import Point
+
+        ev = SimpleNamespace(index=self.count + 1, feasible=True, design=design)
+        p = Point(ev, m, parent, reason)
+        self.points.append(p)
+        return p, True
+
+    def costs(self, p):
+        return p.ev.design
+
+    def vector(self, p):
+        return tuple(p.ev.design[o] for o in self.objectives)
+
+    def front(self):
+        vec = [self.vector(p) for p in self.points]
+        return [self.points[i] for i in non_dominated(vec)]
+
+
+def test_a_hair_below_the_front_is_not_progress_on_its_target():
+    """A new front point counts as progress on its target only if it lowers the target's
+    scalarised cost by ``min_progress`` of the span; a smaller gain still joins the front."""
+    from jaxdse.codesign.pareto import FrontSearch, ParetoConfig, _Cand
+
+    store = _Store()
+    trace = SimpleNamespace(add=lambda *a, **k: None)
+    fs = FrontSearch(store, None, 10, trace, ParetoConfig(min_progress=0.02), None)
+    fs.evaluate(
+        0,
+        None,
+        [
+            _Cand({"latency": 1.0, "energy": 2.0}, "latency", "a"),
+            _Cand({"latency": 2.0, "energy": 1.0}, "latency", "b"),
+        ],
+    )
+    fs.weights, fs.spans = {"energy": 1.0}, {"latency": 0.69, "energy": 0.69}
+    assert not fs.evaluate(1, None, [_Cand({"latency": 2.0, "energy": 0.999}, "latency", "hair")])  # 0.1% of span
+    assert len(store.front()) == 2 and store.front()[-1].ev.index == 3  # it did join (and displaced b)
+    assert fs.evaluate(2, None, [_Cand({"latency": 2.0, "energy": 0.9}, "latency", "real")])  # 15% of span
+    for bad in (-0.1, True, float("inf"), "x"):
+        with pytest.raises(ValueError, match="'min_progress'"):
+            ParetoConfig(min_progress=bad)

@@ -20,8 +20,10 @@ The method, and why (a choice among the ideas of issue 16):
    A_k - log B_k|: in two objectives the normal of the segment AB, so a step
    that lowers ``w . log f`` lands under the segment, in the gap). A target's
    priority is its size (1 for an extreme, the gap's normalised length)
-   divided by 1 + the batches already spent on it without a new front point,
-   so the search fills the largest hole first and leaves a dead end.
+   divided by 1 + the batches already spent on it without progress (a new
+   front point that lowers the target's scalarised cost by at least
+   ``ParetoConfig.min_progress`` of the span), so the search fills the
+   largest hole first and leaves a dead end or a crawl.
 2. Warm start from the neighbouring front point: each sub-search starts
    from the front member that is best for its weights (the neighbour of the
    gap), not from scratch; the front is its memory.

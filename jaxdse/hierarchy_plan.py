@@ -30,7 +30,7 @@ import costmodels as cm
 from costmodels.compile import jit
 from costmodels.nest_mapping import MAX_LEVELS
 from jaxdse.codesign.checkpoint import atomic_write
-from jaxdse.mapper.nest_search import NestSearchConfig, nest_search
+from jaxdse.mapper.nest_search import NestSearchConfig, lex_best, nest_search
 from jaxdse.mapper.space import OBJECTIVES, MapperError, check_tie_break, objective_value
 from jaxdse.mapspace import prime_factors
 from workloads import DIMS, Layer, Network
@@ -284,12 +284,8 @@ def map_on_hierarchy(
         legal = np.asarray(c.legal) > 0
         if not legal.any():
             raise HierarchyMapError(f"map_on_hierarchy: layer '{layer.name}' expected a legal mapping, found none")
-        score = np.where(legal, score, np.inf)
-        tied = np.flatnonzero(score == score.min())
-        if tie_break is not None:  # the least tie_break among those tied at the best value
-            second = np.asarray(objective_value(c, tie_break), dtype=np.float64)
-            tied = tied[np.argsort(second[tied], kind="stable")]
-        i = int(tied[0])
+        second = np.zeros(len(score)) if tie_break is None else np.asarray(objective_value(c, tie_break), np.float64)
+        i = lex_best(np.where(legal, score, np.inf), second)  # among the best, the least tie_break
         one = jax.tree_util.tree_map(lambda x, i=i: x[i], ms)
         plan.layers.append(_record(layer, count, hier, c, i, one, samples))
     return plan

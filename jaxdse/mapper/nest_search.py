@@ -229,7 +229,7 @@ class Scorer:
         return out
 
 
-def _lex_best(values: np.ndarray, ties: np.ndarray) -> int:
+def lex_best(values: np.ndarray, ties: np.ndarray) -> int:
     """Index of the least value; among equal least values, the least ``ties`` (first on a tie of both)."""
     tied = np.flatnonzero(values == values.min())
     return int(tied[np.argmin(ties[tied])])
@@ -409,7 +409,7 @@ def nest_search(
     fs = np.stack([s[0] for s in starts])
     os_ = np.stack([s[1] for s in starts])
     vals = score(fs, os_)
-    best_i = _lex_best(vals, score.ties)
+    best_i = lex_best(vals, score.ties)
     best = (fs[best_i], os_[best_i], float(vals[best_i]))
     best_tie = float(score.ties[best_i])
     history = [best[2]]
@@ -447,7 +447,7 @@ def nest_search(
                 improved = True
             else:
                 stale[w] += 1
-        j = _lex_best(v, score.ties)
+        j = lex_best(v, score.ties)
         if v[j] < best[2] or (v[j] == best[2] and score.ties[j] < best_tie):
             best = (props[j][0], props[j][1], float(v[j]))
             best_tie = float(score.ties[j])

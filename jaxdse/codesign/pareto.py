@@ -734,9 +734,8 @@ class FrontSearch:
 
     def scalarised(self, p: Point) -> float:
         """The current target's cost of ``p``: its weights on the log objectives over their spans."""
-        return sum(
-            wk * math.log(max(self.me.costs(p)[o], 1e-300)) / self.spans.get(o, 1.0) for o, wk in self.weights.items()
-        )
+        c = self.me.costs(p)
+        return sum(wk * math.log(max(c[o], 1e-300)) / self.spans.get(o, 1.0) for o, wk in self.weights.items())
 
     def evaluate(self, step: int, base: Point | None, cands: list[_Cand]) -> bool:
         """Evaluate ``cands`` in order (to the budget); True when one joined the front and lowered
@@ -755,11 +754,7 @@ class FrontSearch:
             joined = p.ev.feasible and not any(dominates(f, v) or f == v for f in vec_front)
             if base is not None and c.delta:
                 # calibrate: a move that did not lower the scalarised cost as predicted is tried later next time
-                now, was = self.me.costs(p), self.me.costs(base)
-                got = sum(
-                    wk * math.log(max(now[o], 1e-300) / max(was[o], 1e-300)) / self.spans.get(o, 1.0)
-                    for o, wk in self.weights.items()
-                )
+                got = self.scalarised(p) - self.scalarised(base)
                 sig = signature(self.mv.params, base.ev.design, c.design)
                 self.miss[sig] = self.miss.get(sig, 0) + 1 if not got < 0 else max(self.miss.get(sig, 0) - 1, 0)
             if joined and self.weights and math.isfinite(best):

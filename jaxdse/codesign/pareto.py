@@ -31,10 +31,13 @@ The method, and why (a choice among the ideas of issue 16):
    energy pick the mapper's objective (latency, energy, or EDP in between),
    and a *remap* (same hardware, that mapper objective) is the first move
    tried from a point mapped otherwise: one evaluation, often a new front
-   point without any hardware change. Next comes the *free* move: every
-   parameter that costs no area, power or cost of the held mappings (in the
-   Table-1 model, virtual unicast: it only bounds the mapping space) at its
-   largest value (``Table1Moves.free_moves``).
+   point without any hardware change. Next come the *free* moves, hardware
+   changes that cost no area or power and that the mapper alone can value:
+   in the Table-1 model every virtual-unicast factor at its largest value
+   (it only bounds the mapping space; energy and EDP regions,
+   ``Table1Moves.free_moves``), on a hierarchy the array reshaped (same
+   instances, another X x Y) while its MACs idle
+   (``hierarchy_pareto.HierarchyMoves.free_moves``).
 4. Per-objective bottlenecks and elasticities predict each candidate's
    change in *every* objective before it is evaluated: latency by the
    explainable explorer's bottleneck-tree rules and the cost model on the
@@ -418,9 +421,11 @@ class Table1Moves:
                         out.append(({**ev.design, p: new}, txt, None))
         return out
 
-    def free_moves(self, base: Point) -> list[tuple[dict, str]]:
+    def free_moves(self, base: Point, m: str) -> list[tuple[dict, str]]:
         """The move to the largest value of every *free* parameter: one whose values all give the
-        same area and peak power (exact) and that changes no cost of the held mappings (predicted).
+        same area and peak power (exact) and that changes no cost of the held mappings (predicted),
+        for a point mapped for energy or EDP (``m``); none for latency, where it cost bert_base seed
+        2 its fast end (the budget went to free moves from fast points; README "The free move").
         In the Table-1 model these are the NoCs' virtual-unicast factors: they only bound the
         mapping space (workgroups <= links x virtual, Explainable-DSE p. 7), so the largest value
         keeps every mapping legal and admits more; the mapper decides what the freedom is worth.
@@ -429,6 +434,8 @@ class Table1Moves:
         jaxdse's kept the default 8 (benchmarks/results/pareto_grid_s2, resnet18 and mobilenet_v2
         seed 1)."""
         space = self.me.space
+        if m == "latency":
+            return []
         if self._free is None:
             d0 = self.start()
             costs = self.me.hw.hardware_costs
@@ -568,7 +575,7 @@ class FrontSearch:
     ``seen``, ``points``, ``count``, ``front()``, ``vector(p)``, ``costs(p)``,
     ``objectives``, ``mappers``, ``seed``, ``worst(p)``. ``moves`` knows the space
     (``Table1Moves`` or ``hierarchy_pareto.HierarchyMoves``): ``start()``,
-    ``moves(p, weights)``, ``free_moves(p)``, ``delta(p, design, rule)``, ``breaks_limit``,
+    ``moves(p, weights)``, ``free_moves(p, mapper)``, ``delta(p, design, rule)``, ``breaks_limit``,
     ``predicted_infeasible``, ``cost_of_limit``, ``neighbour``, ``params``.
     """
 
@@ -592,7 +599,7 @@ class FrontSearch:
         out: list[_Cand] = []
         if m != base.mapper_objective and m in self.me.mappers and not self.me.seen(ev.design, m):
             out.append(_Cand(dict(ev.design), m, f"{why}: same hardware remapped for {m}", score=-math.inf))
-        for design, txt in self.mv.free_moves(base) if m != "latency" else []:  # after the remap (``free_moves``)
+        for design, txt in self.mv.free_moves(base, m):  # after the remap (``free_moves``)
             if not self.me.seen(design, m):
                 out.append(_Cand(design, m, f"{why}: {txt}", self.mv.delta(base, design, None), score=-math.inf))
         singles: list[tuple[dict, str, dict | None, dict, bool]] = []  # design, why, rule, predicted, usable alone

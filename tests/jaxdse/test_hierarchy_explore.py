@@ -445,3 +445,47 @@ def test_a_bandwidth_bound_level_calls_for_a_larger_level_anywhere_below_it():
     grown = {next(k for k in d if q.design[k] != d[k]) for q in props}
     below = {p.name for p in space.params if p.kind == "capacity" and p.level > 0 and space.step(d, p.name, 1)}
     assert len(below) >= 3 and grown == below | ({"DRAM.read_bw"} if space.step(d, "DRAM.read_bw", 1) else set())
+
+
+def test_front_search_reshapes_an_idle_array_for_free():
+    """A hierarchy front's free moves: the array reshaped one and two steps (same instances) at no
+    more area or peak power than the base, for any mapper objective, only while the MACs idle
+    (latency-weighted utilisation under ``RESHAPE_UTILISATION``)."""
+    from types import SimpleNamespace
+
+    from jaxdse.codesign import hierarchy_pareto as hp
+    from jaxdse.codesign.hierarchy_rules import RESHAPE_UTILISATION, HierarchyEvaluator
+    from jaxdse.codesign.pareto import ParetoConfig, Point
+
+    for preset in ("gemmini_like", "eyeriss_like"):
+        space = HierarchySpace(hierarchy_preset(preset))
+        limits = {"area_mm2": 1e9, "power_w": 1e9}
+        net = w.get("resnet18")
+        store = hp.HierarchyStore(
+            {"energy": HierarchyEvaluator([net], space, limits, "energy", 0, 8)}, ("latency", "energy"), 0
+        )
+        moves = hp.HierarchyMoves(store, [net], limits, ParetoConfig())
+        d = space.base_design()
+
+        def point(util: float, d: dict = d) -> Point:
+            rows = [
+                {"latency_s": 3.0, "count": 1, "utilisation": util},
+                {"latency_s": 1.0, "count": 1, "utilisation": 1.0},
+            ]
+            plans = {"resnet18": SimpleNamespace(layers=rows)}
+            return Point(HierEval(1, d, plans, 4.0, 1.0, 1.0, 1.0, {}, 1.0, 0.0), "latency", None, "")
+
+        # 3/4 of latency at 0.5 utilisation, 1/4 at 1.0: 0.625 overall
+        free = moves.free_moves(point(0.5), "latency")
+        assert moves.free_moves(point(1.0), "energy") == [] and RESHAPE_UTILISATION > 0.625
+        b0 = hardware_budgets(space, d, limits)
+        for r, why in free:
+            changed = {k for k in d if r[k] != d[k]}
+            assert len(changed) == 2 and {space.by_name[k].kind for k in changed} == {"fanout_x", "fanout_y"}
+            x, y = sorted(changed, key=lambda k: space.by_name[k].kind)
+            assert r[x] * r[y] == d[x] * d[y] and f"{0.625:.0%} used: the array reshaped" in why
+            assert all(v <= b0[c] * (1 + 1e-9) for c, v in hardware_budgets(space, r, limits).items())
+        if preset == "gemmini_like":  # its array costs the same in every shape: all four steps are free
+            x, y = "Accumulator.fanout_x", "Accumulator.fanout_y"
+            legal = [k for k in (1, -1, 2, -2) if space.step(d, x, k) and space.step(d, y, -k)]
+            assert len(free) == len(legal) >= 2

@@ -25,6 +25,7 @@ pytree with a leading axis.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -384,8 +385,10 @@ def hierarchy_from_dict(data: Any, source: str = "hierarchy") -> Hierarchy:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def default_energy_area(index: int, capacity_bytes: float, word_bits: float) -> tuple[float, float]:
-    """Per-access energy (pJ per word) and area per instance (um^2) from technology.py.
+    """Per-access energy (pJ per word) and area per instance (um^2) from technology.py (memoised:
+    a design space asks for the same few sizes thousands of times).
 
     DRAM: ``dram_energy_pj_per_byte`` per byte, no on-chip area. Up to
     ``RF_MAX_BYTES``: the register-file law; above: the SRAM law.

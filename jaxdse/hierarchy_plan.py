@@ -83,9 +83,18 @@ class HierarchyPlan:
     layers: list[dict] = field(default_factory=list)
     method: str = "random"
 
-    def total(self) -> dict[str, Any]:
+    @property
+    def legal(self) -> bool:
+        return all(r["legal"] for r in self.layers)
+
+    def latency_energy(self) -> tuple[float, float]:
+        """(latency s, energy J) of the network (layers x counts): ``total()`` without the area and
+        peak power, which cost a model call each."""
         lat = sum(r["latency_s"] * r["count"] for r in self.layers)
-        en = sum(r["energy_j"] * r["count"] for r in self.layers)
+        return lat, sum(r["energy_j"] * r["count"] for r in self.layers)
+
+    def total(self) -> dict[str, Any]:
+        lat, en = self.latency_energy()
         macs = sum(r["macs"] * r["count"] for r in self.layers)
         area = float(cm.hierarchy_model.area_mm2(self.hierarchy))
         peak = float(cm.hierarchy_model.peak_power_w(self.hierarchy, area))
@@ -98,7 +107,7 @@ class HierarchyPlan:
             "avg_power_w": en / lat if lat > 0 else 0.0,
             "macs": macs,
             "utilisation": macs / (cycles * float(self.hierarchy.num_macs)) if cycles > 0 else 0.0,
-            "legal": all(r["legal"] for r in self.layers),
+            "legal": self.legal,
             "exact_evaluations": sum(r.get("exact_evaluations", 0) for r in self.layers),
         }
 

@@ -280,7 +280,7 @@ def _hardware_ok(e: HierEval) -> bool:
     return (
         not e.unmappable
         and all(e.budgets[k] <= 1.0 + 1e-9 for k in ("area_mm2", "power_w"))
-        and all(p.total()["legal"] for p in e.plans.values())
+        and all(p.legal for p in e.plans.values())
     )
 
 

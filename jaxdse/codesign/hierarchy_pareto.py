@@ -194,6 +194,7 @@ class HierarchyMoves:
         self.space = store.space
         self.params = tuple(p.name for p in self.space.params)
         self._held: dict[int, dict[str, list]] = {}
+        self._predicted: dict[tuple, tuple[float, float] | None] = {}
 
     def free_moves(self, base: Point, m: str) -> list[tuple[dict, str]]:
         """Every fan-out reshaped by one and two steps (X up and Y down or the reverse: the same
@@ -309,8 +310,12 @@ class HierarchyMoves:
         return out
 
     def held_costs(self, base: Point, design: dict) -> tuple[float, float] | None:
-        """(latency s, energy J) of ``base``'s mappings on ``design``; None when one no longer fits."""
-        return held_costs(self.space, self.networks, base.ev, design, self._held)
+        """(latency s, energy J) of ``base``'s mappings on ``design``; None when one no longer fits.
+        Memoised: a target's base is predicted against the same moves batch after batch."""
+        k = (base.ev.index, self.space.key(design))
+        if k not in self._predicted:
+            self._predicted[k] = held_costs(self.space, self.networks, base.ev, design, self._held)
+        return self._predicted[k]
 
     def delta(self, base: Point, design: dict, rule: dict | None = None) -> dict[str, float]:
         dl = {"latency": 0.0, "energy": 0.0}

@@ -62,7 +62,7 @@ class HierEval:
         return (
             not self.unmappable
             and all(b <= 1.0 + 1e-9 for b in self.budgets.values())
-            and all(p.total()["legal"] for p in self.plans.values())
+            and all(p.legal for p in self.plans.values())
         )
 
     def record(self) -> dict:
@@ -325,10 +325,15 @@ def throughput_limits(
 
 
 def hardware_budgets(space: HierarchySpace, design: dict[str, float], limits: dict[str, float]) -> dict[str, float]:
-    """Area and peak-power budgets of a design, exact and without mapping it."""
-    hier = space.to_hierarchy(design)
-    area = float(hm.area_mm2(hier))
-    return {"area_mm2": area / limits["area_mm2"], "power_w": float(hm.peak_power_w(hier, area)) / limits["power_w"]}
+    """Area and peak-power budgets of a design, exact and without mapping it (memoised per design
+    in ``space.hardware_cache``: a front search asks for the same designs' budgets many times)."""
+    key = space.key(space.validate(design))
+    cost = space.hardware_cache.get(key)
+    if cost is None:
+        hier = space.to_hierarchy(design)
+        area = float(hm.area_mm2(hier))
+        cost = space.hardware_cache[key] = (area, float(hm.peak_power_w(hier, area)))
+    return {"area_mm2": cost[0] / limits["area_mm2"], "power_w": cost[1] / limits["power_w"]}
 
 
 def fit_limits(
@@ -391,8 +396,9 @@ def held_costs(space: HierarchySpace, networks: list[Network], base: HierEval, d
     hier = space.to_hierarchy(design)
     lat = en = 0.0
     for net in networks:
-        t = evaluate_on_hierarchy(net, hier, held[net.name]).total()
-        if not t["legal"]:
+        plan = evaluate_on_hierarchy(net, hier, held[net.name])
+        if not plan.legal:
             return None
-        lat, en = lat + t["latency_s"], en + t["energy_j"]
+        dl, de = plan.latency_energy()
+        lat, en = lat + dl, en + de
     return lat, en

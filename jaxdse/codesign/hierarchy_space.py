@@ -73,6 +73,7 @@ class HierarchySpace:
         if isinstance(span, bool) or not isinstance(span, int) or span < 0:
             raise SpaceError(f"hierarchy space: field 'span' expected a non-negative int, found {span!r}")
         self.base = base
+        self.hardware_cache: dict[tuple, tuple[float, float]] = {}  # design key -> (area mm^2, peak W)
         params = []
         cap = np.asarray(base.capacity_bytes, np.float64)
         wbits = np.asarray(base.word_bits, np.float64)

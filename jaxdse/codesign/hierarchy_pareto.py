@@ -40,7 +40,6 @@ from jaxdse.codesign.hierarchy_rules import (
     HierEval,
     _dominant_layers,
     _level_below,
-    fanout_pairs,
     fit_limits,
     hardware_budgets,
     held_costs,
@@ -197,37 +196,43 @@ class HierarchyMoves:
         self._predicted: dict[tuple, tuple[float, float] | None] = {}
 
     def free_moves(self, base: Point, m: str) -> list[tuple[dict, str]]:
-        """Every fan-out reshaped by one and two steps (X up and Y down or the reverse: the same
-        instances, another aspect ratio; ``hierarchy_rules.reshaped``) where that costs no more area
-        and peak power than ``base`` (exact, ``hardware_budgets``), while ``base``'s MACs idle
+        """The array reshaped: every two fan-outs, one ``k`` steps up and the other ``k`` down (k = 1,
+        2; the same MACs on power-of-two ladders, split another way: X x Y of one level, or instances
+        moved between levels, ``hierarchy_rules.reshaped``) where that costs the same area and peak
+        power as ``base`` (exact, ``hardware_budgets``), while ``base``'s MACs idle
         (latency-weighted MAC utilisation under ``RESHAPE_UTILISATION``), for any mapper ``m``.
         A hierarchy's one move that, like the Table-1 space's virtual unicast, only changes what
         the mapper can do: the held mappings rarely fit the new shape, so ``delta`` cannot rank
-        it and the bottleneck rule's reshape was never evaluated. Measured on gemmini_like
-        tiny_cnn seed 0: NSGA-II-2000's whole front is a 16 x 64 array, which dominated jaxdse-200's
+        it and the bottleneck rule's reshape was never evaluated. Measured on tiny_cnn seed 0:
+        gemmini_like, NSGA-II-2000's whole front is a 16 x 64 array, which dominated jaxdse-200's
         64 x 16 (same area and power; 4.5 against 6.0 us) and which jaxdse never evaluated
-        (benchmarks/results/pareto_gemmini/progress)."""
+        (benchmarks/results/pareto_gemmini/progress). Equal cost, not "no more": on simba_like,
+        whose fan-outs sit on three levels, moving instances between levels changes area, and taking
+        every cheaper one as free (fewer PEs, more lanes each) pulled the whole front to 4 PEs
+        (hypervolume 1.0288 -> 0.9114, benchmarks/results/pareto_simba/reshape_levels)."""
         ev = base.ev
         rows = _dominant_layers(ev) if ev.plans and ev.latency_s > 0 else []
         util = sum(share * r["utilisation"] for _, r, share in rows)
         if not rows or util >= RESHAPE_UTILISATION:
             return []
         b0 = hardware_budgets(self.space, ev.design, self.limits)
+        fanouts = [p.name for p in self.space.params if p.kind in ("fanout_x", "fanout_y")]
         out = []
-        for x, y in fanout_pairs(self.space):
-            for k in (1, -1, 2, -2):
-                d = reshaped(self.space, ev.design, x, y, k)
-                if d is None:
-                    continue
-                b1 = hardware_budgets(self.space, d, self.limits)
-                if any(b1[c] > b0[c] * (1.0 + 1e-9) for c in b0):
-                    continue
-                shown = ", ".join(
-                    f"{q} {self.space.by_name[q].show(ev.design[q])} -> {self.space.by_name[q].show(d[q])}"
-                    for q in (x, y)
-                )
-                why = f"MACs {util:.0%} used: the array reshaped, free for the hardware (same area and power), {shown}"
-                out.append((d, why))
+        for i, x in enumerate(fanouts):
+            for y in fanouts[i + 1 :]:
+                for k in (1, -1, 2, -2):
+                    d = reshaped(self.space, ev.design, x, y, k)
+                    if d is None:
+                        continue
+                    b1 = hardware_budgets(self.space, d, self.limits)
+                    if any(abs(b1[c] / b0[c] - 1.0) > 1e-6 for c in b0):
+                        continue  # cheaper is not free: a smaller array would pull every target down
+                    shown = ", ".join(
+                        f"{q} {self.space.by_name[q].show(ev.design[q])} -> {self.space.by_name[q].show(d[q])}"
+                        for q in (x, y)
+                    )
+                    free = "free for the hardware (same area and power)"
+                    out.append((d, f"MACs {util:.0%} used: the array reshaped, {free}, {shown}"))
         return out
 
     def start(self) -> dict:

@@ -448,16 +448,16 @@ def test_a_bandwidth_bound_level_calls_for_a_larger_level_anywhere_below_it():
 
 
 def test_front_search_reshapes_an_idle_array_for_free():
-    """A hierarchy front's free moves: the array reshaped one and two steps (same instances) at no
-    more area or peak power than the base, for any mapper objective, only while the MACs idle
-    (latency-weighted utilisation under ``RESHAPE_UTILISATION``)."""
+    """A hierarchy front's free moves: the array reshaped one and two steps (two fan-outs, of one
+    level or two, the same MACs) at the same area and peak power as the base, for any mapper
+    objective, only while the MACs idle (latency-weighted utilisation under ``RESHAPE_UTILISATION``)."""
     from types import SimpleNamespace
 
     from jaxdse.codesign import hierarchy_pareto as hp
     from jaxdse.codesign.hierarchy_rules import RESHAPE_UTILISATION, HierarchyEvaluator
     from jaxdse.codesign.pareto import ParetoConfig, Point
 
-    for preset in ("gemmini_like", "eyeriss_like"):
+    for preset in ("gemmini_like", "eyeriss_like", "simba_like"):
         space = HierarchySpace(hierarchy_preset(preset))
         limits = {"area_mm2": 1e9, "power_w": 1e9}
         net = w.get("resnet18")
@@ -481,10 +481,12 @@ def test_front_search_reshapes_an_idle_array_for_free():
         b0 = hardware_budgets(space, d, limits)
         for r, why in free:
             changed = {k for k in d if r[k] != d[k]}
-            assert len(changed) == 2 and {space.by_name[k].kind for k in changed} == {"fanout_x", "fanout_y"}
-            x, y = sorted(changed, key=lambda k: space.by_name[k].kind)
+            assert len(changed) == 2 and all(space.by_name[k].kind.startswith("fanout") for k in changed)
+            x, y = sorted(changed)
             assert r[x] * r[y] == d[x] * d[y] and f"{0.625:.0%} used: the array reshaped" in why
-            assert all(v <= b0[c] * (1 + 1e-9) for c, v in hardware_budgets(space, r, limits).items())
+            assert all(v == pytest.approx(b0[c], rel=1e-6) for c, v in hardware_budgets(space, r, limits).items())
+        if preset == "simba_like":  # fan-outs on three levels: moving instances changes area, not free
+            assert free == []
         if preset == "gemmini_like":  # its array costs the same in every shape: all four steps are free
             x, y = "Accumulator.fanout_x", "Accumulator.fanout_y"
             legal = [k for k in (1, -1, 2, -2) if space.step(d, x, k) and space.step(d, y, -k)]

@@ -408,20 +408,27 @@ def test_restart_picks_the_best_design_two_parameters_from_every_known_one():
     assert _restart(space, cache, list(evs)) is None
 
 
-def test_pareto_energy_rule_grows_every_level_below_the_dominant_one(monkeypatch):
-    """DRAM dominating energy calls for more reuse below it at every level, not the nearest two:
-    on gemmini_like (tiny_cnn, seed 0) a PE weight register 4 -> 8 B cut DRAM energy by 30%."""
+def _front_moves(preset: str):
+    """(space, limits, HierarchyMoves) of a resnet18 front on ``preset`` with no binding limit."""
     from jaxdse.codesign import hierarchy_pareto as hp
     from jaxdse.codesign.hierarchy_rules import HierarchyEvaluator
     from jaxdse.codesign.pareto import ParetoConfig
 
-    space = HierarchySpace(hierarchy_preset("gemmini_like"))
+    space = HierarchySpace(hierarchy_preset(preset))
     limits = {"area_mm2": 1e9, "power_w": 1e9}
     net = w.get("resnet18")
     store = hp.HierarchyStore(
         {"energy": HierarchyEvaluator([net], space, limits, "energy", 0, 8)}, ("latency", "energy"), 0
     )
-    moves = hp.HierarchyMoves(store, [net], limits, ParetoConfig())
+    return space, limits, hp.HierarchyMoves(store, [net], limits, ParetoConfig())
+
+
+def test_pareto_energy_rule_grows_every_level_below_the_dominant_one(monkeypatch):
+    """DRAM dominating energy calls for more reuse below it at every level, not the nearest two:
+    on gemmini_like (tiny_cnn, seed 0) a PE weight register 4 -> 8 B cut DRAM energy by 30%."""
+    from jaxdse.codesign import hierarchy_pareto as hp
+
+    space, _, moves = _front_moves("gemmini_like")
     design = space.base_design()
     ev = HierEval(1, design, {}, 1.0, 1.0, 1.0, 1.0, {}, 1.0, 0.0)
     monkeypatch.setattr(hp, "energy_parts", lambda e: {"DRAM": 0.8, "Scratchpad": 0.1, "MACs": 0.1})
@@ -453,18 +460,11 @@ def test_front_search_reshapes_an_idle_array_for_free():
     objective, only while the MACs idle (latency-weighted utilisation under ``RESHAPE_UTILISATION``)."""
     from types import SimpleNamespace
 
-    from jaxdse.codesign import hierarchy_pareto as hp
-    from jaxdse.codesign.hierarchy_rules import RESHAPE_UTILISATION, HierarchyEvaluator
-    from jaxdse.codesign.pareto import ParetoConfig, Point
+    from jaxdse.codesign.hierarchy_rules import RESHAPE_UTILISATION
+    from jaxdse.codesign.pareto import Point
 
     for preset in ("gemmini_like", "eyeriss_like", "simba_like"):
-        space = HierarchySpace(hierarchy_preset(preset))
-        limits = {"area_mm2": 1e9, "power_w": 1e9}
-        net = w.get("resnet18")
-        store = hp.HierarchyStore(
-            {"energy": HierarchyEvaluator([net], space, limits, "energy", 0, 8)}, ("latency", "energy"), 0
-        )
-        moves = hp.HierarchyMoves(store, [net], limits, ParetoConfig())
+        space, limits, moves = _front_moves(preset)
         d = space.base_design()
 
         def point(util: float, d: dict = d) -> Point:

@@ -35,9 +35,9 @@ The method, and why (a choice among the ideas of issue 16):
    changes that cost no area or power and that the mapper alone can value:
    in the Table-1 model every virtual-unicast factor at its largest value
    (it only bounds the mapping space; energy and EDP regions,
-   ``Table1Moves.free_moves``), on a hierarchy the array reshaped (same
-   instances, another X x Y) while its MACs idle
-   (``hierarchy_pareto.HierarchyMoves.free_moves``).
+   ``Table1Moves.free_moves``), on a hierarchy the array reshaped (the same
+   MACs split another way over two fan-outs, at the same area and power)
+   while its MACs idle (``hierarchy_pareto.HierarchyMoves.free_moves``).
 4. Per-objective bottlenecks and elasticities predict each candidate's
    change in *every* objective before it is evaluated: latency by the
    explainable explorer's bottleneck-tree rules and the cost model on the
